@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ByocConfig(AppConfig):
+    name = "byoc"
+    verbose_name = "Integrations"

@@ -1,0 +1,1 @@
+"""Models of the byoc app (see docs/architecture.md)."""

@@ -1,0 +1,78 @@
+"""Realtime fan-out: every conversation event goes to channel-layer groups.
+
+Groups (names are stable; adapters join them):
+
+- ``thread.<id>.customer`` — the customer's sockets on that thread. Internal
+  notes never go here.
+- ``customer.<id>`` — every socket of one customer (thread list changes).
+- ``tenant.<id>.console`` — every agent console of the tenant; consumers filter
+  by what the agent may see.
+
+Pushes are a fast path: a client that missed one resyncs by sequence.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from chat import events
+
+logger = logging.getLogger(__name__)
+
+
+def thread_customer_group(thread_id: int) -> str:
+    return f"thread.{thread_id}.customer"
+
+
+def customer_group(customer_id: int) -> str:
+    return f"customer.{customer_id}"
+
+
+def tenant_console_group(tenant_id: int) -> str:
+    return f"tenant.{tenant_id}.console"
+
+
+def _visible_to_customer(event: events.ThreadEvent) -> bool:
+    return not getattr(event, "is_internal", False)
+
+
+def groups_for(event: events.Event) -> list[str]:
+    groups = [tenant_console_group(event.tenant_id)]
+    if isinstance(event, events.ThreadEvent) and _visible_to_customer(event):
+        groups.append(thread_customer_group(event.thread_id))
+        if isinstance(event, (events.ThreadCreated, events.ThreadUpdated)):
+            groups.append(customer_group(event.customer_id))
+    return groups
+
+
+def fan_out(event: events.Event) -> None:
+    """Sends ``{"type": "chat.event", "event": {...}}`` to each group of the event."""
+    layer = get_channel_layer()
+    if layer is None:  # pragma: no cover - no layer configured
+        return
+    message = {"type": "chat.event", "event": event.as_dict()}
+    send = async_to_sync(layer.group_send)
+    for group in groups_for(event):
+        send(group, message)
+
+
+def register() -> None:
+    from engage.events import subscribe
+
+    for event_type in (
+        events.ThreadCreated,
+        events.ThreadUpdated,
+        events.MessageCreated,
+        events.ContactCreated,
+        events.ContactStatusChanged,
+        events.ContactAssigned,
+        events.ContactFieldsChanged,
+        events.MessagesSeen,
+        events.MessagesDelivered,
+        events.TypingChanged,
+        events.CustomerUpdated,
+    ):
+        subscribe(event_type, fan_out)

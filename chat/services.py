@@ -1,0 +1,542 @@
+"""The one write path of conversations.
+
+Every change to customers, threads, contacts and messages goes through a
+function here, whichever adapter asked: the visitor gateway, the agent console,
+the REST API or BYOC. Each validates, writes in one transaction, and publishes
+a typed event (``chat.events``) after commit, never on rollback.
+See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chat import events
+from chat.content import content_validate
+from chat.errors import (
+    ContactClosed,
+    InvalidContent,
+    InvalidTransition,
+    NotYourTenant,
+    ThreadLimitReached,
+    ThreadLocked,
+    ThreadNotFound,
+)
+from chat.models import Attachment, Contact, Customer, Message, Thread
+from engage.custom_fields import custom_fields_validate
+from engage.errors import InvalidInput
+from engage.events import publish
+from engage.models import Brand, Channel, CustomFieldDefinition, Membership, RoutingQueue
+
+MAX_CLIENT_ID = 200
+MAX_THREAD_NAME = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageResult:
+    """The message, and whether this call created it (False: a retry found the original)."""
+
+    message: Message
+    created: bool
+
+
+def _thread_fields(thread: Thread) -> dict[str, int]:
+    return {
+        "tenant_id": thread.tenant_id,
+        "thread_id": thread.pk,
+        "channel_id": thread.channel_id,
+        "customer_id": thread.customer_id,
+    }
+
+
+def _same_tenant(*objects: Any) -> None:
+    tenants = {obj.tenant_id for obj in objects if obj is not None}
+    if len(tenants) > 1:
+        raise NotYourTenant("Not found.")
+
+
+# --- Customers ----------------------------------------------------------------
+
+
+def customer_identify(
+    *,
+    brand: Brand,
+    id_on_external_platform: str,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email: str | None = None,
+    image: str | None = None,
+    verified: bool = False,
+) -> Customer:
+    """Finds or creates the brand's customer with this id and updates the given names.
+
+    Safe under concurrent first contacts: the unique (brand, id) constraint decides.
+    A verified customer stays verified; ``verified`` never downgrades it.
+    """
+    external_id = str(id_on_external_platform or "").strip()
+    if not external_id or len(external_id) > MAX_CLIENT_ID:
+        raise InvalidInput("A customer id of 1–200 characters is required.")
+    updates = {
+        key: value[:120] if key in {"first_name", "last_name"} else value
+        for key, value in {"first_name": first_name, "last_name": last_name, "email": email, "image": image}.items()
+        if isinstance(value, str) and value
+    }
+    try:
+        with transaction.atomic():
+            customer, created = Customer.objects.get_or_create(
+                brand=brand,
+                id_on_external_platform=external_id,
+                defaults={"tenant_id": brand.tenant_id, "is_verified": verified, **updates},
+            )
+    except IntegrityError:
+        customer, created = Customer.objects.get(brand=brand, id_on_external_platform=external_id), False
+    if created:
+        return customer
+    changed = [key for key, value in updates.items() if getattr(customer, key) != value]
+    for key in changed:
+        setattr(customer, key, updates[key])
+    if verified and not customer.is_verified:
+        customer.is_verified = True
+        changed.append("is_verified")
+    customer.last_seen_at = timezone.now()
+    customer.save(update_fields=[*changed, "last_seen_at"])
+    if changed:
+        publish(events.CustomerUpdated(tenant_id=customer.tenant_id, customer_id=customer.pk))
+    return customer
+
+
+def customer_update(
+    *, customer: Customer, values: Mapping[str, Any] | None = None, custom_fields: Any = None
+) -> Customer:
+    """Updates names, e-mail, image, extra values and custom fields (validated per definition)."""
+    fields: list[str] = []
+    for key, limit in (("first_name", 120), ("last_name", 120), ("email", 254), ("image", 500)):
+        value = (values or {}).get(key)
+        if isinstance(value, str) and getattr(customer, key) != value[:limit]:
+            setattr(customer, key, value[:limit])
+            fields.append(key)
+    extra = (values or {}).get("extra")
+    if isinstance(extra, Mapping):
+        merged = {**customer.extra, **{str(k)[:64]: str(v)[:500] for k, v in extra.items()}}
+        if len(merged) > 50:
+            raise InvalidInput("At most 50 extra values per customer.")
+        customer.extra = merged
+        fields.append("extra")
+    if custom_fields is not None:
+        cleaned = custom_fields_validate(
+            tenant=customer.tenant, scope=CustomFieldDefinition.Scope.CUSTOMER, values=custom_fields
+        )
+        customer.custom_fields = {**customer.custom_fields, **cleaned}
+        fields.append("custom_fields")
+    if fields:
+        customer.save(update_fields=fields)
+        publish(events.CustomerUpdated(tenant_id=customer.tenant_id, customer_id=customer.pk))
+    return customer
+
+
+# --- Threads ------------------------------------------------------------------
+
+
+def thread_get_or_create(
+    *,
+    channel: Channel,
+    customer: Customer,
+    public_id: str | None = None,
+    name: str = "",
+    context: Mapping[str, Any] | None = None,
+) -> tuple[Thread, bool]:
+    """The customer's thread with this public id on this channel, created if new.
+
+    A public id that belongs to another customer answers ThreadNotFound: an id
+    never reaches another customer's thread. On a single-thread channel a
+    customer gets one thread; asking for a second raises ThreadLimitReached.
+    """
+    _same_tenant(channel, customer)
+    if customer.brand_id != channel.brand_id:
+        raise NotYourTenant("Not found.")
+    public_id = str(public_id).strip() if public_id else None
+    if public_id is not None and not (0 < len(public_id) <= MAX_CLIENT_ID):
+        raise InvalidInput("A thread id has 1–200 characters.")
+    if public_id:
+        existing = Thread.objects.filter(channel=channel, public_id=public_id).first()
+        if existing is not None:
+            if existing.customer_id != customer.pk:
+                raise ThreadNotFound()
+            return existing, False
+    if not channel.multi_thread and Thread.objects.filter(channel=channel, customer=customer).exists():
+        raise ThreadLimitReached()
+    defaults: dict[str, Any] = {"name": (name or "")[:MAX_THREAD_NAME], "context": dict(context or {})}
+    if public_id:
+        defaults["public_id"] = public_id
+    try:
+        with transaction.atomic():
+            thread = Thread.objects.create(tenant_id=channel.tenant_id, channel=channel, customer=customer, **defaults)
+            publish(events.ThreadCreated(**_thread_fields(thread)))
+    except IntegrityError:
+        # A concurrent request created the same public id first.
+        existing = Thread.objects.filter(channel=channel, public_id=public_id).first()
+        if existing is None or existing.customer_id != customer.pk:
+            raise ThreadNotFound() from None
+        return existing, False
+    return thread, True
+
+
+def _thread_update(thread: Thread, changes: dict[str, Any]) -> Thread:
+    changed = [field for field, value in changes.items() if getattr(thread, field) != value]
+    if not changed:
+        return thread
+    with transaction.atomic():
+        for field in changed:
+            setattr(thread, field, changes[field])
+        thread.save(update_fields=[*changed, "updated_at"])
+        publish(events.ThreadUpdated(**_thread_fields(thread), changes=tuple(changed)))
+    return thread
+
+
+def thread_rename(*, thread: Thread, name: str) -> Thread:
+    """Sets the thread's name (trimmed, at most 200 characters); publishes ThreadUpdated."""
+    if not isinstance(name, str):
+        raise InvalidInput("A thread name is a string.")
+    return _thread_update(thread, {"name": name.strip()[:MAX_THREAD_NAME]})
+
+
+def thread_set_locked(*, thread: Thread, locked: bool, by: Membership | None = None) -> Thread:
+    """Locks or unlocks a messaging thread. A locked thread takes no customer messages."""
+    _same_tenant(thread, by)
+    return _thread_update(thread, {"is_locked": bool(locked)})
+
+
+def thread_set_archived(*, thread: Thread, archived: bool = True) -> Thread:
+    """Archives (hides from the customer's thread list) or restores a thread."""
+    return _thread_update(thread, {"is_archived": bool(archived)})
+
+
+def thread_update_context(*, thread: Thread, context: Mapping[str, Any]) -> Thread:
+    """Merges visitor context (current page, page trail, custom variables) into the thread."""
+    merged = {**thread.context, **dict(context)}
+    return _thread_update(thread, {"context": merged})
+
+
+# --- Contacts -----------------------------------------------------------------
+
+
+def _default_queue(channel: Channel) -> RoutingQueue | None:
+    return channel.queues.order_by("-priority", "pk").first()
+
+
+def contact_open(*, thread: Thread) -> Contact:
+    """The thread's open contact, or a new one waiting in the channel's queue.
+
+    At most one contact of a thread is open (a partial unique constraint), so
+    concurrent first messages share one contact. Publishes ContactCreated.
+    """
+    contact = Contact.objects.filter(thread=thread, status__in=Contact.OPEN_STATUSES).first()
+    if contact is not None:
+        return contact
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(
+                tenant_id=thread.tenant_id,
+                thread=thread,
+                queue=_default_queue(thread.channel),
+                created_at=now,
+                status_updated_at=now,
+                waiting_since=now,
+            )
+            publish(events.ContactCreated(**_thread_fields(thread), contact_id=contact.pk))
+    except IntegrityError:
+        return Contact.objects.get(thread=thread, status__in=Contact.OPEN_STATUSES)
+    return contact
+
+
+_TRANSITIONS: dict[str, set[str]] = {
+    "new": {"open", "pending", "escalated", "resolved", "closed"},
+    "open": {"pending", "escalated", "resolved", "closed"},
+    "pending": {"open", "escalated", "resolved", "closed"},
+    "escalated": {"open", "pending", "resolved", "closed"},
+    "resolved": {"closed"},
+    "closed": set(),
+}
+
+
+def contact_set_status(*, contact: Contact, status: str, by: Membership | None = None) -> Contact:
+    """Moves a contact along new → open/pending/escalated → resolved → closed.
+
+    Resolved and closed are terminal for the contact: the next customer message
+    opens a new contact. Ending frees the agent and leaves the queue.
+    Publishes ContactStatusChanged.
+    """
+    _same_tenant(contact, by)
+    if status not in Contact.Status.values:
+        raise InvalidInput(f"Unknown status {status!r}.")
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        old = locked.status
+        if old == status:
+            return locked
+        if status not in _TRANSITIONS[old]:
+            raise InvalidTransition(f"A {old} contact cannot become {status}.")
+        now = timezone.now()
+        locked.status = status
+        locked.status_updated_at = now
+        fields = ["status", "status_updated_at"]
+        if status in {"resolved", "closed"}:
+            locked.ended_at = locked.ended_at or now
+            locked.waiting_since = None
+            fields += ["ended_at", "waiting_since"]
+        locked.save(update_fields=fields)
+        publish(
+            events.ContactStatusChanged(
+                **_thread_fields(locked.thread), contact_id=locked.pk, old_status=old, new_status=status
+            )
+        )
+    return locked
+
+
+def contact_assign(
+    *,
+    contact: Contact,
+    agent: Membership | None,
+    queue: RoutingQueue | None = None,
+    by: Membership | None = None,
+) -> Contact:
+    """Assigns the contact to ``agent`` (or unassigns with None, back to waiting).
+
+    Checks every party belongs to the contact's tenant and that the contact is
+    open; a new contact becomes open. Moving to ``queue`` transfers it there.
+    Capacity is the router's business (``chat.routing``). Publishes ContactAssigned.
+    """
+    _same_tenant(contact, agent, queue, by)
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().select_related("thread").get(pk=contact.pk)
+        if not locked.is_open:
+            raise ContactClosed()
+        previous = locked.assigned_agent_id
+        now = timezone.now()
+        locked.assigned_agent = agent
+        fields = ["assigned_agent"]
+        if queue is not None:
+            locked.queue = queue
+            fields.append("queue")
+        if agent is not None:
+            locked.assigned_at = now
+            locked.waiting_since = None
+            fields += ["assigned_at", "waiting_since"]
+            if locked.status == Contact.Status.NEW:
+                locked.status, locked.status_updated_at = Contact.Status.OPEN, now
+                fields += ["status", "status_updated_at"]
+        else:
+            locked.assigned_at = None
+            locked.waiting_since = now
+            fields += ["assigned_at", "waiting_since"]
+        locked.save(update_fields=fields)
+        publish(
+            events.ContactAssigned(
+                **_thread_fields(locked.thread),
+                contact_id=locked.pk,
+                agent_id=agent.pk if agent else None,
+                previous_agent_id=previous,
+                queue_id=locked.queue_id,
+            )
+        )
+    return locked
+
+
+def contact_update_custom_fields(*, contact: Contact, values: Any, by: Membership | None = None) -> Contact:
+    """Validates values against the tenant's contact field definitions and merges them."""
+    _same_tenant(contact, by)
+    cleaned = custom_fields_validate(tenant=contact.tenant, scope=CustomFieldDefinition.Scope.CONTACT, values=values)
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().select_related("thread").get(pk=contact.pk)
+        locked.custom_fields = {**locked.custom_fields, **cleaned}
+        locked.save(update_fields=["custom_fields"])
+        publish(events.ContactFieldsChanged(**_thread_fields(locked.thread), contact_id=locked.pk))
+    return locked
+
+
+# --- Messages -----------------------------------------------------------------
+
+
+def _attachments_claim(thread: Thread, attachments: Iterable[Attachment], message: Message) -> None:
+    ids = [attachment.pk for attachment in attachments]
+    if not ids:
+        return
+    claimed = Attachment.objects.filter(
+        pk__in=ids, tenant_id=thread.tenant_id, channel_id=thread.channel_id, message__isnull=True
+    ).update(message=message)
+    if claimed != len(set(ids)):
+        raise InvalidContent("An attachment is unknown or already used.")
+
+
+def message_create(
+    *,
+    thread: Thread,
+    author_type: str,
+    content_type: str = "TEXT",
+    content: Mapping[str, Any],
+    client_id: str | None = None,
+    agent: Membership | None = None,
+    attachments: Iterable[Attachment] = (),
+    is_internal: bool = False,
+) -> MessageResult:
+    """Appends a message to the thread.
+
+    Guarantees: the message gets the next per-thread sequence number (no gap, no
+    duplicate, also under concurrent writers: the thread row is locked); a
+    ``client_id`` already used in this thread returns the original message with
+    ``created=False`` and writes nothing. A customer message to a locked thread
+    raises ThreadLocked; one to an archived thread restores it. A customer
+    message opens a contact when none is open. Internal notes come from agents
+    only. Publishes MessageCreated after commit.
+    """
+    attachments = list(attachments)
+    if author_type not in Message.Author.values:
+        raise InvalidInput(f"Unknown author {author_type!r}.")
+    if author_type == Message.Author.AGENT and agent is None:
+        raise InvalidInput("An agent message needs its agent.")
+    if is_internal and author_type != Message.Author.AGENT:
+        raise InvalidInput("Only agents write internal notes.")
+    _same_tenant(thread, agent, *attachments)
+    normalised = content_validate(content_type, dict(content), has_attachments=bool(attachments))
+    client_id = str(client_id).strip() if client_id else None
+    if client_id is not None and not (0 < len(client_id) <= MAX_CLIENT_ID):
+        raise InvalidInput("A message id has 1–200 characters.")
+    inbound = author_type == Message.Author.CUSTOMER
+    with transaction.atomic():
+        locked = Thread.objects.select_for_update().get(pk=thread.pk)
+        if client_id:
+            original = Message.objects.filter(thread=locked, client_id=client_id).first()
+            if original is not None:
+                return MessageResult(original, False)
+        if inbound and locked.is_locked:
+            raise ThreadLocked()
+        if is_internal:
+            contact = Contact.objects.filter(thread=locked, status__in=Contact.OPEN_STATUSES).first()
+        else:
+            contact = contact_open(thread=locked)
+        now = timezone.now()
+        locked.last_sequence += 1
+        thread_fields = ["last_sequence", "updated_at"]
+        if not is_internal:
+            locked.last_message_at = now
+            thread_fields.append("last_message_at")
+        if inbound and locked.is_archived:
+            locked.is_archived = False
+            thread_fields.append("is_archived")
+        locked.save(update_fields=thread_fields)
+        message = Message.objects.create(
+            tenant_id=locked.tenant_id,
+            thread=locked,
+            contact=contact,
+            sequence=locked.last_sequence,
+            client_id=client_id or f"parley-{locked.pk}-{locked.last_sequence}",
+            direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
+            author_type=author_type,
+            author_agent=agent,
+            content_type=content_type,
+            content=normalised,
+            is_internal=is_internal,
+            created_at=now,
+        )
+        _attachments_claim(locked, attachments, message)
+        publish(
+            events.MessageCreated(
+                **_thread_fields(locked),
+                message_id=message.pk,
+                sequence=message.sequence,
+                direction=message.direction,
+                author_type=author_type,
+                is_internal=is_internal,
+            )
+        )
+    thread.last_sequence, thread.is_archived = locked.last_sequence, locked.is_archived
+    return MessageResult(message, True)
+
+
+def _other_side(reader: str) -> Q:
+    if reader == "customer":
+        return Q(direction=Message.Direction.OUTBOUND, is_internal=False)
+    if reader == "agent":
+        return Q(direction=Message.Direction.INBOUND)
+    raise InvalidInput("The reader is 'customer' or 'agent'.")
+
+
+def _messages_mark(thread: Thread, reader: str, up_to_sequence: int | None, field: str) -> int:
+    upper = thread.last_sequence if up_to_sequence is None else min(int(up_to_sequence), thread.last_sequence)
+    now = timezone.now()
+    query = Message.objects.filter(_other_side(reader), thread=thread, sequence__lte=upper, **{f"{field}__isnull": True})
+    with transaction.atomic():
+        count = query.update(**{field: now})
+        if field == "seen_at":
+            Message.objects.filter(_other_side(reader), thread=thread, sequence__lte=upper, delivered_at__isnull=True).update(
+                delivered_at=now
+            )
+        if count:
+            event = events.MessagesSeen if field == "seen_at" else events.MessagesDelivered
+            publish(event(**_thread_fields(thread), reader=reader, up_to_sequence=upper))
+    return count
+
+
+def messages_mark_seen(*, thread: Thread, reader: str, up_to_sequence: int | None = None) -> int:
+    """Marks the other side's messages up to a sequence (default: all) seen, hence delivered.
+
+    Returns how many changed; publishes MessagesSeen only when some did.
+    """
+    return _messages_mark(thread, reader, up_to_sequence, "seen_at")
+
+
+def messages_mark_delivered(*, thread: Thread, reader: str, up_to_sequence: int | None = None) -> int:
+    """Marks the other side's messages up to a sequence delivered; publishes MessagesDelivered."""
+    return _messages_mark(thread, reader, up_to_sequence, "delivered_at")
+
+
+def typing_set(*, thread: Thread, actor: str, is_typing: bool, agent: Membership | None = None) -> None:
+    """Announces that the customer or an agent started or stopped typing. Stores nothing."""
+    if actor not in {"customer", "agent"}:
+        raise InvalidInput("The typist is 'customer' or 'agent'.")
+    _same_tenant(thread, agent)
+    publish(
+        events.TypingChanged(
+            **_thread_fields(thread), actor=actor, agent_id=agent.pk if agent else None, is_typing=bool(is_typing)
+        )
+    )
+
+
+# --- Attachments --------------------------------------------------------------
+
+
+def attachment_create(
+    *,
+    channel: Channel,
+    file_name: str,
+    mime_type: str,
+    data: bytes,
+    customer: Customer | None = None,
+    agent: Membership | None = None,
+) -> Attachment:
+    """Stores an uploaded file privately after checking the channel's size and type limits."""
+    from django.core.files.base import ContentFile
+
+    from chat.attachments import attachment_check
+
+    _same_tenant(channel, customer, agent)
+    clean_name, clean_type = attachment_check(channel=channel, file_name=file_name, mime_type=mime_type, data=data)
+    attachment = Attachment(
+        tenant_id=channel.tenant_id,
+        channel=channel,
+        file_name=clean_name,
+        mime_type=clean_type,
+        size=len(data),
+        uploaded_by_customer=customer,
+        uploaded_by_agent=agent,
+    )
+    attachment.file.save(clean_name, ContentFile(data), save=False)
+    attachment.save()
+    return attachment

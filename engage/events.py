@@ -1,0 +1,69 @@
+"""The domain event bus.
+
+Services publish typed, frozen events; subscribers (registered in each app's
+``apps.py`` ``ready()``) react. An event is delivered only after the
+transaction that produced it commits, and never if it rolls back. Outside a
+transaction it is delivered at once. A failing subscriber is logged and does
+not stop the others (``robust=True``). See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base class of every domain event: past-tense name, dotted wire name."""
+
+    name: ClassVar[str] = "event"
+    tenant_id: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event": self.name, **dataclasses.asdict(self)}
+
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Any], None]
+
+_subscribers: dict[type[Event], list[Handler]] = defaultdict(list)
+
+
+def subscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
+    """Register ``handler`` for ``event_type`` and its subclasses (idempotent)."""
+    if handler not in _subscribers[event_type]:
+        _subscribers[event_type].append(handler)
+
+
+def unsubscribe(event_type: type[Event], handler: Handler) -> None:
+    if handler in _subscribers[event_type]:
+        _subscribers[event_type].remove(handler)
+
+
+def handlers_for(event: Event) -> list[Handler]:
+    found: list[Handler] = []
+    for event_type in type(event).__mro__:
+        found.extend(_subscribers.get(event_type, ()))  # type: ignore[call-overload]
+    return found
+
+
+def dispatch(event: Event) -> None:
+    """Call every subscriber of ``event`` now; one failure does not stop the rest."""
+    for handler in handlers_for(event):
+        try:
+            handler(event)
+        except Exception:
+            logger.exception("subscriber %r failed on %s", handler, event.name)
+
+
+def publish(event: Event, *, using: str | None = None) -> None:
+    """Deliver ``event`` after the current transaction commits (never on rollback)."""
+    transaction.on_commit(lambda: dispatch(event), using=using)

@@ -1,0 +1,114 @@
+"""The standing cast and the test environment.
+
+``acme`` and ``globex`` are the demo tenants (engage/management/commands/seed_demo.py):
+the same ids the docs use. Tests marked ``postgres`` or ``redis`` need those
+services: skipped when absent, failed under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from chat import services
+from chat.models import Customer
+from engage import events
+from engage.management.commands.seed_demo import seed_acme, seed_globex
+from engage.models import Brand, Channel, Membership, RoutingQueue, Tenant
+
+CI = os.environ.get("CI", "").lower() == "true"
+IN_MEMORY_LAYER = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_postgres = settings.IS_POSTGRES
+    has_redis = bool(settings.REDIS_URL)
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            reason = "needs PostgreSQL: set DATABASE_URL or start it on 127.0.0.1:5432"
+            item.add_marker(pytest.mark.xfail(reason=reason, run=False, strict=True) if CI else pytest.mark.skip(reason))
+        if "redis" in item.keywords and not has_redis:
+            reason = "needs Redis: set REDIS_URL or start it on 127.0.0.1:6379"
+            item.add_marker(pytest.mark.xfail(reason=reason, run=False, strict=True) if CI else pytest.mark.skip(reason))
+
+
+@pytest.fixture(autouse=True)
+def _channel_layer(request: pytest.FixtureRequest, settings):  # type: ignore[no-untyped-def]
+    """In-memory layer by default; tests marked ``redis`` keep the Redis layer."""
+    if "redis" not in request.keywords:
+        settings.CHANNEL_LAYERS = IN_MEMORY_LAYER
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media"), "base_url": None},
+        },
+    }
+
+
+@dataclasses.dataclass
+class Cast:
+    tenant: Tenant
+    brand: Brand
+    messaging: Channel
+    live: Channel
+    queue: RoutingQueue
+    admin: Membership
+    alice: Membership
+    bob: Membership
+    visitor: Customer
+
+
+def _cast(slug: str) -> Cast:
+    tenant = Tenant.objects.get(slug=slug)
+    brand = Brand.objects.get(tenant=tenant)
+    channels = {c.channel_id: c for c in Channel.objects.filter(tenant=tenant)}
+    members = {m.user.username: m for m in Membership.objects.filter(tenant=tenant).select_related("user")}
+    if slug == "acme":
+        messaging, live = channels["chat_msg"], channels["chat_live"]
+        admin, alice, bob = members["acme-admin"], members["alice"], members["bob"]
+    else:
+        messaging = live = channels["globex_msg"]
+        admin = alice = bob = members["globex-admin"]
+    visitor = services.customer_identify(brand=brand, id_on_external_platform=f"{slug}-visitor-1", first_name="Vera")
+    return Cast(tenant, brand, messaging, live, RoutingQueue.objects.get(tenant=tenant), admin, alice, bob, visitor)
+
+
+@pytest.fixture
+def acme(db) -> Cast:  # type: ignore[no-untyped-def]
+    seed_acme()
+    return _cast("acme")
+
+
+@pytest.fixture
+def globex(db) -> Cast:  # type: ignore[no-untyped-def]
+    seed_globex()
+    return _cast("globex")
+
+
+@pytest.fixture
+def published():  # type: ignore[no-untyped-def]
+    """Every domain event delivered during the test, in order."""
+    seen: list[events.Event] = []
+    events.subscribe(events.Event, seen.append)
+    yield seen
+    events.unsubscribe(events.Event, seen.append)
+
+
+@pytest.fixture
+def user_model():  # type: ignore[no-untyped-def]
+    return get_user_model()

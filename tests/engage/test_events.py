@@ -1,0 +1,49 @@
+import dataclasses
+from typing import ClassVar
+
+import pytest
+from django.db import transaction
+
+from engage import events
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Pinged(events.Event):
+    name: ClassVar[str] = "test.pinged"
+    value: int
+
+
+def test_event_is_delivered_after_commit_not_before(transactional_db, published):
+    with transaction.atomic():
+        events.publish(Pinged(tenant_id=1, value=7))
+        assert published == []
+    assert published == [Pinged(tenant_id=1, value=7)]
+
+
+def test_event_is_never_delivered_on_rollback(transactional_db, published):
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            events.publish(Pinged(tenant_id=1, value=7))
+            raise RuntimeError("boom")
+    assert published == []
+
+
+def test_event_outside_a_transaction_is_delivered_at_once(transactional_db, published):
+    events.publish(Pinged(tenant_id=3, value=1))
+    assert published == [Pinged(tenant_id=3, value=1)]
+
+
+def test_a_failing_subscriber_does_not_stop_the_others(transactional_db, published):
+    def broken(event):
+        raise ValueError("subscriber bug")
+
+    events.subscribe(Pinged, broken)
+    try:
+        events.publish(Pinged(tenant_id=1, value=2))
+    finally:
+        events.unsubscribe(Pinged, broken)
+    assert published == [Pinged(tenant_id=1, value=2)]
+
+
+def test_event_dict_carries_its_wire_name():
+    assert Pinged(tenant_id=1, value=2).as_dict() == {"event": "test.pinged", "tenant_id": 1, "value": 2}
