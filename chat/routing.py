@@ -1,5 +1,9 @@
-"""WebSocket routes: the visitor gateway and the agent console."""
+"""WebSocket routes: the visitor gateway and the agent console.
 
-from django.urls import path  # noqa: F401
+Each consumer module exposes ``websocket_urlpatterns``; they are joined here.
+"""
 
-websocket_urlpatterns: list = []
+from chat.console.routing import websocket_urlpatterns as console_routes
+from chat.gateway.routing import websocket_urlpatterns as gateway_routes
+
+websocket_urlpatterns = [*gateway_routes, *console_routes]

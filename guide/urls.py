@@ -1,3 +1,6 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("guide.loader.urls")),  # per-channel loader, demo shop
+    path("", include("guide.proactive.urls")),  # rules, triggers, chat items, availability probability
+]

@@ -1,0 +1,3 @@
+"""WebSocket routes of chat/console."""
+
+websocket_urlpatterns: list = []

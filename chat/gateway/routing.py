@@ -1,0 +1,3 @@
+"""WebSocket routes of chat/gateway."""
+
+websocket_urlpatterns: list = []
