@@ -101,3 +101,13 @@ class TypingChanged(ThreadEvent):
     actor: str
     agent_id: int | None
     is_typing: bool
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class QueuePositionChanged(ThreadEvent):
+    """A waiting contact's 1-based place in its queue changed (published by routing)."""
+
+    name: ClassVar[str] = "queue.position_changed"
+    contact_id: int
+    queue_id: int | None
+    position: int

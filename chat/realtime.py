@@ -74,5 +74,6 @@ def register() -> None:
         events.MessagesDelivered,
         events.TypingChanged,
         events.CustomerUpdated,
+        events.QueuePositionChanged,
     ):
         subscribe(event_type, fan_out)
