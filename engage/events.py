@@ -67,3 +67,14 @@ def dispatch(event: Event) -> None:
 def publish(event: Event, *, using: str | None = None) -> None:
     """Deliver ``event`` after the current transaction commits (never on rollback)."""
     transaction.on_commit(lambda: dispatch(event), using=using)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PresenceChanged(Event):
+    """An agent's presence or capacity changed (``engage.services.membership_set_presence``)."""
+
+    name: ClassVar[str] = "presence.changed"
+    membership_id: int
+    presence: str
+    previous_presence: str
+    max_concurrent_contacts: int
