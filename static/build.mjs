@@ -37,7 +37,8 @@ const result = await build({
 
 const manifest = {};
 for (const [output, meta] of Object.entries(result.metafile.outputs)) {
-  if (!meta.entryPoint) continue;
+  // Only static/src/<name>/main.ts are modules; other entry points are lazy chunks (import()).
+  if (!meta.entryPoint || basename(meta.entryPoint) !== "main.ts") continue;
   const name = basename(dirname(meta.entryPoint));
   const ext = output.endsWith(".css") ? "css" : "js";
   manifest[`${name}.${ext}`] = relative(dist, output);

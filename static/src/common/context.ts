@@ -37,3 +37,68 @@ export interface ParleyContext {
   /** Registers a handler for a page API command: parley(command, ...args). */
   command(name: string, handler: (...args: unknown[]) => unknown): void;
 }
+
+// --- Additions by the loader/widget (issue 5); see docs/frontend.md -------------
+
+export type ModuleName = "session" | "analytics" | "chatmanager" | "widget";
+
+/** What `load("session")` resolves to: per-tenant storage (keys are namespaced by brandId).
+ *
+ * `get`/`set` use localStorage (survives reloads, tabs and restarts); `getSession`/
+ * `setSession` use sessionStorage (this tab's visit). Never store a secured
+ * session's customer identity here. */
+export interface SessionStore {
+  readonly visitorId: string;
+  readonly visitId: string;
+  get<T = unknown>(key: string): T | undefined;
+  set(key: string, value: unknown): void;
+  remove(key: string): void;
+  getSession<T = unknown>(key: string): T | undefined;
+  setSession(key: string, value: unknown): void;
+  /** Calls `listener` when another tab changes `key`. */
+  watch(key: string, listener: (value: unknown) => void): () => void;
+  /** The visitor's identity registered with parley('identify') / parley('set'), in memory. */
+  identity(): VisitorIdentity;
+}
+
+export interface VisitorIdentity {
+  name?: string;
+  email?: string;
+  avatar?: string;
+  /** A company-managed customer id; used only together with `token` (a server-signed JWT). */
+  customerId?: string;
+  token?: string;
+  /** Extra values (parley('set', name, value)); sent as customer custom fields. */
+  extra: Record<string, string>;
+}
+
+/** What `load("widget")` resolves to. The chat manager calls `open()` from its buttons
+ * and invitations. */
+export interface WidgetApi {
+  open(options?: { restore?: boolean; message?: string }): void;
+  minimize(): void;
+  isOpen(): boolean;
+}
+
+/** Page-wide events (ctx.emit / ctx.on, and parley('on', name, fn) on the host page):
+ *
+ * - "chatmanager:ready": the chat manager handles button display; the loader's
+ *   default button steps aside. Emit it synchronously inside init() or as soon
+ *   as the rules are loaded.
+ * - "button:shown" {source}: a chat button is visible.
+ * - "widget:ready": the chat client is loaded; "widget:open", "widget:minimize".
+ * - "chat:engaged" {threadId}: the visitor sent a first message (continuation starts).
+ * - "chat:message" {direction, text}: a message was shown.
+ * - "chat:ended": a live chat ended.
+ * - "identity:changed": parley('identify') or parley('set') was called.
+ */
+export type ParleyEvent =
+  | "chatmanager:ready"
+  | "button:shown"
+  | "widget:ready"
+  | "widget:open"
+  | "widget:minimize"
+  | "chat:engaged"
+  | "chat:message"
+  | "chat:ended"
+  | "identity:changed";
