@@ -68,6 +68,8 @@ export interface VisitorIdentity {
   /** A company-managed customer id; used only together with `token` (a server-signed JWT). */
   customerId?: string;
   token?: string;
+  /** Third-party secured sessions: the authorization code of the brand's identity provider. */
+  authorizationCode?: string;
   /** Extra values (parley('set', name, value)); sent as customer custom fields. */
   extra: Record<string, string>;
 }

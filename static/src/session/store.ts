@@ -120,7 +120,7 @@ export function createStore(options: StoreOptions): SessionStore {
   };
 }
 
-const IDENTITY_KEYS = ["name", "email", "avatar", "customerId", "token"] as const;
+const IDENTITY_KEYS = ["name", "email", "avatar", "customerId", "token", "authorizationCode"] as const;
 
 /** Applies parley('identify', {...}); returns false (changing nothing) on bad input. */
 export function identify(identity: VisitorIdentity, values: unknown): boolean {
@@ -132,7 +132,7 @@ export function identify(identity: VisitorIdentity, values: unknown): boolean {
   }
   for (const key of IDENTITY_KEYS) {
     const value = input[key];
-    if (typeof value === "string" && value) identity[key] = value.slice(0, key === "token" ? 4096 : 500);
+    if (typeof value === "string" && value) identity[key] = value.slice(0, key === "token" || key === "authorizationCode" ? 4096 : 500);
   }
   if (input.extra && typeof input.extra === "object") {
     for (const [name, value] of Object.entries(input.extra as Record<string, unknown>)) setExtra(identity, name, value);

@@ -26,7 +26,8 @@ export interface ClientOptions {
   visitId: string;
   /** Anonymous and unsecured modes: the browser's customer id (or a company-managed one). */
   customerId?: string;
-  /** A server-signed JWT proving a company-managed customer id. */
+  /** A server-signed JWT proving a company-managed customer id (sent as the
+   * third-party authorization code, or the AuthorizeCustomer code when unsecured). */
   identityToken?: string;
   /** Third-party mode: the authorization code of the brand's identity provider. */
   authorizationCode?: string;
@@ -150,10 +151,10 @@ export class VisitorClient {
   private async exchangeToken(): Promise<string> {
     const o = this.options;
     const body: Record<string, unknown> = {};
-    if (o.authMode === "anonymous") body.customerIdentity = { idOnExternalPlatform: this.customerId };
-    if (o.authMode === "thirdParty")
-      body.thirdParty = { authorization_code: o.authorizationCode, grant_type: "authorization_code" };
-    if (o.identityToken) body.identityToken = o.identityToken;
+    // A company-managed id travels as its signed JWT in the third-party variant.
+    const code = o.identityToken || (o.authMode === "thirdParty" ? o.authorizationCode : undefined);
+    if (code) body.thirdParty = { authorization_code: code, grant_type: "authorization_code" };
+    else if (o.authMode === "anonymous") body.customerIdentity = { idOnExternalPlatform: this.customerId };
     const query = `brandId=${o.brandId}&channelId=${encodeURIComponent(o.channelId)}&visitorId=${encodeURIComponent(
       o.visitorId,
     )}`;
@@ -196,7 +197,12 @@ export class VisitorClient {
     if (this.options.authMode === "none") {
       const answer = await this.request(
         "AuthorizeCustomer",
-        { authorization: { authorizationCode: null }, disableChannelInfo: true, sdkVersion: PROTOCOL_VERSION, sdkPlatform: "web" },
+        {
+          authorization: { authorizationCode: this.options.identityToken || null },
+          disableChannelInfo: true,
+          sdkVersion: PROTOCOL_VERSION,
+          sdkPlatform: "web",
+        },
         "register",
       );
       const id = answer.data.consumerIdentity?.idOnExternalPlatform;
@@ -246,7 +252,11 @@ export class VisitorClient {
         .then(() => this.open())
         .then(() =>
           this.options.authMode === "none"
-            ? this.request("AuthorizeCustomer", { authorization: { authorizationCode: null } }, "register")
+            ? this.request(
+                "AuthorizeCustomer",
+                { authorization: { authorizationCode: this.options.identityToken || null } },
+                "register",
+              )
             : undefined,
         )
         .catch(() => this.scheduleReconnect());

@@ -288,7 +288,7 @@ export class ChatWidget implements WidgetApi {
       visitId: this.session.visitId,
       customerId: this.customerId(),
       identityToken: identity.customerId ? identity.token : undefined,
-      authorizationCode: (identity as any).authorizationCode,
+      authorizationCode: identity.authorizationCode,
       identity: () => {
         const name = (this.session.identity().name || "").trim();
         const space = name.indexOf(" ");

@@ -1,0 +1,62 @@
+"""A real Parley ASGI server on 127.0.0.1 (free port) for the widget's browser tests.
+
+It serves HTTP through a fresh Django handler (so that static files come from the
+finders, as under ``make run``) and WebSockets through the project's routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def application():  # type: ignore[no-untyped-def]
+    from channels.routing import ProtocolTypeRouter
+    from django.core.handlers.asgi import ASGIHandler
+
+    from engage.asgi import application as project
+
+    return ProtocolTypeRouter({"http": ASGIHandler(), "websocket": project.application_mapping["websocket"]})
+
+
+@contextmanager
+def serving() -> Iterator[str]:
+    """Runs uvicorn in a thread on a free loopback port; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(application(), log_level="warning", lifespan="off", ws="websockets-sansio")
+    server = uvicorn.Server(config)
+    loop = asyncio.new_event_loop()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.serve(sockets=[sock]))
+
+    thread = threading.Thread(target=run, name="widget-test-server", daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        threading.Event().wait(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
