@@ -43,3 +43,21 @@ class NotYourTenant(NotFound):
     """Not found. (The object belongs to another tenant; we do not say so.)"""
 
     code = "not_found"
+
+
+class AgentAtCapacity(Conflict):
+    """The agent has no free capacity."""
+
+    code = "agent_at_capacity"
+
+
+class AlreadyAssigned(Conflict):
+    """Another agent already has this contact."""
+
+    code = "already_assigned"
+
+
+class NotQueueMember(Conflict):
+    """The agent does not serve this contact's queue."""
+
+    code = "not_queue_member"

@@ -1,7 +1,15 @@
 """Subscribers of the chat app, registered in ``ChatConfig.ready``."""
 
-from chat import realtime
+from chat import assignment, events, realtime
+from engage.events import PresenceChanged, subscribe
 
 
 def register() -> None:
     realtime.register()
+    # Agents' consoles show each other's presence.
+    subscribe(PresenceChanged, realtime.fan_out)
+    # Routing: a new contact, freed capacity or an agent becoming available.
+    subscribe(events.ContactCreated, assignment.on_contact_created)
+    subscribe(events.ContactStatusChanged, assignment.on_contact_status_changed)
+    subscribe(events.ContactAssigned, assignment.on_contact_assigned)
+    subscribe(PresenceChanged, assignment.on_presence_changed)

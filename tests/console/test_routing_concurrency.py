@@ -1,0 +1,127 @@
+"""Routing under concurrent routers and agents, on PostgreSQL with real commits.
+
+Each worker thread has its own database connection, as separate daphne
+processes would: only row locks keep them apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from chat import assignment, events
+from chat.errors import AgentAtCapacity, AlreadyAssigned
+from chat.models import Contact
+from engage.models import Membership
+from tests.console.helpers import set_presence, waiting_contact
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _run_concurrently(workers: int, work: Callable[[int], None]) -> list[BaseException]:
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            work(index)
+        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+
+
+def _first_assignments(published) -> Counter:
+    """How many times each contact went from nobody to an agent."""
+    return Counter(
+        e.contact_id
+        for e in published
+        if isinstance(e, events.ContactAssigned) and e.agent_id is not None and e.previous_agent_id is None
+    )
+
+
+def test_concurrent_routers_never_double_assign_nor_exceed_capacity(acme, published):
+    contacts = [waiting_contact(acme, f"c{n}") for n in range(30)]
+    for member, capacity in ((acme.alice, 4), (acme.bob, 3), (acme.admin, 2)):
+        set_presence(member, "available", capacity=capacity)
+    published.clear()
+
+    def route(index: int) -> None:
+        for _ in range(3):
+            assignment.tenant_route(tenant_id=acme.tenant.pk)
+
+    assert _run_concurrently(8, route) == []
+    loads = assignment.agent_loads(agent_ids=[acme.alice.pk, acme.bob.pk, acme.admin.pk])
+    assert loads == {acme.alice.pk: 4, acme.bob.pk: 3, acme.admin.pk: 2}
+    first = _first_assignments(published)
+    assert len(first) == 9
+    assert set(first.values()) == {1}
+    # Oldest first: exactly the nine oldest contacts were served.
+    assert set(first) == {c.pk for c in contacts[:9]}
+    assert Contact.objects.filter(pk__in=[c.pk for c in contacts], assigned_agent__isnull=True).count() == 21
+
+
+def test_concurrent_picks_of_one_contact_have_one_winner(acme, published):
+    contact = waiting_contact(acme, "contested")
+    agents = [acme.alice, acme.bob, acme.admin]
+    outcomes: list[str] = []
+
+    def pick(index: int) -> None:
+        try:
+            assignment.contact_pick(contact=contact, agent=agents[index % 3])
+            outcomes.append("won")
+        except AlreadyAssigned:
+            outcomes.append("refused")
+
+    assert _run_concurrently(9, pick) == []
+    contact.refresh_from_db()
+    winner = contact.assigned_agent_id
+    # The winner's repeated picks are no-ops; everyone else is refused.
+    winners = sum(1 for i, o in enumerate(outcomes) if o == "won")
+    assert winners == 3
+    assert outcomes.count("refused") == 6
+    assert winner in {a.pk for a in agents}
+    assert _first_assignments(published) == Counter({contact.pk: 1})
+
+
+def test_concurrent_picks_and_routing_respect_capacity(acme, published):
+    contacts = [waiting_contact(acme, f"c{n}") for n in range(12)]
+    set_presence(acme.alice, "available", capacity=3)
+    Membership.objects.filter(pk__in=[acme.bob.pk, acme.admin.pk]).update(presence="offline")
+    published.clear()
+    refusals: list[str] = []
+
+    def work(index: int) -> None:
+        if index % 2:
+            assignment.tenant_route(tenant_id=acme.tenant.pk)
+            return
+        for contact in contacts[index::6]:
+            try:
+                assignment.contact_pick(contact=contact, agent=acme.alice)
+            except (AgentAtCapacity, AlreadyAssigned) as error:
+                refusals.append(error.code)
+
+    assert _run_concurrently(12, work) == []
+    assert assignment.agent_loads(agent_ids=[acme.alice.pk]) == {acme.alice.pk: 3}
+    first = _first_assignments(published)
+    assert sum(first.values()) == 3
+    assert set(first.values()) == {1}
