@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from chat.models import Attachment, Contact, Customer, Message, Thread
+from chat.models import Attachment, CannedResponse, Contact, Customer, Message, Thread
 from engage.admin import TenantScopedAdmin
 
 
@@ -61,3 +61,12 @@ class AttachmentAdmin(ReadOnlyTenantAdmin):
     list_display = ["file_name", "mime_type", "size", "channel", "created_at"]
     list_filter = ["mime_type"]
     search_fields = ["file_name"]
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(TenantScopedAdmin):
+    """Canned responses are configuration, not conversation state: admins edit them here."""
+
+    list_display = ["title", "shortcut", "tenant", "updated_at"]
+    search_fields = ["title", "shortcut", "text"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]

@@ -202,3 +202,23 @@ class Attachment(TenantOwned):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class CannedResponse(TenantOwned):
+    """A reusable reply agents insert with its shortcut (``/shortcut``) or from a list."""
+
+    title = models.CharField(max_length=120)
+    shortcut = models.SlugField(max_length=40, help_text="Typed after a slash in the reply box, e.g. /greeting.")
+    text = models.TextField(max_length=4000)
+    created_by = models.ForeignKey(Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "shortcut"], name="canned_response_unique_shortcut")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} (/{self.shortcut})"
