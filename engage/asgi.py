@@ -12,12 +12,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from chat.routing import websocket_urlpatterns as chat_websockets  # noqa: E402
 
+from analytics.ingest import lifespan as analytics_lifespan  # noqa: E402
+from analytics.ingest import mount as analytics_mount  # noqa: E402
+from chat.routing import websocket_urlpatterns as chat_websockets  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # /analytics/1.0/… (the hottest path) is answered by a lean ASGI app before Django.
+        "http": analytics_mount(django_asgi_app),
+        "lifespan": analytics_lifespan,
         "websocket": AuthMiddlewareStack(URLRouter(chat_websockets)),
     }
 )
