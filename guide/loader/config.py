@@ -1,9 +1,12 @@
 """The channel configuration inlined into the per-channel loader (docs/frontend.md).
 
-Only public settings go here: what the browser needs to show a button and a
-chat window without another round trip. Secrets (identity secret, keys) never
-do. Other parts of guide (the proactive rules) add their keys through
-``register_contributor``.
+Only public settings, and only what is needed before the visitor interacts:
+which modules to load, the mode, the theme and the button's texts. The widget
+reads everything else (texts for the locale, welcome message, file limits,
+pre-chat form) from the visitor protocol's channel info when it opens. Secrets
+(identity secret, keys) never appear. Other parts of guide (the proactive
+rules) add their keys through ``register_contributor``; keep them small, the
+loader's budget is 1.5 KB brotli (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -54,18 +57,18 @@ def module_files() -> dict[str, str]:
     return {name: files[f"{name}.js"] for name in MODULES[:-1] if f"{name}.js" in files}
 
 
-def _pre_contact_fields(channel: Channel) -> list[dict[str, Any]]:
-    return [
-        {
-            "ident": field.ident,
-            "label": field.label,
-            "scope": field.scope,
-            "type": field.field_type,
-            "required": field.required,
-            "choices": [{"value": c.get("value"), "label": c.get("label", c.get("value"))} for c in field.choices],
-        }
-        for field in channel.pre_contact_fields.order_by("order", "ident")
-    ]
+BUTTON_TEXTS = ("weAreOnline", "weAreOffline")
+
+
+def _button_texts(channel: Channel) -> dict[str, dict[str, str]]:
+    """Per locale, only the texts a button needs; the widget reads the rest from channel info."""
+    texts: dict[str, dict[str, str]] = {}
+    for locale, values in (channel.translations or {}).items():
+        if isinstance(values, dict):
+            picked = {key: str(values[key]) for key in BUTTON_TEXTS if key in values}
+            if picked:
+                texts[str(locale)] = picked
+    return texts
 
 
 def loader_config(channel: Channel) -> dict[str, Any]:
@@ -79,14 +82,7 @@ def loader_config(channel: Channel) -> dict[str, Any]:
         "authMode": channel.auth_mode,
         "modules": module_files(),
         "theme": channel.theme or {},
-        "translations": channel.translations or {},
-        "welcome": channel.welcome_message,
-        "files": {
-            "enabled": channel.attachments_enabled,
-            "maxSizeMb": channel.max_file_size_mb,
-            "types": [t.get("mimeType") for t in channel.allowed_file_types if isinstance(t, dict)],
-        },
-        "preContactFields": _pre_contact_fields(channel),
+        "translations": _button_texts(channel),
     }
     for contributor in _contributors:
         config.update(contributor(channel))

@@ -38,14 +38,11 @@ def test_loader_inlines_the_public_channel_configuration(acme, client: Client) -
         "brandId": 1001,
         "channelId": "chat_msg",
         "display": "floating",
-        "files": {"enabled": True, "maxSizeMb": 10, "types": ["image/*", "application/pdf", "text/plain"]},
         "isLiveChat": False,
         "modules": module_files(),
         "multiThread": True,
-        "preContactFields": [],
         "theme": acme.messaging.theme,
         "translations": {"en": {"weAreOffline": "We'll answer soon", "weAreOnline": "We're online"}},
-        "welcome": "Hi! Leave us a message and we will answer here, even if you come back later.",
     }
     assert acme.messaging.identity_secret not in response.content.decode()
 
@@ -58,26 +55,17 @@ def test_loader_modules_are_the_built_content_hashed_files(acme, client: Client)
     assert re.fullmatch(r"session\.[A-Z0-9]{8}\.js", files["session"])
 
 
-def test_live_chat_loader_carries_the_pre_chat_fields_in_order(acme, client: Client) -> None:
+def test_live_chat_loader_keeps_only_button_texts(acme, client: Client) -> None:
+    acme.live.translations = {"en": {"weAreOnline": "Chat with us", "title": "Support"}, "de": {"title": "Hilfe"}}
+    acme.live.save(update_fields=["translations"])
+
     config = _config(client.get("/loader/1001/chat_live.js").content)
 
     assert config["isLiveChat"] is True
     assert config["multiThread"] is False
-    assert config["preContactFields"] == [
-        {"choices": [], "ident": "order_number", "label": "Order number", "required": False, "scope": "contact", "type": "text"},
-        {
-            "choices": [
-                {"label": "My order", "value": "order"},
-                {"label": "A product", "value": "product"},
-                {"label": "Something else", "value": "other"},
-            ],
-            "ident": "topic",
-            "label": "Topic",
-            "required": False,
-            "scope": "contact",
-            "type": "list",
-        },
-    ]
+    assert config["translations"] == {"en": {"weAreOnline": "Chat with us"}}
+    assert "preContactFields" not in config
+    assert "welcome" not in config
 
 
 def test_a_matching_etag_answers_304_without_a_body(acme, client: Client) -> None:
@@ -93,14 +81,14 @@ def test_a_matching_etag_answers_304_without_a_body(acme, client: Client) -> Non
 
 def test_an_admin_change_changes_the_loader_on_the_next_load(acme, client: Client) -> None:
     before = client.get("/loader/1001/chat_msg.js")
-    acme.messaging.welcome_message = "Welcome back!"
-    acme.messaging.save(update_fields=["welcome_message"])
+    acme.messaging.theme = {**acme.messaging.theme, "buttonColor": "#aa0000"}
+    acme.messaging.save(update_fields=["theme"])
 
     after = client.get("/loader/1001/chat_msg.js", HTTP_IF_NONE_MATCH=before["ETag"])
 
     assert after.status_code == 200
     assert after["ETag"] != before["ETag"]
-    assert _config(after.content)["welcome"] == "Welcome back!"
+    assert _config(after.content)["theme"]["buttonColor"] == "#aa0000"
 
 
 @pytest.mark.parametrize(

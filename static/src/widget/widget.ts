@@ -3,10 +3,11 @@
  * stylesheet; every text comes in as a text node. */
 import type { ParleyContext, SessionStore, WidgetApi } from "../common/context";
 import { el } from "../common/escape";
+import { type ChannelSettings, fetchChannelInfo } from "./channelinfo";
 import { Conversation, fromWire, type ChatMessage } from "./conversation";
 import * as api from "./events";
 import { type FileRules, fileProblem } from "./files";
-import { type FieldDefinition, type PreChatAnswer, offlineForm, preChatForm } from "./forms";
+import { type PreChatAnswer, offlineForm, preChatForm } from "./forms";
 import { format, texts, type Texts } from "./i18n";
 import { type AuthMode, type Frame, newEventId, VisitorClient } from "./protocol";
 import { messageRow } from "./render";
@@ -69,6 +70,16 @@ export class ChatWidget implements WidgetApi {
   private typingSent = false;
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private pendingFields: PreChatAnswer | null = null;
+  private settings: ChannelSettings = {
+    translations: {},
+    colors: {},
+    welcome: "",
+    files: { enabled: false, maxSizeMb: 0, types: [] },
+    preContactFields: [],
+  };
+  private settingsLoaded: Promise<void> | null = null;
+  private attach = el("button", { type: "button", class: "icon", hidden: "" }, "📎");
+  private picker = el("input", { type: "file", hidden: "", "aria-hidden": "true", tabindex: "-1" });
   private opened = false;
   private readonly embedded: boolean;
   private readonly live: boolean;
@@ -198,19 +209,14 @@ export class ChatWidget implements WidgetApi {
     this.input.placeholder = t.placeholder;
     const send = el("button", { type: "submit", class: "icon", "aria-label": t.send }, "➤");
     const form = el("form", { class: "composer" }, this.input);
-    const files = this.context.config.files as FileRules | undefined;
-    if (files && files.enabled) {
-      const picker = el("input", { type: "file", hidden: "", "aria-hidden": "true", tabindex: "-1" });
-      if (files.types.length) picker.accept = files.types.join(",");
-      const attach = el("button", { type: "button", class: "icon", "aria-label": t.attach }, "📎");
-      attach.addEventListener("click", () => picker.click());
-      picker.addEventListener("change", () => {
-        const file = picker.files && picker.files[0];
-        picker.value = "";
-        if (file) this.sendFile(file, files);
-      });
-      form.append(attach, picker);
-    }
+    this.attach.setAttribute("aria-label", t.attach);
+    this.attach.addEventListener("click", () => this.picker.click());
+    this.picker.addEventListener("change", () => {
+      const file = this.picker.files && this.picker.files[0];
+      this.picker.value = "";
+      if (file) this.sendFile(file, this.settings.files);
+    });
+    form.append(this.attach, this.picker);
     const emoji = el("button", { type: "button", class: "icon", "aria-label": t.emoji, "aria-expanded": "false" }, "☺");
     emoji.addEventListener("click", () => this.toggleEmoji(emoji));
     form.append(emoji, send);
@@ -344,9 +350,27 @@ export class ChatWidget implements WidgetApi {
 
   // --- views ----------------------------------------------------------------------------
 
+  /** The channel info: texts for the visitor's locale, colours, file limits, pre-chat form. */
+  private loadSettings(): Promise<void> {
+    const config = this.context.config;
+    return (this.settingsLoaded ||= fetchChannelInfo(config.base, config.brandId, config.channelId).then(
+      (settings) => {
+        this.settings = settings;
+        Object.assign(this.t, settings.translations);
+        theme(this.host, settings.colors);
+        this.title.textContent = this.t.title;
+        this.input.placeholder = this.t.placeholder;
+        this.updateBadge();
+        this.attach.hidden = !settings.files.enabled;
+        this.picker.accept = settings.files.types.join(",");
+      },
+      (error) => console.error("Parley:", error),
+    ));
+  }
+
   private async start(): Promise<void> {
     this.opened = true;
-    const client = await this.connect();
+    const [client] = await Promise.all([this.connect(), this.loadSettings()]);
     const state = this.state;
     if (this.live) return this.startLive(client, state);
     if (this.context.config.multiThread && !state.threadId) return this.showThreadList();
@@ -360,7 +384,7 @@ export class ChatWidget implements WidgetApi {
     }
     this.resetConversation(newEventId());
     if ((await client.availability()) === "offline") return this.showOffline(client);
-    const fields = (this.context.config.preContactFields || []) as FieldDefinition[];
+    const fields = this.settings.preContactFields;
     this.body.replaceChildren();
     this.welcome();
     if (!fields.length) return this.showComposer(true);
@@ -376,8 +400,7 @@ export class ChatWidget implements WidgetApi {
   }
 
   private welcome(): void {
-    const text = this.context.config.welcome;
-    if (typeof text === "string" && text) this.notice(text);
+    if (this.settings.welcome) this.notice(this.settings.welcome);
   }
 
   private showComposer(visible: boolean): void {
