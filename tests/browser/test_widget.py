@@ -7,12 +7,18 @@ from the test thread, so pushes cross threads through the Redis channel layer.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from django.db import connection
+
+from chat import services
+from chat.models import Thread
 from tests.browser.widget_server import CHROMIUM_ARGS, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -96,3 +102,99 @@ def test_a_channel_in_maintenance_shows_nothing(acme, server: str, page: Page) -
     assert page.locator("parley-button, parley-chat").count() == 0
     assert "Parley: channel chat_msg of brand 1001 is in maintenance; the chat is not shown." in _console(page)
     assert page.evaluate("typeof window.parley") == "undefined"
+
+
+def _eventually(read, *, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+    """Polls ``read()`` (a database read) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def _visitor_thread(channel) -> Thread:  # type: ignore[no-untyped-def]
+    """The thread of the visitor's first message, once that message is stored."""
+    thread = _eventually(
+        lambda: Thread.objects.filter(channel=channel, messages__author_type="customer").order_by("-pk").first()
+    )
+    assert thread is not None, "the visitor's first message never reached the server"
+    return thread
+
+
+def _off_the_loop(work):  # type: ignore[no-untyped-def]
+    """Runs ``work`` in a thread of its own: Playwright's loop runs in the test's thread,
+    and the services publish through async_to_sync, which refuses to run beside a loop."""
+
+    def run():  # type: ignore[no-untyped-def]
+        try:
+            return work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result(timeout=30)
+
+
+def _agent_says(thread: Thread, agent, text: str) -> None:  # type: ignore[no-untyped-def]
+    _off_the_loop(
+        lambda: services.message_create(thread=thread, author_type="agent", agent=agent, content={"text": text})
+    )
+
+
+def test_a_visitor_chats_with_an_agent_in_floating_mode_and_a_reload_keeps_it(acme, server: str, page: Page) -> None:
+    page.goto(f"{server}/demo/")
+    page.locator("parley-button").get_by_role("button", name="We're online").click()
+    chat = page.locator("parley-chat")
+    chat.get_by_role("button", name="New conversation").click()
+    box = chat.get_by_role("textbox", name="Write a message…")
+    box.fill("Is the kettle in stock?")
+    box.press("Enter")
+
+    expect(chat.locator(".msg.in .bubble")).to_have_text(["Is the kettle in stock?"])
+    thread = _visitor_thread(acme.messaging)
+    assert [m.content["text"] for m in thread.messages.order_by("sequence")] == ["Is the kettle in stock?"]
+    _agent_says(thread, acme.alice, "Yes, twelve left.")
+    expect(chat.locator(".msg.out .bubble")).to_have_text(["Yes, twelve left."])
+    _shot(page, "floating-chat")
+
+    page.reload()
+
+    chat = page.locator("parley-chat")
+    expect(chat.get_by_role("dialog")).to_be_visible()
+    expect(chat.locator(".msg .bubble")).to_have_text(["Is the kettle in stock?", "Yes, twelve left."])
+    assert Thread.objects.filter(channel=acme.messaging).count() == 1
+
+
+def test_a_visitor_chats_in_embedded_mode(acme, server: str, page: Page) -> None:
+    page.goto(f"{server}/demo/help/")
+
+    chat = page.locator("#help-chat parley-chat")
+    expect(chat.get_by_role("region")).to_be_visible()
+    assert page.locator("parley-button").count() == 0
+    chat.get_by_role("button", name="New conversation").click()
+    box = chat.get_by_role("textbox", name="Write a message…")
+    box.fill("Where is my order?")
+    chat.get_by_role("button", name="Send").click()
+
+    expect(chat.locator(".msg.in .bubble")).to_have_text(["Where is my order?"])
+    _agent_says(_visitor_thread(acme.messaging), acme.bob, "It left our warehouse today.")
+    expect(chat.locator(".msg.out .bubble")).to_have_text(["It left our warehouse today."])
+    _shot(page, "embedded-chat")
+
+
+def test_agent_content_is_rendered_as_text(acme, server: str, page: Page) -> None:
+    page.goto(f"{server}/demo/")
+    page.locator("parley-button").get_by_role("button").click()
+    chat = page.locator("parley-chat")
+    chat.get_by_role("button", name="New conversation").click()
+    chat.get_by_role("textbox", name="Write a message…").fill("<b>hello</b>")
+    chat.get_by_role("textbox", name="Write a message…").press("Enter")
+    thread = _visitor_thread(acme.messaging)
+    _agent_says(thread, acme.alice, '<img src=x onerror="window.pwned=1">')
+
+    expect(chat.locator(".msg.out .bubble")).to_have_text(['<img src=x onerror="window.pwned=1">'])
+    expect(chat.locator(".msg.in .bubble")).to_have_text(["<b>hello</b>"])
+    assert chat.locator(".msg img, .msg b").count() == 0
+    assert page.evaluate("window.pwned") is None
