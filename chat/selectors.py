@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db import models
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from chat.errors import ThreadNotFound
-from chat.models import Contact, Customer, Message, Thread
-from engage.models import Channel, Tenant
+from chat.models import Attachment, Contact, Customer, Message, Thread
+from engage.models import Channel, Membership, Tenant
 
 
 def thread_get_for_customer(*, channel: Channel, customer: Customer, public_id: str) -> Thread:
@@ -45,7 +47,9 @@ def messages_after(*, thread: Thread, after_sequence: int = 0, limit: int = 100,
     )
 
 
-def messages_before(*, thread: Thread, before_sequence: int | None, limit: int = 50, for_customer: bool) -> list[Message]:
+def messages_before(
+    *, thread: Thread, before_sequence: int | None, limit: int = 50, for_customer: bool
+) -> list[Message]:
     """Up to ``limit`` messages older than ``before_sequence`` (newest page if None), oldest first."""
     messages = Message.objects.filter(thread=thread)
     if before_sequence is not None:
@@ -63,4 +67,89 @@ def contact_current(*, thread: Thread) -> Contact | None:
     return (
         Contact.objects.filter(thread=thread, status__in=Contact.OPEN_STATUSES).first()
         or Contact.objects.filter(thread=thread).order_by("-created_at").first()
+    )
+
+
+def channel_availability(channel: Channel) -> str:
+    """``"online"`` when an agent of one of the channel's queues is available with free capacity.
+
+    Free capacity: fewer open contacts assigned than ``max_concurrent_contacts``.
+    Otherwise ``"offline"``. One query.
+    """
+    open_assigned = (
+        Contact.objects.filter(assigned_agent=OuterRef("pk"), status__in=Contact.OPEN_STATUSES)
+        .order_by()
+        .values("assigned_agent")
+        .annotate(total=models.Count("pk"))
+        .values("total")
+    )
+    available = (
+        Membership.objects.filter(
+            tenant_id=channel.tenant_id, queues__channels=channel, presence=Membership.Presence.AVAILABLE
+        )
+        .annotate(open_contacts=Coalesce(Subquery(open_assigned, output_field=IntegerField()), 0))
+        .filter(open_contacts__lt=models.F("max_concurrent_contacts"))
+    )
+    return "online" if available.exists() else "offline"
+
+
+def customer_get(*, brand_pk: int, customer_pk: int) -> Customer | None:
+    """The customer with this primary key if it belongs to the brand, else None."""
+    return Customer.objects.filter(brand_id=brand_pk, pk=customer_pk).first()
+
+
+def customer_find(*, brand_pk: int, id_on_external_platform: str) -> Customer | None:
+    return Customer.objects.filter(brand_id=brand_pk, id_on_external_platform=id_on_external_platform).first()
+
+
+def thread_latest_for_customer(*, channel: Channel, customer: Customer) -> Thread | None:
+    """The customer's thread on the channel with the latest activity, archived ones last."""
+    return (
+        Thread.objects.filter(channel=channel, customer=customer)
+        .select_related("channel", "customer")
+        .order_by("is_archived", models.F("last_message_at").desc(nulls_last=True), "-created_at")
+        .first()
+    )
+
+
+def message_for_customer(*, tenant_id: int, message_id: int) -> Message | None:
+    """A message the customer may see (never an internal note), with what rendering it needs."""
+    return (
+        Message.objects.filter(tenant_id=tenant_id, pk=message_id, is_internal=False)
+        .select_related("thread__customer", "contact__assigned_agent__user", "author_agent__user")
+        .prefetch_related("attachments")
+        .first()
+    )
+
+
+def attachments_unclaimed(*, channel: Channel, public_ids: list[str]) -> list[Attachment]:
+    """The channel's uploaded attachments with these public ids that no message uses yet."""
+    return list(Attachment.objects.filter(channel=channel, public_id__in=public_ids, message__isnull=True))
+
+
+def attachment_of_channel(*, channel: Channel, public_id: str) -> Attachment | None:
+    return Attachment.objects.filter(channel=channel, public_id=public_id).first()
+
+
+def contact_for_customer(*, tenant_id: int, contact_id: int) -> Contact | None:
+    """A contact with its thread and assigned agent, for rendering to the thread's customer."""
+    return (
+        Contact.objects.filter(tenant_id=tenant_id, pk=contact_id)
+        .select_related("thread", "assigned_agent__user")
+        .first()
+    )
+
+
+def agent_get(*, tenant_id: int, agent_id: int) -> Membership | None:
+    return Membership.objects.filter(tenant_id=tenant_id, pk=agent_id).select_related("user").first()
+
+
+def message_last_of_side(*, thread: Thread, direction: str, up_to_sequence: int) -> Message | None:
+    """The latest visible message of one direction at or below a sequence (receipts point at it)."""
+    return (
+        Message.objects.filter(thread=thread, direction=direction, is_internal=False, sequence__lte=up_to_sequence)
+        .select_related("author_agent__user")
+        .prefetch_related("attachments")
+        .order_by("-sequence")
+        .first()
     )

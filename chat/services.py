@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from chat import events
@@ -155,7 +155,8 @@ def thread_get_or_create(
 
     A public id that belongs to another customer answers ThreadNotFound: an id
     never reaches another customer's thread. On a single-thread channel a
-    customer gets one thread; asking for a second raises ThreadLimitReached.
+    customer gets one thread; asking for a second raises ThreadLimitReached
+    (on a live-chat channel: while the first one's session is still open).
     """
     _same_tenant(channel, customer)
     if customer.brand_id != channel.brand_id:
@@ -169,7 +170,7 @@ def thread_get_or_create(
             if existing.customer_id != customer.pk:
                 raise ThreadNotFound()
             return existing, False
-    if not channel.multi_thread and Thread.objects.filter(channel=channel, customer=customer).exists():
+    if not channel.multi_thread and _single_thread_taken(channel, customer):
         raise ThreadLimitReached()
     defaults: dict[str, Any] = {"name": (name or "")[:MAX_THREAD_NAME], "context": dict(context or {})}
     if public_id:
@@ -185,6 +186,14 @@ def thread_get_or_create(
             raise ThreadNotFound() from None
         return existing, False
     return thread, True
+
+
+def _single_thread_taken(channel: Channel, customer: Customer) -> bool:
+    threads = Thread.objects.filter(channel=channel, customer=customer)
+    if channel.is_live_chat:
+        # A live chat is one session at a time: once its contact has ended, a new session may start.
+        threads = threads.filter(contacts__status__in=Contact.OPEN_STATUSES)
+    return threads.exists()
 
 
 def _thread_update(thread: Thread, changes: dict[str, Any]) -> Thread:
@@ -458,6 +467,46 @@ def message_create(
         )
     thread.last_sequence, thread.is_archived = locked.last_sequence, locked.is_archived
     return MessageResult(message, True)
+
+
+def offline_message_create(
+    *,
+    channel: Channel,
+    customer: Customer,
+    text: str,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    client_id: str | None = None,
+) -> MessageResult:
+    """Leaves a message while no agent is online (the live-chat offline form).
+
+    Checks the e-mail address, stores it and the name on the customer, and
+    appends the text to the customer's latest thread on the channel (a new one
+    when there is none), where it waits in the queue like any first message.
+    One transaction; publishes CustomerUpdated and MessageCreated after commit.
+    """
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    _same_tenant(channel, customer)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput("An offline message needs a valid e-mail address.") from None
+    with transaction.atomic():
+        names = {"first_name": first_name, "last_name": last_name}
+        customer_update(customer=customer, values={"email": email, **{k: v for k, v in names.items() if v}})
+        thread = (
+            Thread.objects.filter(channel=channel, customer=customer)
+            .order_by(F("last_message_at").desc(nulls_last=True), "-created_at")
+            .first()
+        )
+        if thread is None:
+            thread, _ = thread_get_or_create(channel=channel, customer=customer)
+        return message_create(
+            thread=thread, author_type=Message.Author.CUSTOMER, content={"text": text}, client_id=client_id
+        )
 
 
 def _other_side(reader: str) -> Q:
