@@ -1,0 +1,186 @@
+"""Envelopes of the CXone Chat Web SDK 2.2.0 protocol: parsing client frames, building server frames.
+
+Nothing outside this package builds a frame by hand. Server frames are JSON
+text; the three response shapes are the postback, the push and the error
+(docs/visitor-protocol.md §Frames). A push always carries an ``eventId``; a
+success frame never carries an ``error`` key, and a postback never a top-level
+``data`` key, because the SDK's normaliser destroys such frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import uuid
+from typing import Any
+
+from django.utils import timezone
+
+# Inbound frames above this are refused unparsed; outbound frames above it go the URL way (EventInS3).
+MAX_INBOUND_FRAME_BYTES = 128 * 1024
+MAX_OUTBOUND_FRAME_BYTES = 128 * 1024
+PONG = '"pong"'
+MAX_EVENT_ID = 100
+
+# Per request type, the error code CXone clients expect; anything else fails as InconsistentData.
+CXONE_ERROR_CODES = {
+    "AuthorizeCustomer": "ConsumerAuthorizationFailed",
+    "AuthorizeConsumer": "ConsumerAuthorizationFailed",
+    "ReconnectConsumer": "ConsumerReconnectionFailed",
+    "RefreshToken": "TokenRefreshingFailed",
+    "SendMessage": "SendingMessageFailed",
+    "SendOutbound": "SendingMessageFailed",
+    "SendOfflineMessage": "SendingOfflineMessageFailed",
+    "RecoverThread": "RecoveringThreadFailed",
+    "RecoverLivechat": "RecoveringLivechatFailed",
+    "SendTranscript": "SendingTranscriptFailed",
+    "CreateInvitationToGroupChat": "CreatingInvitationToGroupChatFailed",
+    "SendEmailInvitationToGroupChat": "SendingEmailInvitationToGroupChatFailed",
+    "JoinGroupChat": "JoiningGroupChatFailed",
+}
+INCONSISTENT_DATA = "InconsistentData"
+
+
+class ProtocolError(Exception):
+    """A client frame Parley cannot read; answered with an error frame, never silence."""
+
+    def __init__(self, reason: str, message: str, *, event_id: str | None = None, event_type: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.event_id = event_id
+        self.event_type = event_type
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientFrame:
+    """A parsed request: ``{"action", "eventId", "payload": {"eventType", "data", …}}``."""
+
+    action: str
+    event_id: str
+    event_type: str
+    data: dict[str, Any]
+    payload: dict[str, Any]
+
+    @property
+    def thread_public_id(self) -> str | None:
+        thread = self.data.get("thread")
+        value = thread.get("idOnExternalPlatform") if isinstance(thread, dict) else None
+        return value if isinstance(value, str) and value else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Heartbeat:
+    """``{"action": "heartbeat"}``, answered with the JSON string ``"pong"``."""
+
+
+def cxone_parse_frame(text: str | bytes | None) -> ClientFrame | Heartbeat:
+    """Reads one client frame or raises ProtocolError with as much context as could be read."""
+    if text is None or isinstance(text, bytes):
+        raise ProtocolError("binary_frame", "Frames are JSON text.")
+    if len(text) > MAX_INBOUND_FRAME_BYTES or len(text.encode()) > MAX_INBOUND_FRAME_BYTES:
+        raise ProtocolError("frame_too_large", f"Frames are limited to {MAX_INBOUND_FRAME_BYTES} bytes.")
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        raise ProtocolError("malformed_frame", "The frame is not JSON.") from None
+    if not isinstance(frame, dict):
+        raise ProtocolError("malformed_frame", "A frame is a JSON object.")
+    action = frame.get("action")
+    if action == "heartbeat":
+        return Heartbeat()
+    event_id = frame.get("eventId")
+    event_id = event_id if isinstance(event_id, str) and 0 < len(event_id) <= MAX_EVENT_ID else None
+    payload = frame.get("payload")
+    event_type = payload.get("eventType") if isinstance(payload, dict) else None
+    event_type = event_type if isinstance(event_type, str) else ""
+    if action not in {"chatWindowEvent", "register", "outbound"}:
+        raise ProtocolError("unknown_action", f"Unknown action {action!r}.", event_id=event_id, event_type=event_type)
+    if event_id is None:
+        raise ProtocolError("malformed_frame", "eventId is required (a string of 1 to 100 characters).")
+    if not isinstance(payload, dict) or not event_type:
+        raise ProtocolError("malformed_frame", "payload.eventType is required.", event_id=event_id)
+    data = payload.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            "malformed_frame", "payload.data must be an object.", event_id=event_id, event_type=event_type
+        )
+    return ClientFrame(action=action, event_id=event_id, event_type=event_type, data=data, payload=payload)
+
+
+def cxone_timestamp(moment: Any = None, *, milliseconds: bool = False) -> str:
+    moment = moment or timezone.now()
+    text = moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds" if milliseconds else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def cxone_ack(event_id: str) -> dict[str, Any]:
+    """The generic acknowledgement: resolves the request, dispatches nothing an app listens to."""
+    return {"eventId": event_id}
+
+
+def cxone_postback(event_id: str, event_type: str, data: dict[str, Any], **top: Any) -> dict[str, Any]:
+    """A response; ``top`` keys (e.g. ``status``) are merged into ``data`` by the SDK."""
+    return {"eventId": event_id, **top, "postback": {"eventType": event_type, "data": data}}
+
+
+def cxone_error(
+    event_id: str | None, event_type: str, message: str, *, reason: str, code: str | None = None
+) -> dict[str, Any]:
+    """An error response. ``errorCode`` is the CXone code for the request type; ``reason`` is Parley's."""
+    return {
+        "eventId": event_id or str(uuid.uuid4()),
+        "error": {
+            "errorCode": code or CXONE_ERROR_CODES.get(event_type, INCONSISTENT_DATA),
+            "errorMessage": message,
+            "transactionId": str(uuid.uuid4()),
+            "reason": reason,
+        },
+        "inputData": {"eventType": event_type} if event_type else {},
+    }
+
+
+def cxone_push(
+    event_type: str,
+    event_object: str,
+    data: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    context: dict[str, Any] | None = None,
+    created_at: Any = None,
+) -> dict[str, Any]:
+    """A server-initiated event (also usable as a response when ``event_id`` is the request's)."""
+    frame: dict[str, Any] = {
+        "eventId": event_id or str(uuid.uuid4()),
+        "eventObject": event_object,
+        "eventType": event_type,
+        "createdAt": cxone_timestamp(created_at, milliseconds=True),
+        "data": data,
+    }
+    if context is not None:
+        frame["context"] = context
+    return frame
+
+
+def cxone_event_in_s3(url: str, origin_event_type: str) -> dict[str, Any]:
+    """Points the client at a large event to fetch over HTTP (seed 004, reference §2.5)."""
+    return cxone_push(
+        "EventInS3", "S3Object", {"s3Object": {"url": url}, "originEvent": {"eventType": origin_event_type}}
+    )
+
+
+def cxone_dumps(frame: dict[str, Any] | str) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def cxone_frame_type(frame: dict[str, Any]) -> str:
+    """The event type a frame carries, for logs and for EventInS3's ``originEvent``."""
+    if "eventType" in frame:
+        return str(frame["eventType"])
+    postback = frame.get("postback")
+    if isinstance(postback, dict):
+        return str(postback.get("eventType", ""))
+    return ""

@@ -1,0 +1,225 @@
+"""The CXone object shapes Parley sends: Message, Contact (case), ThreadView, User, Attachment.
+
+Fields the SDK or its sample app read are filled from Parley's rows; the rest
+of the platform's field set gets neutral values (``[]``, ``None``, ``False``,
+``""``) so that typed clients (the mobile SDKs) decode them. Reference §7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from chat.gateway.protocol.frames import cxone_timestamp
+from chat.models import Attachment, Contact, Customer, Message, Thread
+from engage.lib.storage import signed_url
+from engage.models import Membership
+
+
+def _iso(moment: Any) -> str | None:
+    return cxone_timestamp(moment) if moment else None
+
+
+def cxone_custom_fields(values: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    return [{"ident": ident, "value": value} for ident, value in sorted((values or {}).items())]
+
+
+def cxone_user(agent: Membership | None) -> dict[str, Any] | None:
+    """An agent as visitors see them: names and nickname, never the e-mail or login."""
+    if agent is None:
+        return None
+    user = agent.user
+    return {
+        "id": agent.pk,
+        "incontactId": "",
+        "agentId": str(agent.pk),
+        "emailAddress": "",
+        "loginUsername": "",
+        "firstName": user.first_name or agent.display_name,
+        "surname": user.last_name,
+        "nickname": agent.nickname or user.first_name or agent.display_name,
+        "isBotUser": False,
+        "isSurveyUser": False,
+        "imageUrl": "",
+        "publicImageUrl": "",
+    }
+
+
+def cxone_bot_user(name: str) -> dict[str, Any]:
+    return {**(cxone_user_placeholder()), "firstName": name, "nickname": name, "isBotUser": True}
+
+
+def cxone_user_placeholder() -> dict[str, Any]:
+    return {
+        "id": 0,
+        "incontactId": "",
+        "agentId": "",
+        "emailAddress": "",
+        "loginUsername": "",
+        "firstName": "",
+        "surname": "",
+        "nickname": "",
+        "isBotUser": False,
+        "isSurveyUser": False,
+        "imageUrl": "",
+        "publicImageUrl": "",
+    }
+
+
+def cxone_end_user(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": str(customer.pk),
+        "idOnExternalPlatform": customer.id_on_external_platform,
+        "firstName": customer.first_name,
+        "lastName": customer.last_name,
+        "fullName": customer.full_name,
+        "nickname": "",
+        "image": customer.image,
+    }
+
+
+def cxone_customer_identity(customer: Customer) -> dict[str, Any]:
+    identity: dict[str, Any] = {"idOnExternalPlatform": customer.id_on_external_platform}
+    if customer.first_name:
+        identity["firstName"] = customer.first_name
+    if customer.last_name:
+        identity["lastName"] = customer.last_name
+    if customer.image:
+        identity["image"] = customer.image
+    identity["customFields"] = cxone_custom_fields(customer.custom_fields)
+    return identity
+
+
+def cxone_attachment(attachment: Attachment) -> dict[str, Any]:
+    url = signed_url(attachment.file.name)
+    return {
+        "id": str(attachment.public_id),
+        "friendlyName": attachment.file_name,
+        "fileName": attachment.file_name,
+        "url": url,
+        "securedPermanentUrl": url,
+        "previewUrl": url,
+        "mimeType": attachment.mime_type,
+        "isInline": attachment.mime_type.startswith("image/"),
+        "canBeStored": True,
+    }
+
+
+def cxone_thread_view(thread: Thread, channel_public_id: str) -> dict[str, Any]:
+    return {
+        "id": str(thread.pk),
+        "idOnExternalPlatform": thread.public_id,
+        "threadName": thread.name,
+        "channelId": channel_public_id,
+        "canAddMoreMessages": not (thread.is_archived or thread.is_locked),
+    }
+
+
+def cxone_contact(contact: Contact, thread: Thread) -> dict[str, Any]:
+    agent = contact.assigned_agent
+    user = cxone_user(agent)
+    return {
+        "id": str(contact.pk),
+        "threadIdOnExternalPlatform": thread.public_id,
+        "threadId": str(thread.pk),
+        "status": contact.status,
+        "createdAt": _iso(contact.created_at),
+        "statusUpdatedAt": _iso(contact.status_updated_at),
+        "customFields": cxone_custom_fields(contact.custom_fields),
+        "inboxAssignee": agent.pk if agent else None,
+        "inboxAssigneeUser": user,
+        "ownerAssignee": agent.pk if agent else None,
+        "ownerAssigneeUser": user,
+        "inboxPreAssigneeUser": None,
+        "routingQueueId": str(contact.queue_id) if contact.queue_id else None,
+        "routingQueuePriority": 0,
+        "direction": "inbound",
+        "recipients": [],
+        "endUserRecipients": [],
+        "statistics": {"inboxAssigneeResponseTime": None},
+        "routableType": "ROUTABLE",
+        "interactionId": str(contact.pk),
+        "contactId": str(contact.pk),
+        "detailUrl": "",
+    }
+
+
+def _message_content(message: Message) -> dict[str, Any]:
+    content = message.content or {}
+    payload = dict(content.get("payload") or {})
+    if message.content_type in {"TEXT", "POSTBACK"}:
+        payload["text"] = content.get("text", "")
+        if content.get("postback"):
+            payload["postback"] = content["postback"]
+    body: dict[str, Any] = {
+        "type": message.content_type,
+        "payload": payload,
+        "fallbackText": content.get("fallbackText") or content.get("text", ""),
+        "isAutoTranslated": False,
+        "parameters": [],
+    }
+    if content.get("postback"):
+        body["postback"] = content["postback"]
+    return body
+
+
+def _author_user(message: Message, bot_name: str) -> dict[str, Any] | None:
+    if message.author_type == Message.Author.AGENT:
+        return cxone_user(message.author_agent)
+    if message.author_type == Message.Author.BOT:
+        return cxone_bot_user(bot_name)
+    return None
+
+
+def cxone_message(
+    message: Message,
+    *,
+    thread: Thread,
+    customer: Customer,
+    bot_name: str = "",
+    attachments: Iterable[Attachment] | None = None,
+) -> dict[str, Any]:
+    """A message as the visitor sees it. Never called for internal notes."""
+    inbound = message.direction == Message.Direction.INBOUND
+    seen = _iso(message.seen_at)
+    author_user = _author_user(message, bot_name)
+    files = list(attachments if attachments is not None else message.attachments.all())
+    contact_number = str(message.contact_id) if message.contact_id else None
+    return {
+        "id": str(message.public_id),
+        "idOnExternalPlatform": message.client_id,
+        "threadIdOnExternalPlatform": thread.public_id,
+        "threadId": str(thread.pk),
+        "postId": str(thread.pk),
+        "contactNumber": contact_number,
+        "sequence": message.sequence,
+        "messageContent": _message_content(message),
+        "direction": message.direction,
+        "createdAt": cxone_timestamp(message.created_at),
+        "createdAtWithMilliseconds": cxone_timestamp(message.created_at, milliseconds=True),
+        "attachments": [cxone_attachment(attachment) for attachment in files],
+        "authorUser": author_user,
+        "user": author_user,
+        "authorEndUserIdentity": cxone_end_user(customer) if inbound else None,
+        "userStatistics": {"seenAt": seen if inbound else None, "readAt": seen if inbound else None},
+        "customerStatistics": {"seenAt": None if inbound else seen},
+        "delivered": [{"deliveredAt": _iso(message.delivered_at)}] if message.delivered_at else [],
+        "seen": [{"seenAt": seen}] if seen else [],
+        "isRead": message.seen_at is not None,
+        "readAt": seen,
+        "recipients": [],
+        "tags": [],
+        "sentiment": "neutral",
+        "title": "",
+        "url": "",
+        "replyToMessage": None,
+        "forward": None,
+        "reactionStatistics": None,
+        "hasAdditionalMessageContent": False,
+        "authorNameRemoved": None,
+        "contentRemoved": None,
+        "deletedOnExternalPlatform": False,
+        "isHiddenOnExternalPlatform": False,
+        "isReplyAllowed": True,
+        "replyChannel": None,
+    }

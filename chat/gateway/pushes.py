@@ -1,0 +1,251 @@
+"""Domain events (from the realtime groups) to CXone push frames for one visitor socket.
+
+``push_frames`` runs in a worker thread; it loads what a frame shows and never
+anything the customer may not see: internal notes are dropped, and every event
+must concern the connection's own customer. Frames that are the same for every
+socket of a customer (a message, a contact) are cached for a few seconds per
+process, so several tabs cost one read. See docs/visitor-protocol.md §Pushes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from chat import selectors
+from chat.errors import ThreadNotFound
+from chat.gateway.protocol import cxone_contact, cxone_message, cxone_push, cxone_thread_view, cxone_user
+from chat.gateway.state import ConnectionState
+from chat.models import Contact, Message, Thread
+
+Frames = list[dict[str, Any]]
+CACHE_SECONDS = 5.0
+CACHE_SIZE = 2048
+
+_cache: OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any]]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cached(key: tuple[Any, ...], build: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+    frame = build()
+    if frame is not None:
+        with _cache_lock:
+            _cache[key] = (now, frame)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return frame
+
+
+def _thread(state: ConnectionState, event: dict[str, Any]) -> Thread | None:
+    thread = state.thread_by_pk(event["thread_id"])
+    if thread is None and state.customer is not None:
+        try:
+            thread = selectors.thread_get(tenant=state.channel.tenant, thread_id=event["thread_id"])
+        except ThreadNotFound:
+            return None
+        if thread.customer_id != state.customer.pk:
+            return None
+    return thread
+
+
+def _case_data(state: ConnectionState, contact: Contact) -> dict[str, Any]:
+    thread = contact.thread
+    return {
+        "brand": state.brand_ref,
+        "channel": state.channel_ref,
+        "case": cxone_contact(contact, thread),
+        "thread": cxone_thread_view(thread, state.channel.channel_id),
+    }
+
+
+def _contact(state: ConnectionState, event: dict[str, Any]) -> Contact | None:
+    contact = selectors.contact_for_customer(tenant_id=state.channel.tenant_id, contact_id=event["contact_id"])
+    if contact is None or contact.thread.customer_id != event["customer_id"]:
+        return None
+    return contact
+
+
+def message_created(state: ConnectionState, event: dict[str, Any]) -> Frames:
+    if event.get("is_internal"):
+        return []
+
+    def build() -> dict[str, Any] | None:
+        message = selectors.message_for_customer(tenant_id=state.channel.tenant_id, message_id=event["message_id"])
+        if message is None:
+            return None
+        thread = message.thread
+        data = {
+            "brand": state.brand_ref,
+            "channel": state.channel_ref,
+            "case": cxone_contact(message.contact, thread) if message.contact else None,
+            "thread": cxone_thread_view(thread, state.channel.channel_id),
+            "message": cxone_message(message, thread=thread, customer=thread.customer, bot_name=state.bot_name),
+        }
+        return cxone_push("MessageCreated", "Message", data, created_at=message.created_at)
+
+    frame = _cached(("message", event["message_id"]), build)
+    return [frame] if frame is not None else []
+
+
+def contact_created(state: ConnectionState, event: dict[str, Any]) -> Frames:
+    contact = _contact(state, event)
+    if contact is None:
+        return []
+    data = _case_data(state, contact)
+    data["routingQueue"] = {"id": str(contact.queue_id)} if contact.queue_id else None
+    return [cxone_push("CaseCreated", "Case", data)]
+
+
+def contact_status_changed(state: ConnectionState, event: dict[str, Any]) -> Frames:
+    contact = _contact(state, event)
+    if contact is None:
+        return []
+    data = _case_data(state, contact)
+    data["case"]["status"] = event["new_status"]
+    data["previousStatus"] = event["old_status"]
+    return [cxone_push("CaseStatusChanged", "Case", data)]
+
+
+def _agent(state: ConnectionState, agent_id: int | None) -> dict[str, Any] | None:
+    if agent_id is None:
+        return None
+    if agent_id not in state.agents:
+        state.agents[agent_id] = selectors.agent_get(tenant_id=state.channel.tenant_id, agent_id=agent_id)
+    return cxone_user(state.agents[agent_id])
+
+
+def contact_assigned(state: ConnectionState, event: dict[str, Any]) -> Frames:
+    contact = _contact(state, event)
+    if contact is None:
+        return []
+    data = _case_data(state, contact)
+    data.update(
+        inboxAssignee=_agent(state, event["agent_id"]),
+        previousInboxAssignee=_agent(state, event["previous_agent_id"]),
+        routingQueue={"id": str(event["queue_id"])} if event.get("queue_id") else None,
+        routingMode="push",
+    )
+    return [cxone_push("CaseInboxAssigneeChanged", "Case", data, context={"initiator": {"type": "system"}})]
+
+
+def queue_position_changed(state: ConnectionState, event: dict[str, Any]) -> Frames:
+    data = {
+        "consumerContact": {"id": str(event["contact_id"])},
+        "positionInQueue": int(event["position"]),
+        "routingQueue": {"id": str(event["queue_id"])} if event.get("queue_id") else None,
+        "isAnyAgentOnlineForQueue": selectors.channel_availability(state.channel) == "online",
+        "thread": {"idOnExternalPlatform": thread.public_id} if (thread := _thread(state, event)) else None,
+    }
+    return [cxone_push("SetPositionInQueue", "Contact", data)]
+
+
+def typing_changed(state: ConnectionState, event: dict[str, Any]) -> Frames:
+    if event.get("actor") != "agent":
+        return []  # the visitor's own typing is not echoed to their tabs
+    thread = _thread(state, event)
+    if thread is None:
+        return []
+    data = {
+        "brand": state.brand_ref,
+        "channel": state.channel_ref,
+        "thread": cxone_thread_view(thread, state.channel.channel_id),
+        "user": _agent(state, event.get("agent_id")),
+        "direction": "outbound",
+    }
+    return [cxone_push("SenderTypingStarted" if event["is_typing"] else "SenderTypingEnded", "SenderAction", data)]
+
+
+def _receipt(state: ConnectionState, event: dict[str, Any], *, seen: bool) -> Frames:
+    if event.get("reader") != "agent":
+        return []
+    thread = _thread(state, event)
+    if thread is None:
+        return []
+    message = selectors.message_last_of_side(
+        thread=thread, direction=Message.Direction.INBOUND, up_to_sequence=event["up_to_sequence"]
+    )
+    if message is None:
+        return []
+    rendered = cxone_message(message, thread=thread, customer=thread.customer, bot_name=state.bot_name)
+    contact = selectors.contact_current(thread=thread)
+    base = {
+        "brand": state.brand_ref,
+        "channel": state.channel_ref,
+        "thread": cxone_thread_view(thread, state.channel.channel_id),
+        "message": rendered,
+        "contact": cxone_contact(contact, thread) if contact else None,
+        "case": cxone_contact(contact, thread) if contact else None,
+        "upToSequence": event["up_to_sequence"],
+    }
+    if not seen:
+        delivered = {
+            **base,
+            "messageDelivered": {
+                "deliveredAt": rendered["delivered"][0]["deliveredAt"] if rendered["delivered"] else None
+            },
+        }
+        return [cxone_push("MessageDeliveredToUser", "Message", delivered)]
+    seen_at = rendered["readAt"]
+    return [
+        cxone_push("MessageReadChanged", "Message", base),
+        cxone_push("MessageSeenByUser", "Message", {**base, "messageSeen": {"seenAt": seen_at}}),
+    ]
+
+
+def messages_seen(state: ConnectionState, event: dict[str, Any]) -> Frames:
+    return _receipt(state, event, seen=True)
+
+
+def messages_delivered(state: ConnectionState, event: dict[str, Any]) -> Frames:
+    return _receipt(state, event, seen=False)
+
+
+def thread_updated(state: ConnectionState, event: dict[str, Any]) -> Frames:
+    thread = _thread(state, event)
+    if thread is None:
+        return []
+    thread.refresh_from_db(fields=["name", "is_locked", "is_archived", "last_sequence"])
+    data = {
+        "brand": state.brand_ref,
+        "channel": state.channel_ref,
+        "thread": cxone_thread_view(thread, state.channel.channel_id),
+    }
+    changes = set(event.get("changes") or ())
+    frames = []
+    if "is_archived" in changes and thread.is_archived:
+        frames.append(cxone_push("ThreadArchived", "Thread", data))
+        changes.discard("is_archived")
+    if changes:
+        frames.append(cxone_push("ThreadUpdated", "Thread", {**data, "changes": sorted(changes)}))
+    return frames
+
+
+BUILDERS: dict[str, Callable[[ConnectionState, dict[str, Any]], Frames]] = {
+    "message.created": message_created,
+    "contact.created": contact_created,
+    "contact.status_changed": contact_status_changed,
+    "contact.assigned": contact_assigned,
+    "queue.position_changed": queue_position_changed,
+    "typing.changed": typing_changed,
+    "messages.seen": messages_seen,
+    "messages.delivered": messages_delivered,
+    "thread.updated": thread_updated,
+}
+
+
+def push_frames(state: ConnectionState, event: dict[str, Any]) -> Frames:
+    """The frames this socket gets for a domain event; [] for events not meant for it."""
+    if state.customer is None or event.get("customer_id") != state.customer.pk:
+        return []
+    if event.get("channel_id") not in (None, state.channel.pk):
+        return []
+    builder = BUILDERS.get(event.get("event", ""))
+    return builder(state, event) if builder is not None else []

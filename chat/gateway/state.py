@@ -1,0 +1,82 @@
+"""Per-connection state of a visitor socket: channel configuration, customer, joined groups.
+
+The channel row is read once at the handshake and kept for the life of the
+socket (configuration changes apply to new connections). Threads the customer
+has touched on this socket are cached by public id, so typing, seen marks and
+sends on a known thread cost no lookup. Only the consumer's own task touches
+this object (handlers run one at a time), so it needs no lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from typing import Any
+
+from asgiref.sync import async_to_sync
+
+from chat import realtime
+from chat.models import Customer, Thread
+from engage.models import Channel, Membership
+
+MAX_CACHED_THREADS = 200
+
+
+@dataclasses.dataclass
+class ConnectionState:
+    channel: Channel
+    customer: Customer | None
+    legacy_customer_id: str | None
+    visitor_id: str
+    base_url: str
+    channel_name: str = ""
+    layer: Any = None
+    joined: set[str] = dataclasses.field(default_factory=set)
+    threads: OrderedDict[str, Thread] = dataclasses.field(default_factory=OrderedDict)
+    agents: dict[int, Membership | None] = dataclasses.field(default_factory=dict)
+
+    @property
+    def brand_ref(self) -> dict[str, int]:
+        return {"id": self.channel.brand.brand_id}
+
+    @property
+    def channel_ref(self) -> dict[str, str]:
+        return {"id": self.channel.channel_id}
+
+    @property
+    def bot_name(self) -> str:
+        return self.channel.brand.name
+
+    def thread_by_pk(self, thread_pk: int) -> Thread | None:
+        for thread in self.threads.values():
+            if thread.pk == thread_pk:
+                return thread
+        return None
+
+    def remember(self, thread: Thread) -> Thread:
+        """Caches the thread and joins its customer group (from a worker thread)."""
+        self.threads[thread.public_id] = thread
+        self.threads.move_to_end(thread.public_id)
+        while len(self.threads) > MAX_CACHED_THREADS:
+            self.threads.popitem(last=False)
+        self.join_sync(realtime.thread_customer_group(thread.pk))
+        return thread
+
+    def join_sync(self, group: str) -> None:
+        if group in self.joined or self.layer is None:
+            return
+        async_to_sync(self.layer.group_add)(group, self.channel_name)
+        self.joined.add(group)
+
+    async def join(self, group: str) -> None:
+        if group in self.joined or self.layer is None:
+            return
+        await self.layer.group_add(group, self.channel_name)
+        self.joined.add(group)
+
+    async def leave_all(self) -> None:
+        if self.layer is None:
+            return
+        for group in list(self.joined):
+            await self.layer.group_discard(group, self.channel_name)
+        self.joined.clear()
