@@ -3,6 +3,7 @@ from __future__ import annotations
 import mimetypes
 
 from django.core.files.storage import default_storage
+from django.db import DatabaseError, connection
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -27,4 +28,10 @@ def signed_file(request: HttpRequest, token: str) -> FileResponse | JsonResponse
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
+    """Readiness: answers 200 when the database answers, 503 otherwise."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "error"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
