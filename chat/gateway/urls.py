@@ -9,7 +9,8 @@ from django.urls import path, re_path
 
 from chat.gateway import views
 
-_CHANNEL = r"^/?chat/1\.0/brand/(?P<brand_id>[^/]+)/channel/(?P<channel_id>[^/]+)"
+# "(?:/)?" also accepts "//chat/…", which a base URL with a trailing slash produces.
+_CHANNEL = r"^(?:/)?chat/1\.0/brand/(?P<brand_id>[^/]+)/channel/(?P<channel_id>[^/]+)"
 
 urlpatterns = [
     re_path(_CHANNEL + r"$", views.channel_info, name="gateway-channel-info"),
