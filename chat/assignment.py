@@ -78,9 +78,7 @@ def _lock_agents(agents_query) -> list[Membership]:  # type: ignore[no-untyped-d
 
 
 def _seats(tenant_id: int) -> list[_Seat]:
-    agents = _lock_agents(
-        Membership.objects.filter(tenant_id=tenant_id, presence=Membership.Presence.AVAILABLE)
-    )
+    agents = _lock_agents(Membership.objects.filter(tenant_id=tenant_id, presence=Membership.Presence.AVAILABLE))
     if not agents:
         return []
     loads = agent_loads(agent_ids=[agent.pk for agent in agents])

@@ -11,7 +11,9 @@ def waiting_contact(cast, customer_id: str, *, channel: Channel | None = None, t
     """A customer writes their first message: a new contact waits in the queue."""
     customer: Customer = services.customer_identify(brand=cast.brand, id_on_external_platform=customer_id)
     thread, _ = services.thread_get_or_create(channel=channel or cast.messaging, customer=customer)
-    result = services.message_create(thread=thread, author_type="customer", content={"text": text}, client_id=f"{customer_id}-1")
+    result = services.message_create(
+        thread=thread, author_type="customer", content={"text": text}, client_id=f"{customer_id}-1"
+    )
     return result.message.contact
 
 

@@ -266,13 +266,25 @@ def test_presence_publishes_only_on_change(acme, published, django_capture_on_co
         membership_set_presence(membership=acme.alice, presence=AWAY)
         membership_set_presence(membership=acme.alice, presence=AWAY)
         membership_set_presence(membership=acme.alice, max_concurrent_contacts=5)
-    changes = [(e.presence, e.previous_presence, e.max_concurrent_contacts) for e in published if isinstance(e, PresenceChanged)]
+    changes = [
+        (e.presence, e.previous_presence, e.max_concurrent_contacts)
+        for e in published
+        if isinstance(e, PresenceChanged)
+    ]
     assert changes == [(AWAY, OFFLINE, 3), (AWAY, AWAY, 5)]
     acme.alice.refresh_from_db()
     assert (acme.alice.presence, acme.alice.max_concurrent_contacts) == (AWAY, 5)
 
 
-@pytest.mark.parametrize("kwargs", [{"presence": "busy"}, {"max_concurrent_contacts": -1}, {"max_concurrent_contacts": 101}, {"max_concurrent_contacts": True}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"presence": "busy"},
+        {"max_concurrent_contacts": -1},
+        {"max_concurrent_contacts": 101},
+        {"max_concurrent_contacts": True},
+    ],
+)
 def test_presence_refuses_bad_input(acme, published, kwargs):
     with pytest.raises(InvalidInput):
         membership_set_presence(membership=acme.alice, **kwargs)

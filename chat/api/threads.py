@@ -1,0 +1,241 @@
+"""Agent API: threads and their messages. See docs/console.md."""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, Subquery
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat import inbox, selectors, services
+from chat.api.access import agent_for
+from chat.api.serializers import (
+    MessageInputSerializer,
+    MessagePageSerializer,
+    MessageSerializer,
+    NoteInputSerializer,
+    SeenInputSerializer,
+    ThreadDetailSerializer,
+    ThreadRefSerializer,
+    TypingInputSerializer,
+)
+from chat.models import Attachment, Contact, Message, Thread
+from engage.errors import Conflict, InvalidInput
+
+MAX_PAGE = 200
+
+
+def _int_param(
+    request: Request, name: str, default: int | None, *, low: int = 0, high: int | None = None
+) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number.") from None
+    if value < low or (high is not None and value > high):
+        raise InvalidInput(f"{name} must be between {low} and {high}.")
+    return value
+
+
+def thread_detail_data(*, agent, thread: Thread) -> dict:  # type: ignore[no-untyped-def]
+    contact = selectors.contact_current(thread=thread)
+    if contact is not None:
+        contact = Contact.objects.select_related("queue", "assigned_agent__user").get(pk=contact.pk)
+    past = inbox.past_threads(agent=agent, thread=thread)
+    return ThreadDetailSerializer(thread, context={"contact": contact, "past_threads": past}).data
+
+
+class ThreadListView(generics.ListAPIView):
+    """Threads the agent may read, newest activity first; ``q`` searches customer and thread names."""
+
+    serializer_class = ThreadRefSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("q", str), OpenApiParameter("channel", int)])
+    def get(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        agent = agent_for(self.request)
+        threads = Thread.objects.filter(tenant_id=agent.tenant_id, channel__in=inbox.readable_channel_ids(agent=agent))
+        channel = _int_param(self.request, "channel", None)
+        if channel is not None:
+            threads = threads.filter(channel_id=channel)
+        q = (self.request.query_params.get("q") or "").strip()
+        if q:
+            from django.db.models import Q
+
+            threads = threads.filter(
+                Q(name__icontains=q)
+                | Q(public_id=q)
+                | Q(customer__first_name__icontains=q)
+                | Q(customer__last_name__icontains=q)
+                | Q(customer__email__icontains=q)
+                | Q(customer__id_on_external_platform__icontains=q)
+            )
+        latest = Contact.objects.filter(thread_id=OuterRef("pk")).order_by("-created_at").values("status")[:1]
+        return (
+            threads.select_related("channel", "customer")
+            .annotate(latest_status=Subquery(latest))
+            .order_by("-last_message_at", "-pk")
+        )
+
+
+class ThreadDetailView(APIView):
+    """One thread: customer identity, visitor context, the current contact and past threads."""
+
+    @extend_schema(responses=ThreadDetailSerializer)
+    def get(self, request: Request, thread_id: int) -> Response:
+        agent = agent_for(request)
+        thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+        return Response(thread_detail_data(agent=agent, thread=thread))
+
+
+def _attachments(agent, thread: Thread, ids: list) -> list[Attachment]:  # type: ignore[no-untyped-def]
+    found = list(
+        Attachment.objects.filter(
+            tenant_id=agent.tenant_id, channel_id=thread.channel_id, public_id__in=ids, message__isnull=True
+        )
+    )
+    if len(found) != len(set(ids)):
+        raise InvalidInput("An attachment is unknown or already used.", code="invalid_attachment")
+    return found
+
+
+class ThreadMessagesView(APIView):
+    """Messages by sequence: ``after`` (resync, oldest first) or ``before`` (older pages)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after", int, description="Messages with a higher sequence (resync)."),
+            OpenApiParameter("before", int, description="Messages with a lower sequence (older page)."),
+            OpenApiParameter("limit", int, description=f"1 to {MAX_PAGE}, default 50."),
+        ],
+        responses=MessagePageSerializer,
+    )
+    def get(self, request: Request, thread_id: int) -> Response:
+        agent = agent_for(request)
+        thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+        limit = _int_param(request, "limit", 50, low=1, high=MAX_PAGE) or 50
+        after = _int_param(request, "after", None)
+        before = _int_param(request, "before", None)
+        if after is not None and before is not None:
+            raise InvalidInput("Give after or before, not both.")
+        if after is not None:
+            page = selectors.messages_after(thread=thread, after_sequence=after, limit=limit + 1, for_customer=False)
+            has_more = len(page) > limit
+            page = page[:limit]
+        else:
+            page = selectors.messages_before(thread=thread, before_sequence=before, limit=limit + 1, for_customer=False)
+            has_more = len(page) > limit
+            page = page[-limit:] if has_more else page
+        return Response(
+            {
+                "results": MessageSerializer(page, many=True).data,
+                "has_more": has_more,
+                "last_sequence": thread.last_sequence,
+            }
+        )
+
+    @extend_schema(request=MessageInputSerializer, responses={201: MessageSerializer, 200: MessageSerializer})
+    def post(self, request: Request, thread_id: int) -> Response:
+        """Sends a reply (or, with ``is_internal``, a note). A repeated ``client_id`` returns the original."""
+        agent = agent_for(request)
+        thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+        data = MessageInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if not values["is_internal"]:
+            inbox.thread_check_reply(agent=agent, thread=thread)
+        content = values.get("content") or {"text": values.get("text", "")}
+        attachments = _attachments(agent, thread, values.get("attachment_ids") or [])
+        result = services.message_create(
+            thread=thread,
+            author_type=Message.Author.AGENT,
+            content_type=values["content_type"],
+            content=content,
+            client_id=values.get("client_id"),
+            agent=agent,
+            attachments=attachments,
+            is_internal=values["is_internal"],
+        )
+        message = selectors.messages_after(
+            thread=thread, after_sequence=result.message.sequence - 1, limit=1, for_customer=False
+        )[0]
+        return Response(
+            MessageSerializer(message).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )
+
+
+class ThreadNotesView(APIView):
+    """An internal note: agents and administrators see it; the customer never does."""
+
+    @extend_schema(request=NoteInputSerializer, responses={201: MessageSerializer})
+    def post(self, request: Request, thread_id: int) -> Response:
+        agent = agent_for(request)
+        thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+        data = NoteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.message_create(
+            thread=thread,
+            author_type=Message.Author.AGENT,
+            content={"text": data.validated_data["text"]},
+            client_id=data.validated_data.get("client_id"),
+            agent=agent,
+            is_internal=True,
+        )
+        return Response(
+            MessageSerializer(result.message).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class ThreadLockView(APIView):
+    """Locks (``lock``) or unlocks (``unlock``) a messaging thread."""
+
+    locked = True
+
+    @extend_schema(request=None, responses=ThreadDetailSerializer)
+    def post(self, request: Request, thread_id: int) -> Response:
+        agent = agent_for(request)
+        thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+        if thread.channel.is_live_chat:
+            raise Conflict("Live chats are ended, not locked.", code="not_messaging")
+        contact = selectors.contact_current(thread=thread)
+        if contact is not None and contact.is_open:
+            inbox.contact_check_actor(agent=agent, contact=contact)
+        thread = services.thread_set_locked(thread=thread, locked=self.locked, by=agent)
+        return Response(thread_detail_data(agent=agent, thread=thread))
+
+
+class ThreadTypingView(APIView):
+    """Tells the customer the agent started or stopped typing."""
+
+    @extend_schema(request=TypingInputSerializer, responses={204: None})
+    def post(self, request: Request, thread_id: int) -> Response:
+        agent = agent_for(request)
+        thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+        data = TypingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.typing_set(thread=thread, actor="agent", is_typing=data.validated_data["is_typing"], agent=agent)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ThreadSeenView(APIView):
+    """Marks the customer's messages seen by the agents, up to a sequence (default: all)."""
+
+    @extend_schema(request=SeenInputSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, thread_id: int) -> Response:
+        agent = agent_for(request)
+        thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+        data = SeenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changed = services.messages_mark_seen(
+            thread=thread, reader="agent", up_to_sequence=data.validated_data.get("up_to_sequence")
+        )
+        return Response({"marked": changed})
