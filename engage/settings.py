@@ -135,7 +135,14 @@ if REDIS_URL:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process: engage/layers.py (indexed, bounded, loop-safe); the stock
+    # InMemoryChannelLayer walks every channel on each operation.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "engage.layers.InProcessChannelLayer",
+            "CONFIG": {"capacity": int(env("CHANNEL_LAYER_CAPACITY", "200")), "expiry": 60},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)

@@ -1,0 +1,438 @@
+"""Channel layers of Parley: an in-process layer for the embedded profile.
+
+The stock ``channels.layers.InMemoryChannelLayer`` walks every channel and
+every group membership on each ``receive()`` and ``group_send()``
+(``_clean_expired``), creates one task per recipient, deep-copies the message
+per recipient, and silently drops a group message for a recipient whose queue
+is full. With a few hundred sockets each operation costs milliseconds and the
+process collapses. :class:`InProcessChannelLayer` keeps the same API with
+
+- a mailbox per channel and an index group → channels and channel → groups, so
+  every operation costs O(1) plus O(members) for ``group_send``;
+- one msgpack encoding per ``group_send`` (each recipient decodes its own
+  copy, as with the Redis layers, so a message that would not survive Redis
+  fails here too);
+- bounded mailboxes with an explicit overflow policy: a ``send()`` to a full
+  channel raises ``ChannelFull`` (the caller sees it); a ``group_send()`` that
+  finds a member full drops the message *for that member*, logs a warning, and
+  leaves one ``{"type": "layer.overflow", "dropped": n}`` message in the
+  member's mailbox, in the place of the first lost message. The consumer
+  handles it (``layer_overflow``) by resyncing from its last sequence, as every
+  client can after a reconnect (docs/performance.md, "Channel layers");
+- liveness instead of message expiry: a channel nobody has received from for
+  ``expiry`` seconds while messages wait is evicted (mailbox dropped, removed
+  from its groups) by a sweep that runs at most every ``expiry / 2`` seconds.
+  If the consumer was only stuck and comes back, its next ``receive()`` gets a
+  ``layer.overflow`` with ``reason: "evicted"`` first, so nothing is lost
+  silently. Group memberships do not expire by age: a console open for days
+  keeps receiving.
+
+One layer object serves every event loop of the process: a message sent from
+a thread running its own loop wakes a receiver on the server's loop through
+``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import msgpack
+from channels.exceptions import ChannelFull
+from channels.layers import BaseChannelLayer
+
+logger = logging.getLogger(__name__)
+
+OVERFLOW_TYPE = "layer.overflow"
+
+
+class _Overflow:
+    """Stands in a mailbox for the messages a full mailbox could not take."""
+
+    __slots__ = ("dropped", "reason")
+
+    def __init__(self, reason: str) -> None:
+        self.dropped = 0
+        self.reason = reason
+
+
+class _Mailbox:
+    __slots__ = ("capacity", "groups", "items", "last_active", "name", "receivers", "size", "waiters")
+
+    def __init__(self, name: str, capacity: int, now: float) -> None:
+        self.name = name
+        self.capacity = capacity
+        self.items: deque[bytes | _Overflow] = deque()
+        self.size = 0  # messages in ``items``; overflow notices do not count
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.groups: set[str] = set()
+        self.receivers = 0
+        self.last_active = now
+
+    @property
+    def is_unused(self) -> bool:
+        return not (self.items or self.waiters or self.groups or self.receivers)
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    return msgpack.packb(message, use_bin_type=True)
+
+
+def _decode(payload: bytes) -> dict[str, Any]:
+    return msgpack.unpackb(payload, raw=False)
+
+
+def _set_if_pending(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class LocalDelivery:
+    """Mailboxes and group membership of one process; the core of Parley's layers.
+
+    Every method is synchronous and short, guarded by one lock, so the core can
+    be shared by several event loops and threads.
+    """
+
+    def __init__(self, *, capacity: int, capacity_for: Any, expiry: float) -> None:
+        self._capacity = capacity
+        self._capacity_for = capacity_for
+        self.expiry = expiry
+        self.mailboxes: dict[str, _Mailbox] = {}
+        self.groups: dict[str, set[str]] = {}
+        self.evicted: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = time.monotonic() + expiry / 2
+        self.stats: dict[str, int] = {
+            "delivered": 0,
+            "overflow_dropped": 0,
+            "overflow_episodes": 0,
+            "full_sends": 0,
+            "evicted_channels": 0,
+            "evicted_messages": 0,
+        }
+
+    # -- mailboxes ---------------------------------------------------------
+
+    def _mailbox(self, channel: str, now: float) -> _Mailbox:
+        box = self.mailboxes.get(channel)
+        if box is None:
+            box = self.mailboxes[channel] = _Mailbox(channel, self._capacity_for(channel), now)
+        return box
+
+    def _forget_if_unused(self, box: _Mailbox) -> None:
+        if box.is_unused and self.mailboxes.get(box.name) is box:
+            del self.mailboxes[box.name]
+
+    @staticmethod
+    def _wake(box: _Mailbox) -> None:
+        """Wakes one receiver waiting on ``box``, in whatever loop it waits."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        while box.waiters:
+            future = box.waiters.popleft()
+            if future.done():
+                continue
+            loop = future.get_loop()
+            if loop is running:
+                future.set_result(None)
+                return
+            try:
+                loop.call_soon_threadsafe(_set_if_pending, future)
+                return
+            except RuntimeError:  # that loop is closed: its receiver is gone
+                continue
+
+    def _put(self, box: _Mailbox, payload: bytes) -> None:
+        box.items.append(payload)
+        box.size += 1
+        self.stats["delivered"] += 1
+        if box.waiters:
+            self._wake(box)
+
+    def _overflow(self, box: _Mailbox) -> None:
+        last = box.items[-1] if box.items else None
+        if isinstance(last, _Overflow) and last.reason == "capacity":
+            last.dropped += 1
+        else:
+            marker = _Overflow("capacity")
+            marker.dropped = 1
+            box.items.append(marker)
+            self.stats["overflow_episodes"] += 1
+            logger.warning(
+                "channel layer: %s is full (%d waiting); dropping group messages for it until it reads, "
+                "it will be told to resync",
+                box.name,
+                box.capacity,
+            )
+            if box.waiters:
+                self._wake(box)
+        self.stats["overflow_dropped"] += 1
+
+    # -- operations ----------------------------------------------------------
+
+    def send(self, channel: str, payload: bytes) -> None:
+        """Puts ``payload`` in the channel's mailbox; raises ChannelFull when it is full."""
+        now = time.monotonic()
+        with self._lock:
+            self._maybe_sweep(now)
+            box = self._mailbox(channel, now)
+            if box.size >= box.capacity:
+                self.stats["full_sends"] += 1
+                self._forget_if_unused(box)
+                raise ChannelFull(channel)
+            self._put(box, payload)
+
+    def group_send(self, group: str, payload: bytes) -> int:
+        """Puts ``payload`` in the mailbox of every member; returns how many got it."""
+        now = time.monotonic()
+        delivered = 0
+        with self._lock:
+            self._maybe_sweep(now)
+            for channel in self.groups.get(group, ()):
+                box = self.mailboxes[channel]
+                if box.size >= box.capacity:
+                    self._overflow(box)
+                else:
+                    self._put(box, payload)
+                    delivered += 1
+        return delivered
+
+    def group_add(self, group: str, channel: str) -> bool:
+        """Adds ``channel`` to ``group``; True when the group was new in this process."""
+        now = time.monotonic()
+        with self._lock:
+            self._maybe_sweep(now)
+            members = self.groups.get(group)
+            created = members is None
+            if members is None:
+                members = self.groups[group] = set()
+            members.add(channel)
+            self._mailbox(channel, now).groups.add(group)
+        return created
+
+    def group_discard(self, group: str, channel: str) -> bool:
+        """Removes ``channel`` from ``group``; True when the group is now empty here."""
+        with self._lock:
+            members = self.groups.get(group)
+            if members is None:
+                return False
+            members.discard(channel)
+            box = self.mailboxes.get(channel)
+            if box is not None:
+                box.groups.discard(group)
+                self._forget_if_unused(box)
+            if members:
+                return False
+            del self.groups[group]
+            return True
+
+    def has_group(self, group: str) -> bool:
+        return group in self.groups
+
+    def take(self, channel: str, future: asyncio.Future[None] | None) -> dict[str, Any] | None:
+        """The next message of ``channel``, or None after registering ``future`` as a waiter."""
+        now = time.monotonic()
+        with self._lock:
+            box = self._mailbox(channel, now)
+            box.last_active = now
+            if channel in self.evicted:
+                del self.evicted[channel]
+                self._forget_if_unused(box)
+                return {"type": OVERFLOW_TYPE, "channel": channel, "dropped": None, "reason": "evicted"}
+            if box.items:
+                item = box.items.popleft()
+                if not isinstance(item, _Overflow):
+                    box.size -= 1
+                if box.items and box.waiters:
+                    self._wake(box)
+                self._forget_if_unused(box)
+                if isinstance(item, _Overflow):
+                    return {"type": OVERFLOW_TYPE, "channel": channel, "dropped": item.dropped, "reason": item.reason}
+                return _decode(item)
+            if future is None:
+                self._forget_if_unused(box)
+            else:
+                box.waiters.append(future)
+            return None
+
+    def receiving(self, channel: str, delta: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            box = self._mailbox(channel, now)
+            box.receivers += delta
+            box.last_active = now
+            if delta < 0:
+                self._forget_if_unused(box)
+
+    def abandon(self, channel: str, future: asyncio.Future[None]) -> None:
+        """A receiver gave up waiting: forget its future, pass a consumed wake-up on."""
+        with self._lock:
+            box = self.mailboxes.get(channel)
+            if box is None:
+                return
+            if future in box.waiters:
+                box.waiters.remove(future)
+            if box.items and box.waiters:
+                self._wake(box)
+
+    def flush(self) -> None:
+        with self._lock:
+            for box in self.mailboxes.values():
+                for future in box.waiters:
+                    if not future.done():
+                        future.get_loop().call_soon_threadsafe(_set_if_pending, future)
+            self.mailboxes = {}
+            self.groups = {}
+            self.evicted = {}
+
+    # -- liveness --------------------------------------------------------------
+
+    def _maybe_sweep(self, now: float) -> None:
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.expiry / 2
+            self._sweep(now)
+
+    def sweep(self, now: float | None = None) -> list[str]:
+        """Evicts channels no receiver has read for ``expiry`` seconds while messages wait."""
+        with self._lock:
+            return self._sweep(time.monotonic() if now is None else now)
+
+    def _sweep(self, now: float) -> list[str]:
+        deadline = now - self.expiry
+        dead = [
+            box
+            for box in self.mailboxes.values()
+            if box.items and not box.receivers and not box.waiters and box.last_active < deadline
+        ]
+        for box in dead:
+            for group in box.groups:
+                members = self.groups.get(group)
+                if members is not None:
+                    members.discard(box.name)
+                    if not members:
+                        del self.groups[group]
+            del self.mailboxes[box.name]
+            self.evicted[box.name] = now
+            self.stats["evicted_channels"] += 1
+            self.stats["evicted_messages"] += len(box.items)
+            logger.warning(
+                "channel layer: evicted %s (no receive for %.0f s, %d messages waiting, groups %s)",
+                box.name,
+                now - box.last_active,
+                len(box.items),
+                sorted(box.groups),
+            )
+        forget_before = now - 10 * self.expiry
+        for name in [name for name, when in self.evicted.items() if when < forget_before]:
+            del self.evicted[name]
+        return [box.name for box in dead]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                **self.stats,
+                "channels": len(self.mailboxes),
+                "groups": len(self.groups),
+                "memberships": sum(len(members) for members in self.groups.values()),
+                "waiting_messages": sum(len(box.items) for box in self.mailboxes.values()),
+            }
+
+
+class InProcessChannelLayer(BaseChannelLayer):
+    """The embedded profile's channel layer: one process, indexed, bounded, loop-safe.
+
+    Settings (``CHANNEL_LAYERS["default"]["CONFIG"]``): ``capacity`` (messages
+    a channel holds before overflow, default 100), ``channel_capacity``
+    (glob → capacity), ``expiry`` (seconds without a receive after which a
+    channel with waiting messages is evicted, default 60).
+    """
+
+    extensions = ["groups", "flush"]
+
+    def __init__(
+        self,
+        expiry: float = 60,
+        capacity: int = 100,
+        channel_capacity: dict[Any, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise TypeError(f"Unknown InProcessChannelLayer options: {sorted(kwargs)}")
+        super().__init__(expiry=expiry, capacity=capacity, channel_capacity=None)
+        self.channel_capacity = self.compile_capacities(channel_capacity or {})
+        self.core = LocalDelivery(capacity=capacity, capacity_for=self.get_capacity, expiry=expiry)
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """Sends to one channel; raises ChannelFull when its mailbox is full."""
+        if not isinstance(message, dict):
+            raise TypeError("A channel-layer message is a dict.")
+        self.require_valid_channel_name(channel)
+        self.core.send(channel, _encode(message))
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        self.require_valid_channel_name(channel)
+        core = self.core
+        message = core.take(channel, None)
+        if message is not None:
+            return message
+        loop = asyncio.get_running_loop()
+        core.receiving(channel, +1)
+        try:
+            while True:
+                future: asyncio.Future[None] = loop.create_future()
+                message = core.take(channel, future)
+                if message is not None:
+                    return message
+                try:
+                    await future
+                except BaseException:
+                    core.abandon(channel, future)
+                    raise
+        finally:
+            core.receiving(channel, -1)
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        return f"{prefix}local!{secrets.token_hex(12)}"
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        self.core.group_add(group, channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        self.core.group_discard(group, channel)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if not isinstance(message, dict):
+            raise TypeError("A channel-layer message is a dict.")
+        self.require_valid_group_name(group)
+        if self.core.has_group(group):
+            self.core.group_send(group, _encode(message))
+
+    async def group_send_many(self, groups: Iterable[str], message: dict[str, Any]) -> None:
+        """``group_send`` to several groups with one encoding (a Parley extension)."""
+        payload = _encode(message)
+        for group in groups:
+            self.require_valid_group_name(group)
+            self.core.group_send(group, payload)
+
+    async def flush(self) -> None:
+        self.core.flush()
+
+    async def close(self) -> None:
+        """Nothing to release: the layer holds no connection."""
+
+    def stats(self) -> dict[str, int]:
+        """Counters and sizes, for the benchmark and for operators."""
+        return self.core.snapshot()

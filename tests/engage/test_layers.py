@@ -1,0 +1,306 @@
+"""engage.layers.InProcessChannelLayer: the embedded profile's channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from channels.exceptions import ChannelFull
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+
+from engage.layers import OVERFLOW_TYPE, InProcessChannelLayer
+
+LAYER = {"default": {"BACKEND": "engage.layers.InProcessChannelLayer", "CONFIG": {"capacity": 5}}}
+
+
+@pytest.fixture
+def layer() -> InProcessChannelLayer:
+    return InProcessChannelLayer(capacity=3, expiry=60)
+
+
+async def recv(layer: InProcessChannelLayer, channel: str) -> dict:
+    return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+
+class _NoFullScan(dict):
+    """A dict that fails the test when someone walks all of it."""
+
+    def _refuse(self, *args, **kwargs):
+        raise AssertionError("the layer walked every channel")
+
+    __iter__ = values = items = keys = _refuse  # type: ignore[assignment]
+
+
+async def test_send_then_receive_returns_an_equal_independent_copy(layer):
+    channel = await layer.new_channel()
+    sent = {"type": "chat.event", "event": {"id": 1, "tags": ["a"]}}
+    await layer.send(channel, sent)
+    sent["event"]["tags"].append("changed later")
+
+    assert await recv(layer, channel) == {"type": "chat.event", "event": {"id": 1, "tags": ["a"]}}
+
+
+async def test_group_send_reaches_members_only_and_each_gets_its_own_copy(layer):
+    first, second, outsider = [await layer.new_channel() for _ in range(3)]
+    await layer.group_add("thread.7.customer", first)
+    await layer.group_add("thread.7.customer", second)
+    await layer.group_add("thread.8.customer", outsider)
+
+    await layer.group_send("thread.7.customer", {"type": "chat.event", "n": [1]})
+
+    got_first = await recv(layer, first)
+    got_first["n"].append(2)
+    assert await recv(layer, second) == {"type": "chat.event", "n": [1]}
+    assert layer.stats()["delivered"] == 2
+    assert layer.core.mailboxes[outsider].items == type(layer.core.mailboxes[outsider].items)()
+
+
+async def test_group_discard_stops_delivery_and_forgets_empty_groups_and_mailboxes(layer):
+    channel = await layer.new_channel()
+    await layer.group_add("tenant.1.console", channel)
+    await layer.group_discard("tenant.1.console", channel)
+    await layer.group_send("tenant.1.console", {"type": "chat.event"})
+
+    assert layer.stats()["delivered"] == 0
+    assert layer.core.groups == {}
+    assert layer.core.mailboxes == {}
+
+
+async def test_no_operation_walks_every_channel(layer):
+    channels = [await layer.new_channel() for _ in range(50)]
+    for index, channel in enumerate(channels):
+        await layer.group_add(f"thread.{index}.customer", channel)
+        await layer.group_add("tenant.1.console", channel)
+    layer.core.mailboxes = _NoFullScan(layer.core.mailboxes)
+    layer.core.groups = _NoFullScan(layer.core.groups)
+
+    await layer.group_send("thread.3.customer", {"type": "chat.event", "n": 1})
+    await layer.send(channels[4], {"type": "direct"})
+    assert await recv(layer, channels[3]) == {"type": "chat.event", "n": 1}
+    assert await recv(layer, channels[4]) == {"type": "direct"}
+    await layer.group_discard("thread.5.customer", channels[5])
+    await layer.group_add("thread.5.customer", channels[6])
+
+    waiter = asyncio.ensure_future(layer.receive(channels[7]))
+    await asyncio.sleep(0)
+    await layer.group_send("thread.7.customer", {"type": "chat.event", "n": 7})
+    assert await waiter == {"type": "chat.event", "n": 7}
+
+
+async def test_send_to_a_full_channel_raises_channel_full(layer):
+    channel = await layer.new_channel()
+    for n in range(3):
+        await layer.send(channel, {"type": "m", "n": n})
+
+    with pytest.raises(ChannelFull):
+        await layer.send(channel, {"type": "m", "n": 3})
+    assert [await recv(layer, channel) for _ in range(3)] == [{"type": "m", "n": n} for n in range(3)]
+    assert layer.stats()["full_sends"] == 1
+
+
+async def test_group_overflow_leaves_one_resync_notice_in_place_of_the_lost_messages(layer, caplog):
+    slow, fast = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("thread.1.customer", slow)
+    await layer.group_add("thread.1.customer", fast)
+
+    with caplog.at_level(logging.WARNING, logger="engage.layers"):
+        for n in range(6):
+            await layer.group_send("thread.1.customer", {"type": "chat.event", "n": n})
+            assert await recv(layer, fast) == {"type": "chat.event", "n": n}
+
+    assert [await recv(layer, slow) for _ in range(4)] == [
+        {"type": "chat.event", "n": 0},
+        {"type": "chat.event", "n": 1},
+        {"type": "chat.event", "n": 2},
+        {"type": OVERFLOW_TYPE, "channel": slow, "dropped": 3, "reason": "capacity"},
+    ]
+    assert [record.getMessage() for record in caplog.records] == [
+        f"channel layer: {slow} is full (3 waiting); dropping group messages for it until it reads, "
+        "it will be told to resync"
+    ]
+    assert layer.stats()["overflow_dropped"] == 3
+    assert layer.stats()["overflow_episodes"] == 1
+
+    await layer.group_send("thread.1.customer", {"type": "chat.event", "n": 6})
+    assert await recv(layer, slow) == {"type": "chat.event", "n": 6}
+
+
+async def test_a_second_overflow_after_reading_is_a_second_notice(layer):
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    for n in range(4):
+        await layer.group_send("g", {"type": "m", "n": n})
+    assert await recv(layer, channel) == {"type": "m", "n": 0}
+    for n in range(4, 6):
+        await layer.group_send("g", {"type": "m", "n": n})
+
+    received = [await recv(layer, channel) for _ in range(5)]
+    assert received == [
+        {"type": "m", "n": 1},
+        {"type": "m", "n": 2},
+        {"type": OVERFLOW_TYPE, "channel": channel, "dropped": 1, "reason": "capacity"},
+        {"type": "m", "n": 4},
+        {"type": OVERFLOW_TYPE, "channel": channel, "dropped": 1, "reason": "capacity"},
+    ]
+
+
+async def test_a_channel_nobody_reads_is_evicted_and_told_so_if_it_comes_back(layer, caplog):
+    dead, alive = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("thread.1.customer", dead)
+    await layer.group_add("thread.1.customer", alive)
+    await layer.group_send("thread.1.customer", {"type": "m"})
+    assert await recv(layer, alive) == {"type": "m"}
+    waiting_alive = asyncio.ensure_future(layer.receive(alive))
+    await asyncio.sleep(0)
+    now = layer.core.mailboxes[dead].last_active
+
+    assert layer.core.sweep(now + 59) == []
+    with caplog.at_level(logging.WARNING, logger="engage.layers"):
+        assert layer.core.sweep(now + 61) == [dead]
+
+    assert layer.core.groups == {"thread.1.customer": {alive}}
+    assert dead not in layer.core.mailboxes
+    assert "evicted" in caplog.records[0].getMessage()
+    assert await recv(layer, dead) == {"type": OVERFLOW_TYPE, "channel": dead, "dropped": None, "reason": "evicted"}
+    assert layer.stats()["evicted_channels"] == 1
+    assert layer.stats()["evicted_messages"] == 1
+    waiting_alive.cancel()
+
+
+async def test_a_waiting_receiver_is_never_evicted(layer):
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    waiter = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)
+    assert layer.core.sweep(layer.core.mailboxes[channel].last_active + 3600) == []
+    await layer.group_send("g", {"type": "m"})
+    assert await waiter == {"type": "m"}
+
+
+async def test_a_cancelled_receive_loses_no_message(layer):
+    channel = await layer.new_channel()
+    waiter = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)
+    await layer.send(channel, {"type": "m", "n": 1})
+    waiter.cancel()  # woken but cancelled before it ran
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+
+    assert await recv(layer, channel) == {"type": "m", "n": 1}
+
+
+async def test_several_receivers_of_one_channel_each_get_one_message(layer):
+    channel = await layer.new_channel()
+    waiters = [asyncio.ensure_future(layer.receive(channel)) for _ in range(3)]
+    await asyncio.sleep(0)
+    for n in range(3):
+        await layer.send(channel, {"type": "m", "n": n})
+
+    results = await asyncio.gather(*waiters)
+    assert sorted(result["n"] for result in results) == [0, 1, 2]
+    assert layer.core.mailboxes == {}
+
+
+async def test_a_send_from_another_thread_and_loop_wakes_the_receiver(layer):
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    waiter = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)
+
+    thread = threading.Thread(target=lambda: asyncio.run(layer.group_send("g", {"type": "from.thread"})))
+    thread.start()
+    thread.join()
+
+    assert await asyncio.wait_for(waiter, timeout=10) == {"type": "from.thread"}
+
+
+async def test_a_message_that_redis_could_not_carry_is_refused_here_too(layer):
+    channel = await layer.new_channel()
+    with pytest.raises(TypeError):
+        await layer.send(channel, {"type": "m", "when": object()})
+    with pytest.raises(TypeError):
+        await layer.send(channel, ["not", "a", "dict"])  # type: ignore[arg-type]
+
+
+async def test_invalid_names_are_refused(layer):
+    with pytest.raises(TypeError):
+        await layer.group_add("bad group!", await layer.new_channel())
+    with pytest.raises(TypeError):
+        await layer.send("bad channel name with spaces", {"type": "m"})
+
+
+async def test_channel_capacity_patterns_apply():
+    layer = InProcessChannelLayer(capacity=2, channel_capacity={"console.*": 4})
+    console, other = "console.local!abc", "specific.local!abc"
+    for n in range(4):
+        await layer.send(console, {"type": "m", "n": n})
+    await layer.send(other, {"type": "m"})
+    await layer.send(other, {"type": "m"})
+    with pytest.raises(ChannelFull):
+        await layer.send(other, {"type": "m"})
+    with pytest.raises(ChannelFull):
+        await layer.send(console, {"type": "m"})
+
+
+def test_unknown_options_are_refused():
+    with pytest.raises(TypeError, match="group_expiry"):
+        InProcessChannelLayer(group_expiry=10)
+
+
+async def test_flush_empties_the_layer(layer):
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    await layer.send(channel, {"type": "m"})
+    await layer.flush()
+    assert layer.stats()["channels"] == 0
+    assert layer.stats()["groups"] == 0
+
+
+class _EchoGroupConsumer(AsyncJsonWebsocketConsumer):
+    groups = ["room.1"]
+
+    async def chat_event(self, message):
+        await self.send_json(message["event"])
+
+    async def layer_overflow(self, message):
+        await self.send_json({"resync": message["dropped"]})
+
+
+async def test_a_channels_consumer_joins_groups_and_receives_through_the_layer(settings):
+    settings.CHANNEL_LAYERS = LAYER
+    communicator = WebsocketCommunicator(_EchoGroupConsumer.as_asgi(), "/ws")
+    connected, _ = await communicator.connect()
+    assert connected
+    layer = channel_layers["default"]
+    assert isinstance(layer, InProcessChannelLayer)
+
+    await layer.group_send("room.1", {"type": "chat.event", "event": {"seq": 1}})
+    assert await communicator.receive_json_from(timeout=5) == {"seq": 1}
+
+    await communicator.disconnect()
+    assert layer.stats()["groups"] == 0
+    assert layer.stats()["channels"] == 0
+
+
+def test_settings_choose_this_layer_without_redis_and_pubsub_with_it():
+    root = Path(__file__).resolve().parents[2]
+    code = "from engage import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])"
+
+    def backend(redis_url: str | None) -> str:
+        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        result = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert backend(None) == "engage.layers.InProcessChannelLayer"
+    assert backend("redis://127.0.0.1:6379/0").startswith("channels_redis.")
