@@ -2,7 +2,7 @@
 
 ``PARLEY_ENCRYPTION_KEYS`` lists Fernet keys; the first encrypts, every key
 decrypts. To rotate: put a new key first, keep the old ones until
-``manage.py rotate_encryption`` (re-encrypt) has run, then drop them.
+``manage.py rotate_encryption`` has re-encrypted the stored messages has run, then drop them.
 """
 
 from __future__ import annotations
