@@ -13,3 +13,14 @@ def register() -> None:
     subscribe(events.ContactStatusChanged, assignment.on_contact_status_changed)
     subscribe(events.ContactAssigned, assignment.on_contact_assigned)
     subscribe(PresenceChanged, assignment.on_presence_changed)
+    # Search: index messages in Elasticsearch, after commit, through Celery.
+    subscribe(events.MessageCreated, search_index_message)
+
+
+def search_index_message(event: events.MessageCreated) -> None:
+    from django.conf import settings
+
+    from chat.tasks import message_index
+
+    if settings.SEARCH_BACKEND == "elasticsearch" and not event.is_internal:
+        message_index.delay(event.message_id)

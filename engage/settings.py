@@ -196,9 +196,10 @@ SIGNED_URL_TTL = int(env("PARLEY_SIGNED_URL_TTL", "300"))
 # --- Search -----------------------------------------------------------------
 ELASTICSEARCH_URL = env("ELASTICSEARCH_URL")
 ELASTICSEARCH_DSL = {"default": {"hosts": ELASTICSEARCH_URL or "http://127.0.0.1:9200"}}
-ELASTICSEARCH_DSL_AUTOSYNC = bool(ELASTICSEARCH_URL)
+# Indexing runs in Celery after commit (chat.tasks), never from model signals.
+ELASTICSEARCH_DSL_AUTOSYNC = False
 ELASTICSEARCH_DSL_AUTO_REFRESH = False
-ELASTICSEARCH_DSL_SIGNAL_PROCESSOR = "django_elasticsearch_dsl.signals.RealTimeSignalProcessor"
+ELASTICSEARCH_DSL_SIGNAL_PROCESSOR = "django_elasticsearch_dsl.signals.BaseSignalProcessor"
 SEARCH_BACKEND = "elasticsearch" if ELASTICSEARCH_URL else "database"
 
 # --- Auth, API --------------------------------------------------------------
