@@ -14,8 +14,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# `npm install` honours the lock file. (`npm ci` refuses this machine's npm 11
+# lock files, which leave out other platforms' optional packages.)
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 build: node_modules/.installed
