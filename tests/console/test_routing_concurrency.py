@@ -31,7 +31,7 @@ def _run_concurrently(workers: int, work: Callable[[int], None]) -> list[BaseExc
         try:
             barrier.wait()
             work(index)
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+        except BaseException as error:
             errors.append(error)
         finally:
             connection.close()

@@ -1,0 +1,208 @@
+"""The agent console socket (``ws/console``): live pushes and resync by sequence.
+
+The handshake needs a logged-in user (session cookie) with a membership in the
+tenant (``?tenant=<slug>`` when they have several); anyone else is refused
+before ``accept()``. The consumer joins ``tenant.<id>.console`` (see
+``chat.realtime``) and forwards the events of the threads the agent may read
+(their queues' channels; every channel for administrators). Writes from the
+console go through the REST API, except typing and seen, which are cheap and
+frequent. Protocol: ``chat.console.protocol``, docs/agent-protocol.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat import inbox, realtime, selectors, services
+from chat.api.serializers import MessageSerializer
+from chat.console import protocol
+from chat.models import Message
+from engage.errors import ParleyError
+from engage.models import Membership
+from engage.selectors import memberships_of
+
+logger = logging.getLogger(__name__)
+
+ALWAYS_FORWARDED = {"presence.changed", "customer.updated"}
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def same_origin(scope: dict[str, Any]) -> bool:
+    """The session cookie authenticates the socket, so only Parley's own pages may open it.
+
+    A browser always sends Origin on a WebSocket; it must name this host (or a
+    trusted origin). Non-browser clients without Origin carry no ambient cookie risk.
+    """
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return True
+    host = _header(scope, b"host") or ""
+    if urlsplit(origin).netloc.lower() == host.lower():
+        return True
+    return origin.rstrip("/") in {trusted.rstrip("/") for trusted in settings.CSRF_TRUSTED_ORIGINS}
+
+
+def _query(scope: dict[str, Any]) -> dict[str, str]:
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return {key: values[-1] for key, values in parse_qs(raw).items()}
+
+
+@database_sync_to_async
+def _membership(user: Any, tenant_slug: str | None) -> Membership | None:
+    memberships = memberships_of(user=user)
+    if tenant_slug:
+        memberships = memberships.filter(tenant__slug=tenant_slug)
+    found = list(memberships[:2])
+    return found[0] if len(found) == 1 else None
+
+
+@database_sync_to_async
+def _readable(agent: Membership) -> set[int]:
+    return inbox.readable_channel_ids(agent=agent)
+
+
+@database_sync_to_async
+def _message(message_id: int, tenant_id: int) -> dict[str, Any] | None:
+    message = (
+        Message.objects.filter(pk=message_id, tenant_id=tenant_id)
+        .select_related("author_agent__user")
+        .prefetch_related("attachments")
+        .first()
+    )
+    return MessageSerializer(message).data if message is not None else None
+
+
+@database_sync_to_async
+def _resync(agent: Membership, frame: protocol.Resync) -> list[dict[str, Any]]:
+    frames = []
+    for thread_id, after in frame.threads.items():
+        try:
+            thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+        except ParleyError as error:
+            frames.append(
+                protocol.error_frame(code=error.code, message=f"Thread {thread_id}: {error.message}", ref=frame.ref)
+            )
+            continue
+        page = selectors.messages_after(
+            thread=thread, after_sequence=after, limit=protocol.RESYNC_PAGE + 1, for_customer=False
+        )
+        frames.append(
+            protocol.messages_frame(
+                thread_id=thread.pk,
+                messages=list(MessageSerializer(page[: protocol.RESYNC_PAGE], many=True).data),
+                last_sequence=thread.last_sequence,
+                has_more=len(page) > protocol.RESYNC_PAGE,
+                ref=frame.ref,
+            )
+        )
+    return frames
+
+
+@database_sync_to_async
+def _typing(agent: Membership, frame: protocol.Typing) -> dict[str, Any]:
+    thread = inbox.thread_for_agent(agent=agent, thread_id=frame.thread_id)
+    services.typing_set(thread=thread, actor="agent", is_typing=frame.is_typing, agent=agent)
+    return protocol.ack_frame(ref=frame.ref)
+
+
+@database_sync_to_async
+def _seen(agent: Membership, frame: protocol.Seen) -> dict[str, Any]:
+    thread = inbox.thread_for_agent(agent=agent, thread_id=frame.thread_id)
+    marked = services.messages_mark_seen(thread=thread, reader="agent", up_to_sequence=frame.up_to_sequence)
+    return protocol.ack_frame(ref=frame.ref, marked=marked)
+
+
+class ConsoleConsumer(AsyncWebsocketConsumer):
+    agent: Membership | None = None
+    group: str | None = None
+    channels_readable: set[int]
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not same_origin(self.scope):
+            await self.close(code=protocol.CLOSE_NOT_MEMBER)
+            return
+        agent = await _membership(user, _query(self.scope).get("tenant"))
+        if agent is None:
+            await self.close(code=protocol.CLOSE_NOT_MEMBER)
+            return
+        self.agent = agent
+        self.channels_readable = await _readable(agent)
+        self.group = realtime.tenant_console_group(agent.tenant_id)
+        # Join before anything is read, so nothing committed later can be missed.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self._send(
+            protocol.welcome_frame(
+                agent={"id": agent.pk, "name": agent.display_name, "role": agent.role, "presence": agent.presence},
+                tenant={"id": agent.tenant_id, "slug": agent.tenant.slug, "name": agent.tenant.name},
+            )
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, default=str, separators=(",", ":")))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.agent is None:
+            return
+        if text_data is None or len(text_data.encode()) > protocol.MAX_FRAME_BYTES:
+            await self._send(protocol.error_frame(code="invalid_frame", message="Send JSON text up to 64 KiB."))
+            return
+        try:
+            frame = protocol.parse_client_frame(json.loads(text_data))
+        except json.JSONDecodeError:
+            await self._send(protocol.error_frame(code="invalid_frame", message="The frame is not JSON."))
+            return
+        except protocol.ProtocolError as error:
+            await self._send(protocol.error_frame(code=error.code, message=error.message, ref=error.ref))
+            return
+        try:
+            await self._handle(frame)
+        except ParleyError as error:
+            await self._send(protocol.error_frame(code=error.code, message=error.message, ref=frame.ref))
+
+    async def _handle(self, frame: protocol.ClientFrame) -> None:
+        assert self.agent is not None
+        if isinstance(frame, protocol.Ping):
+            await self._send(protocol.pong_frame(ref=frame.ref))
+        elif isinstance(frame, protocol.Resync):
+            for reply in await _resync(self.agent, frame):
+                await self._send(reply)
+            await self._send(protocol.resynced_frame(ref=frame.ref))
+        elif isinstance(frame, protocol.Typing):
+            await self._send(await _typing(self.agent, frame))
+        elif isinstance(frame, protocol.Seen):
+            await self._send(await _seen(self.agent, frame))
+
+    async def chat_event(self, message: dict[str, Any]) -> None:
+        """A domain event from ``chat.realtime``: forward it if the agent may read its thread."""
+        assert self.agent is not None
+        event = message["event"]
+        if event.get("tenant_id") != self.agent.tenant_id:
+            return
+        name = event.get("event")
+        if name not in ALWAYS_FORWARDED and event.get("channel_id") not in self.channels_readable:
+            return
+        if name == "message.created":
+            data = await _message(event["message_id"], self.agent.tenant_id)
+            if data is not None:
+                await self._send(protocol.message_frame(thread_id=event["thread_id"], message=data))
+            return
+        await self._send(protocol.event_frame(event=event))
