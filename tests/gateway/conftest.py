@@ -102,6 +102,12 @@ async def open_socket(
     return connected, Visitor(communicator, channel, brand_id)
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(settings):  # type: ignore[no-untyped-def]
+    """Queue positions are cached by contact id; a cache shared with other test runs would mix them up."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gateway"}}
+
+
 @pytest.fixture
 async def visitor_socket():  # type: ignore[no-untyped-def]
     opened: list[Visitor] = []
