@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +20,8 @@ from django.db import connection
 
 from chat import services
 from chat.models import Thread
+from engage import services as engage_services
+from engage.models import Membership
 from tests.browser.widget_server import CHROMIUM_ARGS, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -31,6 +34,11 @@ def server(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     settings.PARLEY_DEMO = True
     settings.WHITENOISE_USE_FINDERS = True
     settings.WHITENOISE_AUTOREFRESH = True
+    # The shared Redis cache outlives the test database, whose ids restart: a fresh key
+    # prefix keeps e.g. last-published queue positions of an earlier run from leaking in.
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"widget-test-{uuid.uuid4().hex}"}
+    }
     with serving() as base:
         yield base
 
@@ -198,3 +206,89 @@ def test_agent_content_is_rendered_as_text(acme, server: str, page: Page) -> Non
     expect(chat.locator(".msg.in .bubble")).to_have_text(["<b>hello</b>"])
     assert chat.locator(".msg img, .msg b").count() == 0
     assert page.evaluate("window.pwned") is None
+
+
+def _presence(member, presence: str) -> None:  # type: ignore[no-untyped-def]
+    _off_the_loop(lambda: engage_services.membership_set_presence(membership=member, presence=presence))
+
+
+def test_live_chat_pre_chat_form_queue_agent_joined_and_end(acme, server: str, page: Page) -> None:
+    Membership.objects.filter(pk=acme.alice.pk).update(presence="available")
+    page.goto(f"{server}/demo/live/")
+    page.locator("parley-button").get_by_role("button", name="Chat with us").click()
+    chat = page.locator("parley-chat")
+    expect(chat.get_by_role("button", name="Start chat")).to_be_visible()
+    # Alice steps away (without an event) while the visitor fills in the form: the chat must wait.
+    Membership.objects.filter(pk=acme.alice.pk).update(presence="away")
+    chat.get_by_label("Topic").select_option("order")
+    chat.get_by_label("Order number").fill("A-1001")
+    chat.get_by_label("Message", exact=True).fill("Where is my parcel?")
+    chat.get_by_role("button", name="Start chat").click()
+
+    expect(chat.get_by_text("You are number 1 in the queue.")).to_be_visible()
+    thread = _visitor_thread(acme.live)
+    contact = thread.contacts.get()
+    assert contact.custom_fields == {"topic": "order", "order_number": "A-1001"}
+    _presence(acme.alice, "available")
+    expect(chat.get_by_text("Alice joined the chat.")).to_be_visible()
+    expect(chat.get_by_text("You are number 1 in the queue.")).to_have_count(0)
+    _agent_says(thread, acme.alice, "Let me look it up.")
+    expect(chat.locator(".msg.out .bubble")).to_have_text(["Let me look it up."])
+
+    chat.get_by_role("button", name="End chat").click()
+
+    expect(chat.get_by_text("The chat has ended.")).to_be_visible()
+    expect(chat.get_by_role("button", name="Start a new chat")).to_be_visible()
+    assert _eventually(lambda: thread.contacts.get().status == "closed")
+    _shot(page, "live-chat-ended")
+
+
+def test_live_chat_offers_the_offline_form_when_nobody_is_available(acme, server: str, page: Page) -> None:
+    page.goto(f"{server}/demo/live/")
+    page.locator("parley-button").get_by_role("button").click()
+    chat = page.locator("parley-chat")
+    chat.get_by_label("Name (required)").fill("John Ronald Tolkien")
+    chat.get_by_label("E-mail (required)").fill("jrr@example.com")
+    chat.get_by_label("Message (required)").fill("Please call me back.")
+    chat.get_by_role("button", name="Send").click()
+
+    expect(chat.get_by_role("status")).to_have_text("Thank you! We will get back to you.")
+
+
+def test_the_chat_works_on_a_strict_csp_page(acme, server: str, page: Page) -> None:
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    page.goto(f"{server}/demo/strict/")
+    page.locator("parley-button").get_by_role("button").click()
+    chat = page.locator("parley-chat")
+    chat.get_by_role("button", name="New conversation").click()
+    chat.get_by_role("textbox", name="Write a message…").fill("Hello from a strict page")
+    chat.get_by_role("textbox", name="Write a message…").press("Enter")
+
+    _agent_says(_visitor_thread(acme.messaging), acme.alice, "Hello back")
+
+    expect(chat.locator(".msg.out .bubble")).to_have_text(["Hello back"])
+    assert chat.locator("header").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(47, 93, 138)"
+    assert violations == []
+
+
+def test_page_api_registers_the_visitor(acme, server: str, page: Page) -> None:
+    page.goto(f"{server}/demo/")
+    page.wait_for_function("() => typeof window.parley === 'function'")
+    page.evaluate(
+        """() => {
+          parley('identify', {name: 'Jane Q Public', email: 'jane@example.com'});
+          parley('set', 'cart_total', 42);
+          parley('open');
+        }"""
+    )
+    chat = page.locator("parley-chat")
+    chat.get_by_role("button", name="New conversation").click()
+    chat.get_by_role("textbox", name="Write a message…").fill("Hi")
+    chat.get_by_role("textbox", name="Write a message…").press("Enter")
+
+    customer = _visitor_thread(acme.messaging).customer
+    customer.refresh_from_db()
+    assert (customer.first_name, customer.last_name) == ("Jane", "Q Public")
+    assert customer.extra == {"cart_total": "42", "email": "jane@example.com"}
+    assert customer.is_verified is False

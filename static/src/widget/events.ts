@@ -91,6 +91,12 @@ export const endContact = (client: VisitorClient, threadId: string, contactId: s
 export const setCustomerFields = (client: VisitorClient, fields: CustomField[]): Promise<Frame> =>
   client.request("SetConsumerCustomFields", { customFields: fields });
 
+/** StoreVisitor: the page API's extra values, kept on the customer as custom variables. */
+export const storeVisitor = (client: VisitorClient, values: Record<string, string>): Promise<Frame> =>
+  client.request("StoreVisitor", {
+    customVariables: Object.entries(values).map(([identifier, value]) => ({ identifier, value })),
+  });
+
 /** SendOfflineMessage: the name splits on its last word (first names, last name). */
 export function sendOfflineMessage(
   client: VisitorClient,

@@ -154,7 +154,7 @@ export class VisitorClient {
     // A company-managed id travels as its signed JWT in the third-party variant.
     const code = o.identityToken || (o.authMode === "thirdParty" ? o.authorizationCode : undefined);
     if (code) body.thirdParty = { authorization_code: code, grant_type: "authorization_code" };
-    else if (o.authMode === "anonymous") body.customerIdentity = { idOnExternalPlatform: this.customerId };
+    else if (o.authMode === "anonymous") body.customerIdentity = this.consumerIdentity();
     const query = `brandId=${o.brandId}&channelId=${encodeURIComponent(o.channelId)}&visitorId=${encodeURIComponent(
       o.visitorId,
     )}`;
@@ -296,13 +296,19 @@ export class VisitorClient {
     if (frame.type) this.dispatch(frame.type, frame);
   }
 
-  private payload(eventType: string, data: Record<string, unknown>) {
+  /** `{idOnExternalPlatform, firstName?, lastName?, image?}`: names only when known. */
+  private consumerIdentity(): Record<string, string> {
     const name = (this.options.identity && this.options.identity()) || {};
     const identity: Record<string, string> = { idOnExternalPlatform: this.customerId || "" };
     for (const key of ["firstName", "lastName", "image"] as const) {
       const value = name[key] || this.identity[key];
       if (value) identity[key] = value;
     }
+    return identity;
+  }
+
+  private payload(eventType: string, data: Record<string, unknown>) {
+    const identity = this.consumerIdentity();
     return {
       eventType,
       brand: { id: this.options.brandId },

@@ -42,6 +42,7 @@ button:disabled{opacity:.5;cursor:default}
 form.composer{display:flex;align-items:flex-end;gap:4px;border-top:1px solid #e4e7eb;padding:8px}
 textarea{flex:1;resize:none;border:1px solid #cbd2d9;border-radius:8px;padding:7px;max-height:120px;background:var(--bg);color:var(--tx)}
 .composer .icon{color:var(--t)}
+.icon svg{width:20px;height:20px;fill:currentColor;vertical-align:middle}
 .form{display:flex;flex-direction:column;gap:10px}
 label{display:flex;flex-direction:column;gap:3px;font-weight:600}
 input,select{font-weight:400;border:1px solid #cbd2d9;border-radius:6px;padding:7px;background:var(--bg);color:var(--tx)}

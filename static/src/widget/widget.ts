@@ -22,6 +22,9 @@ interface ChatState {
 
 const SVG = "http://www.w3.org/2000/svg";
 const CHAT_ICON = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z";
+const SEND_ICON = "M3 20l18-8L3 4v6l12 2-12 2z";
+const ATTACH_ICON =
+  "M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6z";
 
 function icon(path: string): SVGElement {
   const svg = document.createElementNS(SVG, "svg");
@@ -78,7 +81,7 @@ export class ChatWidget implements WidgetApi {
     preContactFields: [],
   };
   private settingsLoaded: Promise<void> | null = null;
-  private attach = el("button", { type: "button", class: "icon", hidden: "" }, "📎");
+  private attach = el("button", { type: "button", class: "icon", hidden: "" }, icon(ATTACH_ICON));
   private picker = el("input", { type: "file", hidden: "", "aria-hidden": "true", tabindex: "-1" });
   private opened = false;
   private readonly embedded: boolean;
@@ -207,7 +210,7 @@ export class ChatWidget implements WidgetApi {
     const t = this.t;
     this.input.setAttribute("aria-label", t.placeholder);
     this.input.placeholder = t.placeholder;
-    const send = el("button", { type: "submit", class: "icon", "aria-label": t.send }, "➤");
+    const send = el("button", { type: "submit", class: "icon", "aria-label": t.send }, icon(SEND_ICON));
     const form = el("form", { class: "composer" }, this.input);
     this.attach.setAttribute("aria-label", t.attach);
     this.attach.addEventListener("click", () => this.picker.click());
@@ -335,17 +338,19 @@ export class ChatWidget implements WidgetApi {
       if (this.isOpen()) this.start().catch((error) => this.fail(error));
       return;
     }
-    const fields = this.customerFields();
-    if (fields.length && this.conversation && this.conversation.messages.length) {
-      api.setCustomerFields(client, fields).catch(() => undefined);
-    }
+    this.storeExtras();
   }
 
-  private customerFields(): api.CustomField[] {
+  /** The page API's e-mail and extra values reach the customer as custom variables (StoreVisitor). */
+  private storeExtras(): void {
     const identity = this.session.identity();
-    const fields = Object.entries(identity.extra).map(([ident, value]) => ({ ident, value }));
-    if (identity.email) fields.push({ ident: "email", value: identity.email });
-    return fields;
+    const values = { ...identity.extra, ...(identity.email ? { email: identity.email } : {}) };
+    const client = this.client;
+    if (client && Object.keys(values).length) {
+      this.connect()
+        .then(() => api.storeVisitor(client, values))
+        .catch((error) => console.error("Parley:", error));
+    }
   }
 
   // --- views ----------------------------------------------------------------------------
@@ -371,6 +376,7 @@ export class ChatWidget implements WidgetApi {
   private async start(): Promise<void> {
     this.opened = true;
     const [client] = await Promise.all([this.connect(), this.loadSettings()]);
+    this.storeExtras();
     const state = this.state;
     if (this.live) return this.startLive(client, state);
     if (this.context.config.multiThread && !state.threadId) return this.showThreadList();
@@ -598,7 +604,7 @@ export class ChatWidget implements WidgetApi {
         text: parts.text,
         postback: parts.postback,
         attachments: parts.attachments,
-        customerFields: first ? [...this.customerFields(), ...(fields ? fields.customer : [])] : [],
+        customerFields: first && fields ? fields.customer : [],
         contactFields: first && fields ? fields.contact : [],
       });
       if (pending.status === "sending") pending.status = "sent";
