@@ -54,8 +54,16 @@ SLOW_NETWORK = {
     "downloadThroughput": 1.6 * 1024 * 1024 / 8 * 0.9,
     "uploadThroughput": 750 * 1024 / 8 * 0.9,
 }
-BUDGET = {"loader": 1.5 * 1024, "button": 15 * 1024, "chat": 35 * 1024, "chat_requests": 3, "main_thread_ms": 30.0,
-          "long_task_ms": 50.0, "layout_shift": 0.0, "button_ratio": 1.3}
+BUDGET = {
+    "loader": 1.5 * 1024,
+    "button": 15 * 1024,
+    "chat": 35 * 1024,
+    "chat_requests": 3,
+    "main_thread_ms": 30.0,
+    "long_task_ms": 50.0,
+    "layout_shift": 0.0,
+    "button_ratio": 1.3,
+}
 
 
 def sizes(data: bytes) -> tuple[int, int, int]:
@@ -107,11 +115,22 @@ def start_parley(workdir: Path) -> tuple[subprocess.Popen, str]:
     }
     env.pop("REDIS_URL", None)
     for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+        )
     sock = free_socket()
     port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "engage.asgi:application", "--fd", str(sock.fileno()), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "engage.asgi:application",
+            "--fd",
+            str(sock.fileno()),
+            "--log-level",
+            "warning",
+        ],
         cwd=ROOT,
         env=env,
         pass_fds=[sock.fileno()],
@@ -132,7 +151,9 @@ PROBE = """<script>
 window.__m = {t0: 0, button: 0, long: [], shift: 0};
 new PerformanceObserver(function (l) { l.getEntries().forEach(function (e) { __m.long.push(e.duration); }); })
   .observe({type: "longtask", buffered: true});
-new PerformanceObserver(function (l) { l.getEntries().forEach(function (e) { if (!e.hadRecentInput) __m.shift += e.value; }); })
+new PerformanceObserver(function (l) {
+  l.getEntries().forEach(function (e) { if (!e.hadRecentInput) __m.shift += e.value; });
+})
   .observe({type: "layout-shift", buffered: true});
 new MutationObserver(function (_, observer) {
   if (document.querySelector("parley-button, parley-chat, #static-chat-button")) {
@@ -159,7 +180,7 @@ def start_host(parley: str) -> tuple[ThreadingHTTPServer, str]:
     }
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             page = pages.get(self.path)
             self.send_response(200 if page else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -241,9 +262,19 @@ def report_sizes(loader_body: bytes) -> dict:
     chat_br = sum(table[f][2] for f in chat_files)
     print("\nSums (brotli 11)")
     line("loader, one request", f"{loader_br} B", "<= 1536 B", loader_br <= BUDGET["loader"])
-    line(f"to show a button: loader + {', '.join(button_files)}", f"{button_br} B", "<= 15360 B", button_br <= BUDGET["button"])
+    line(
+        f"to show a button: loader + {', '.join(button_files)}",
+        f"{button_br} B",
+        "<= 15360 B",
+        button_br <= BUDGET["button"],
+    )
     line(f"chat first render: {', '.join(chat_files)}", f"{chat_br} B", "<= 35840 B", chat_br <= BUDGET["chat"])
-    line("chat first render, JS/CSS requests (static)", str(len(chat_files)), "<= 3", len(chat_files) <= BUDGET["chat_requests"])
+    line(
+        "chat first render, JS/CSS requests (static)",
+        str(len(chat_files)),
+        "<= 3",
+        len(chat_files) <= BUDGET["chat_requests"],
+    )
     for file in lazy:
         line(f"lazy, on use: {file}", f"{table[file][2]} B")
     return {"loader_br": loader_br, "button_br": button_br, "chat_br": chat_br, "chat_files": chat_files}

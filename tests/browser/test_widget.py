@@ -14,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-
 from django.db import connection
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from chat import services
 from chat.models import Thread
@@ -36,9 +35,7 @@ def server(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     settings.WHITENOISE_AUTOREFRESH = True
     # The shared Redis cache outlives the test database, whose ids restart: a fresh key
     # prefix keeps e.g. last-published queue positions of an earlier run from leaking in.
-    settings.CACHES = {
-        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"widget-test-{uuid.uuid4().hex}"}
-    }
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"widget-test-{uuid.uuid4().hex}"}}
     with serving() as base:
         yield base
 
@@ -91,7 +88,10 @@ def test_demo_page_shows_the_chat_button(acme, server: str, page: Page) -> None:
 
 def test_strict_csp_page_shows_the_button_without_violations(acme, server: str, page: Page) -> None:
     violations: list[str] = []
-    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
 
     page.goto(f"{server}/demo/strict/")
 
@@ -257,7 +257,10 @@ def test_live_chat_offers_the_offline_form_when_nobody_is_available(acme, server
 
 def test_the_chat_works_on_a_strict_csp_page(acme, server: str, page: Page) -> None:
     violations: list[str] = []
-    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     page.goto(f"{server}/demo/strict/")
     page.locator("parley-button").get_by_role("button").click()
     chat = page.locator("parley-chat")

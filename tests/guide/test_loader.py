@@ -91,9 +91,7 @@ def test_an_admin_change_changes_the_loader_on_the_next_load(acme, client: Clien
     assert _config(after.content)["theme"]["buttonColor"] == "#aa0000"
 
 
-@pytest.mark.parametrize(
-    ("status", "reason"), [("maintenance", "is in maintenance"), ("disabled", "is disabled")]
-)
+@pytest.mark.parametrize(("status", "reason"), [("maintenance", "is in maintenance"), ("disabled", "is disabled")])
 def test_a_channel_that_is_off_answers_one_console_line(acme, client: Client, status: str, reason: str) -> None:
     acme.messaging.status = status
     acme.messaging.save(update_fields=["status"])
