@@ -35,7 +35,7 @@ from chat.gateway.protocol import (
     cxone_frame_type,
     cxone_parse_frame,
 )
-from chat.gateway.pushes import push_frames
+from chat.gateway.pushes import push_frames, resync_frames
 from chat.gateway.sessions import handshake_accept
 from chat.gateway.state import ConnectionState
 from engage.errors import ParleyError
@@ -152,6 +152,21 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             frames = await database_sync_to_async(push_frames)(state, event)
         except Exception:
             logger.exception("visitor gateway: push of %s failed", name)
+            return
+        for frame in frames:
+            await self.send_frame(frame)
+
+    async def layer_overflow(self, message: dict[str, Any]) -> None:
+        """The channel layer dropped pushes for this socket: resend what it missed, by sequence."""
+        if self.state is None or self.state.customer is None:
+            return
+        logger.warning(
+            "visitor gateway: layer overflow (%s), resyncing", message.get("reason") or message.get("dropped")
+        )
+        try:
+            frames = await database_sync_to_async(resync_frames)(self.state)
+        except Exception:
+            logger.exception("visitor gateway: resync failed")
             return
         for frame in frames:
             await self.send_frame(frame)

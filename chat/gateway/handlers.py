@@ -319,8 +319,9 @@ def _recovered(state: ConnectionState, frame: ClientFrame, thread: Thread, event
     else:
         messages, token = _messages_page(state, thread, None)
     agent = _agent_user(contact)
+    state.saw(thread.pk, _fresh(thread).last_sequence)
     data = {
-        "thread": cxone_thread_view(_fresh(thread), state.channel.channel_id),
+        "thread": cxone_thread_view(thread, state.channel.channel_id),
         "contact": cxone_contact(contact, thread),
         "messages": messages,
         "messagesScrollToken": token,

@@ -73,26 +73,45 @@ def _contact(state: ConnectionState, event: dict[str, Any]) -> Contact | None:
     return contact
 
 
+def _message_frame(state: ConnectionState, message: Message) -> dict[str, Any]:
+    thread = message.thread
+    data = {
+        "brand": state.brand_ref,
+        "channel": state.channel_ref,
+        "case": cxone_contact(message.contact, thread) if message.contact else None,
+        "thread": cxone_thread_view(thread, state.channel.channel_id),
+        "message": cxone_message(message, thread=thread, customer=thread.customer, bot_name=state.bot_name),
+    }
+    return cxone_push("MessageCreated", "Message", data, created_at=message.created_at)
+
+
 def message_created(state: ConnectionState, event: dict[str, Any]) -> Frames:
     if event.get("is_internal"):
         return []
 
     def build() -> dict[str, Any] | None:
         message = selectors.message_for_customer(tenant_id=state.channel.tenant_id, message_id=event["message_id"])
-        if message is None:
-            return None
-        thread = message.thread
-        data = {
-            "brand": state.brand_ref,
-            "channel": state.channel_ref,
-            "case": cxone_contact(message.contact, thread) if message.contact else None,
-            "thread": cxone_thread_view(thread, state.channel.channel_id),
-            "message": cxone_message(message, thread=thread, customer=thread.customer, bot_name=state.bot_name),
-        }
-        return cxone_push("MessageCreated", "Message", data, created_at=message.created_at)
+        return _message_frame(state, message) if message is not None else None
 
     frame = _cached(("message", event["message_id"]), build)
-    return [frame] if frame is not None else []
+    if frame is None:
+        return []
+    state.saw(event["thread_id"], event["sequence"])
+    return [frame]
+
+
+def resync_frames(state: ConnectionState) -> Frames:
+    """After the layer dropped pushes for this socket: every visible message it has not been sent."""
+    frames: Frames = []
+    for thread_pk, sequence in list(state.sequences.items()):
+        thread = state.thread_by_pk(thread_pk)
+        if thread is None:
+            continue
+        for message in selectors.messages_after(thread=thread, after_sequence=sequence, limit=200, for_customer=True):
+            message.thread = thread
+            frames.append(_message_frame(state, message))
+            state.saw(thread_pk, message.sequence)
+    return frames
 
 
 def contact_created(state: ConnectionState, event: dict[str, Any]) -> Frames:

@@ -34,6 +34,12 @@ class ConnectionState:
     joined: set[str] = dataclasses.field(default_factory=set)
     threads: OrderedDict[str, Thread] = dataclasses.field(default_factory=OrderedDict)
     agents: dict[int, Membership | None] = dataclasses.field(default_factory=dict)
+    # Per thread (pk), the highest message sequence this socket has been sent: the resync point.
+    sequences: dict[int, int] = dataclasses.field(default_factory=dict)
+
+    def saw(self, thread_pk: int, sequence: int) -> None:
+        if sequence > self.sequences.get(thread_pk, 0):
+            self.sequences[thread_pk] = sequence
 
     @property
     def brand_ref(self) -> dict[str, int]:

@@ -395,3 +395,25 @@ async def test_features_not_offered_answer_with_their_error_codes(acme, visitor_
         answer = await visitor.request(event_type, {"thread": {"idOnExternalPlatform": "t"}})
         assert answer["error"]["errorCode"] == code, event_type
     assert await db(Message.objects.count)() == 0
+
+
+async def test_layer_overflow_resends_what_the_socket_missed(acme, visitor_socket):  # type: ignore[no-untyped-def]
+    from channels.layers import get_channel_layer
+
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    await visitor.request("SendMessage", send_data("thread-A", "a", "msg-1"))
+    assert [frame["eventType"] for frame in await visitor.pushes()] == ["CaseCreated", "MessageCreated"]
+    thread = await db(Thread.objects.get)(public_id="thread-A")
+    layer = get_channel_layer()
+    (channel_name,) = layer.groups[f"thread.{thread.pk}.customer"]
+    await layer.group_discard(f"thread.{thread.pk}.customer", channel_name)  # pushes get lost
+    await agent_reply("thread-A", "lost one", acme.alice)
+    await agent_reply("thread-A", "lost two", acme.alice)
+    assert await visitor.pushes() == []
+    await layer.send(channel_name, {"type": "layer.overflow", "dropped": 2})
+    resent = await visitor.pushes()
+    assert [frame["data"]["message"]["messageContent"]["payload"]["text"] for frame in resent] == [
+        "lost one",
+        "lost two",
+    ]
+    assert [frame["data"]["message"]["sequence"] for frame in resent] == [2, 3]
