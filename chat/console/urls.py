@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from chat.console import views
+
+urlpatterns = [
+    path("console/", views.console, name="console"),
+]

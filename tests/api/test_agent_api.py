@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 import io
+import uuid
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
@@ -21,9 +21,9 @@ API = "/api/v1"
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
+def _own_cache(settings):
+    """A key prefix of its own: the shared Redis cache is never flushed."""
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"console-test-{uuid.uuid4().hex}"}}
 
 
 def client_for(member) -> APIClient:

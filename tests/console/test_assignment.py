@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from chat import assignment, events, services
@@ -21,10 +21,9 @@ AVAILABLE, AWAY, OFFLINE = "available", "away", "offline"
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
+def _own_cache(settings):
+    """A key prefix of its own: the shared Redis cache is never flushed."""
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"console-test-{uuid.uuid4().hex}"}}
 
 
 def _assigned(published):

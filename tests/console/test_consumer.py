@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client
 
 from chat import assignment, services
@@ -20,9 +20,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
+def _own_cache(settings):
+    """A key prefix of its own: the shared Redis cache is never flushed."""
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"console-test-{uuid.uuid4().hex}"}}
 
 
 def _cookie(user) -> str:

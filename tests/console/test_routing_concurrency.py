@@ -7,11 +7,11 @@ processes would: only row locks keep them apart.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 
 from chat import assignment, events
@@ -45,9 +45,9 @@ def _run_concurrently(workers: int, work: Callable[[int], None]) -> list[BaseExc
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
+def _own_cache(settings):
+    """A key prefix of its own: the shared Redis cache is never flushed."""
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"console-test-{uuid.uuid4().hex}"}}
 
 
 def _first_assignments(published) -> Counter:
