@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import jwt
 import pytest
 from django.db import connection
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -295,3 +296,187 @@ def test_page_api_registers_the_visitor(acme, server: str, page: Page) -> None:
     assert (customer.first_name, customer.last_name) == ("Jane", "Q Public")
     assert customer.extra == {"cart_total": "42", "email": "jane@example.com"}
     assert customer.is_verified is False
+
+
+def _open_new_conversation(page: Page, server: str, path: str = "/demo/"):  # type: ignore[no-untyped-def]
+    page.goto(f"{server}{path}")
+    page.locator("parley-button").get_by_role("button").click()
+    chat = page.locator("parley-chat")
+    chat.get_by_role("button", name="New conversation").click()
+    return chat
+
+
+def _say(chat, text: str) -> None:  # type: ignore[no-untyped-def]
+    box = chat.get_by_role("textbox", name="Write a message…")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_multi_thread_list_new_rename_and_archive(acme, server: str, page: Page) -> None:
+    chat = _open_new_conversation(page, server)
+    _say(chat, "About the kettle")
+    first = _visitor_thread(acme.messaging)
+    chat.get_by_role("button", name="Back to conversations").click()
+    chat.get_by_role("button", name="Rename: Conversation").click()
+    chat.get_by_role("textbox", name="Name of the conversation").fill("Kettle question")
+    chat.get_by_role("button", name="Rename", exact=True).click()
+    expect(chat.get_by_role("button", name="Kettle question", exact=True)).to_be_visible()
+    chat.get_by_role("button", name="New conversation").click()
+    _say(chat, "About the mugs")
+    expect(chat.locator(".msg.in .bubble")).to_have_text(["About the mugs"])
+    assert _eventually(
+        lambda: Thread.objects.filter(channel=acme.messaging, messages__isnull=False).distinct().count() == 2
+    )
+
+    chat.get_by_role("button", name="Back to conversations").click()
+    chat.get_by_role("button", name="Archive: Kettle question").click()
+
+    expect(chat.get_by_role("button", name="Kettle question (Archived)")).to_be_visible()
+    first.refresh_from_db()
+    assert (first.name, first.is_archived) == ("Kettle question", True)
+    chat.get_by_role("button", name="Kettle question (Archived)").click()
+    expect(chat.locator(".msg.in .bubble")).to_have_text(["About the kettle"])
+
+
+def test_typing_both_ways_and_delivery_marks(acme, server: str, page: Page, published) -> None:  # type: ignore[no-untyped-def]
+    chat = _open_new_conversation(page, server)
+    _say(chat, "Hello?")
+    thread = _visitor_thread(acme.messaging)
+    expect(chat.locator(".msg.in .meta")).to_have_attribute("data-status", "sent")
+
+    _off_the_loop(lambda: services.typing_set(thread=thread, actor="agent", is_typing=True, agent=acme.alice))
+    expect(chat.get_by_text("Alice is typing…")).to_be_visible()
+    _off_the_loop(lambda: services.messages_mark_seen(thread=thread, reader="agent"))
+    expect(chat.locator(".msg.in .meta")).to_have_attribute("data-status", "seen")
+    _agent_says(thread, acme.alice, "Hi there")
+    expect(chat.get_by_text("Alice is typing…")).to_have_count(0)
+    # The window is open, so the visitor has seen the agent's message.
+    assert _eventually(lambda: thread.messages.get(author_type="agent").seen_at is not None)
+
+    chat.get_by_role("textbox", name="Write a message…").press_sequentially("How", delay=20)
+
+    assert _eventually(
+        lambda: [(e.actor, e.is_typing) for e in published if e.name == "typing.changed" and e.actor == "customer"][:1]
+    ) == [("customer", True)]
+
+
+def test_an_image_attachment_is_uploaded_and_shown(acme, server: str, page: Page, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    image = tmp_path / "cup.png"
+    image.write_bytes(
+        bytes.fromhex(
+            "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+            "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a3e1b2d60000000049454e44ae426082"
+        )
+    )
+    chat = _open_new_conversation(page, server)
+    _say(chat, "Here is a photo")
+    thread = _visitor_thread(acme.messaging)
+
+    chat.locator("input[type=file]").set_input_files(str(image))
+
+    expect(chat.locator(".msg.in img")).to_have_attribute("alt", "cup.png")
+    message = _eventually(lambda: thread.messages.filter(attachments__isnull=False).first())
+    assert [a.file_name for a in message.attachments.all()] == ["cup.png"]
+
+
+def test_quick_replies_answer_with_their_postback(acme, server: str, page: Page) -> None:
+    chat = _open_new_conversation(page, server)
+    _say(chat, "I need help")
+    thread = _visitor_thread(acme.messaging)
+    _off_the_loop(
+        lambda: services.message_create(
+            thread=thread,
+            author_type="agent",
+            agent=acme.alice,
+            content_type="QUICK_REPLIES",
+            content={
+                "payload": {
+                    "text": {"content": "What about?"},
+                    "actions": [
+                        {"type": "REPLY_BUTTON", "text": "My order", "postback": "TOPIC_ORDER"},
+                        {"type": "REPLY_BUTTON", "text": "A product", "postback": "TOPIC_PRODUCT"},
+                    ],
+                }
+            },
+        )
+    )
+
+    chat.get_by_role("button", name="My order").click()
+
+    reply = _eventually(lambda: thread.messages.filter(author_type="customer").order_by("-sequence").first())
+    assert _eventually(lambda: thread.messages.filter(author_type="customer").count() == 2)
+    reply = thread.messages.filter(author_type="customer").order_by("-sequence").first()
+    assert (reply.content["text"], reply.content["postback"]) == ("My order", "TOPIC_ORDER")
+    expect(chat.get_by_role("button", name="A product")).to_be_disabled()
+
+
+def test_a_company_managed_id_needs_a_signed_token(acme, server: str, page: Page) -> None:
+    acme.messaging.auth_mode = "thirdParty"  # the gateway takes signed ids on third-party channels
+    acme.messaging.save(update_fields=["auth_mode"])
+    token = jwt.encode(
+        {"sub": "crm-42", "exp": int(time.time()) + 600, "given_name": "Carla"},
+        acme.messaging.identity_secret,
+        algorithm="HS256",
+    )
+    page.goto(f"{server}/demo/")
+    page.wait_for_function("() => typeof window.parley === 'function'")
+    page.evaluate("token => parley('identify', {customerId: 'crm-42', token: token})", token)
+    page.evaluate("() => parley('open')")
+    chat = page.locator("parley-chat")
+    chat.get_by_role("button", name="New conversation").click()
+    _say(chat, "Signed in")
+
+    customer = _visitor_thread(acme.messaging).customer
+    assert (customer.id_on_external_platform, customer.is_verified) == ("crm-42", True)
+    stored = page.evaluate("() => JSON.stringify(Object.entries(localStorage))")
+    assert "crm-42" not in stored
+    assert token not in stored
+
+
+def test_an_unsigned_company_id_is_ignored(acme, server: str, page: Page) -> None:
+    page.goto(f"{server}/demo/")
+    page.wait_for_function("() => typeof window.parley === 'function'")
+    page.evaluate("() => { parley('identify', {customerId: 'crm-42'}); parley('open'); }")
+    chat = page.locator("parley-chat")
+    chat.get_by_role("button", name="New conversation").click()
+    _say(chat, "Who am I?")
+
+    customer = _visitor_thread(acme.messaging).customer
+    assert customer.id_on_external_platform != "crm-42"
+    assert customer.is_verified is False
+    assert "Parley: a customerId needs a server-signed token (JWT); both were not given." in _console(page)
+
+
+def test_minimised_chat_stays_minimised_after_reload_and_escape_returns_focus(acme, server: str, page: Page) -> None:
+    chat = _open_new_conversation(page, server)
+    _say(chat, "Remember me")
+    _visitor_thread(acme.messaging)
+
+    chat.get_by_role("textbox", name="Write a message…").press("Escape")
+
+    expect(chat.get_by_role("dialog")).to_be_hidden()
+    launcher = chat.locator("button.launcher")
+    expect(launcher).to_be_focused()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    page.reload()
+    chat = page.locator("parley-chat")
+    expect(chat.locator("button.launcher")).to_be_visible()
+    expect(chat.get_by_role("dialog")).to_be_hidden()
+    assert page.locator("parley-button").count() == 0
+    chat.locator("button.launcher").click()
+    expect(chat.locator(".msg.in .bubble")).to_have_text(["Remember me"])
+
+
+def test_a_second_tab_continues_the_conversation(acme, server: str, page: Page) -> None:
+    chat = _open_new_conversation(page, server)
+    _say(chat, "Tab one here")
+    thread = _visitor_thread(acme.messaging)
+    other = page.context.new_page()
+    other.goto(f"{server}/demo/products/teapot/")
+    other_chat = other.locator("parley-chat")
+    expect(other_chat.locator(".msg.in .bubble")).to_have_text(["Tab one here"])
+
+    _agent_says(thread, acme.alice, "Hello to both tabs")
+
+    expect(chat.locator(".msg.out .bubble")).to_have_text(["Hello to both tabs"])
+    expect(other_chat.locator(".msg.out .bubble")).to_have_text(["Hello to both tabs"])

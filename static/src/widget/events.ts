@@ -51,8 +51,12 @@ export function messageData(message: OutgoingMessage): Record<string, unknown> {
   };
 }
 
+/** SendMessage; in third-party sessions the access token rides along (reference §5.3). */
 export const sendMessage = (client: VisitorClient, message: OutgoingMessage): Promise<Frame> =>
-  client.request("SendMessage", messageData(message));
+  client.request("SendMessage", {
+    ...messageData(message),
+    ...(client.thirdPartyToken ? { accessToken: { token: client.thirdPartyToken } } : {}),
+  });
 
 export const recoverThread = (client: VisitorClient, threadId: string | undefined, live: boolean): Promise<Frame> =>
   client.request(live ? "RecoverLivechat" : "RecoverThread", threadId ? thread(threadId) : {});

@@ -97,6 +97,10 @@ export class VisitorClient {
   private retries = 0;
   private heartbeat: unknown;
   private token: string | undefined;
+  /** Third-party sessions: the access token that rides on SendMessage, and its refresh token. */
+  thirdPartyToken: string | undefined;
+  private refreshToken: string | undefined;
+  private refreshTimer: unknown;
 
   constructor(private options: ClientOptions) {
     this.customerId = options.customerId;
@@ -168,10 +172,41 @@ export class VisitorClient {
     if (!response.ok || !answer.accessToken) {
       throw new ProtocolError(answer.errorCode || "TokenExchangeFailed", answer.errorMessage || "No token");
     }
+    this.keepThirdParty(answer.thirdParty);
     const identity = answer.customerIdentity || {};
     if (identity.idOnExternalPlatform) this.customerId = String(identity.idOnExternalPlatform);
     this.identity = { ...this.identity, firstName: identity.firstName, lastName: identity.lastName };
     return String(answer.accessToken);
+  }
+
+  private keepThirdParty(tokens: any): void {
+    if (!tokens || !tokens.access_token) return;
+    this.thirdPartyToken = String(tokens.access_token);
+    if (tokens.refresh_token) this.refreshToken = String(tokens.refresh_token);
+    const seconds = Math.max(20, Math.round(0.9 * (Number(tokens.expires_in) || 3600)));
+    this.timers.clear(this.refreshTimer);
+    this.refreshTimer = this.timers.set(() => this.refreshThirdParty(), seconds * 1000);
+  }
+
+  /** Renews the third-party access token before it expires (same URL, refresh_token grant). */
+  private async refreshThirdParty(): Promise<void> {
+    const o = this.options;
+    if (!this.refreshToken || this.closedByUs) return;
+    const query = `brandId=${o.brandId}&channelId=${encodeURIComponent(o.channelId)}&visitorId=${encodeURIComponent(
+      o.visitorId,
+    )}`;
+    try {
+      const response = await this.fetch(`${o.base}/oauth/token?${query}`, {
+        method: "POST",
+        credentials: "include",
+        headers: { Accept: "application/json", "Content-Type": "application/json" },
+        body: JSON.stringify({ thirdParty: { grant_type: "refresh_token", refresh_token: this.refreshToken } }),
+      });
+      const answer = await response.json();
+      if (response.ok) this.keepThirdParty(answer.thirdParty);
+    } catch (error) {
+      console.error("Parley:", error);
+    }
   }
 
   private socketUrl(): string {
@@ -342,6 +377,7 @@ export class VisitorClient {
   close(): void {
     this.closedByUs = true;
     this.timers.clear(this.heartbeat);
+    this.timers.clear(this.refreshTimer);
     this.socket?.close(1000);
     this.socket = null;
   }

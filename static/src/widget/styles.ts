@@ -50,6 +50,7 @@ input,select{font-weight:400;border:1px solid #cbd2d9;border-radius:6px;padding:
 ul.threads{list-style:none;padding:0;display:flex;flex-direction:column;gap:6px}
 ul.threads li{display:flex;align-items:center;gap:4px;border:1px solid #e4e7eb;border-radius:8px;padding:4px}
 ul.threads li>button:first-child{flex:1;text-align:left;background:transparent;color:var(--tx)}
+form.rename{display:flex;gap:4px;flex:1}form.rename input{flex:1}
 .emoji{display:grid;grid-template-columns:repeat(8,1fr);gap:2px;padding:6px;border-top:1px solid #e4e7eb}
 .emoji button{background:transparent;font-size:20px;padding:2px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}

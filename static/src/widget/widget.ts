@@ -454,12 +454,24 @@ export class ChatWidget implements WidgetApi {
     const openButton = el("button", { type: "button" }, archived ? `${name} (${this.t.archived})` : name);
     openButton.addEventListener("click", () => this.showThread(id, false));
     const rename = el("button", { type: "button", class: "link", "aria-label": `${this.t.rename}: ${name}` }, this.t.rename);
-    rename.addEventListener("click", async () => {
-      const value = window.prompt(this.t.renamePrompt, name === this.t.untitled ? "" : name);
-      if (value != null && value.trim()) {
-        await api.renameThread(client, id, value.trim());
+    rename.addEventListener("click", () => {
+      const field = el("input", { type: "text", "aria-label": this.t.renamePrompt, maxlength: "200" });
+      field.value = name === this.t.untitled ? "" : name;
+      const form = el("form", { class: "rename" }, field, el("button", { type: "submit" }, this.t.rename));
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        if (!field.value.trim()) return;
+        await api.renameThread(client, id, field.value.trim());
         this.showThreadList();
-      }
+      });
+      field.addEventListener("keydown", (event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          this.showThreadList();
+        }
+      });
+      item.replaceChildren(form);
+      field.focus();
     });
     const item = el("li", {}, openButton, rename);
     if (!archived) {
