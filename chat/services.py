@@ -191,8 +191,9 @@ def thread_get_or_create(
 def _single_thread_taken(channel: Channel, customer: Customer) -> bool:
     threads = Thread.objects.filter(channel=channel, customer=customer)
     if channel.is_live_chat:
-        # A live chat is one session at a time: once its contact has ended, a new session may start.
-        threads = threads.filter(contacts__status__in=Contact.OPEN_STATUSES)
+        # A live chat is one session at a time: once its contact has ended, a new session may start;
+        # a thread whose session has not started yet (no contact) still counts.
+        threads = threads.filter(Q(contacts__status__in=Contact.OPEN_STATUSES) | Q(contacts__isnull=True))
     return threads.exists()
 
 

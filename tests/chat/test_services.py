@@ -54,6 +54,20 @@ def test_single_thread_channel_allows_one_thread_per_customer(acme):
     assert Thread.objects.filter(channel=acme.live).count() == 1
 
 
+def test_live_chat_allows_a_new_session_once_the_last_one_ended(acme):
+    first, _ = services.thread_get_or_create(channel=acme.live, customer=acme.visitor, public_id="one")
+    services.message_create(thread=first, author_type="customer", content=_text("hi"), client_id="1")
+    with pytest.raises(ThreadLimitReached):
+        services.thread_get_or_create(channel=acme.live, customer=acme.visitor, public_id="two")
+    services.contact_set_status(contact=Contact.objects.get(thread=first), status="resolved")
+    second, created = services.thread_get_or_create(channel=acme.live, customer=acme.visitor, public_id="two")
+    assert created is True
+    assert list(Thread.objects.filter(channel=acme.live).order_by("pk").values_list("public_id", flat=True)) == [
+        "one",
+        "two",
+    ]
+
+
 def test_globex_customer_cannot_open_a_thread_on_acme_channel(acme, globex):
     with pytest.raises(NotFound):
         services.thread_get_or_create(channel=acme.messaging, customer=globex.visitor, public_id="x")
