@@ -1,0 +1,249 @@
+"""The agent console end to end, in Debian's Chromium (Playwright).
+
+A visitor writes through the visitor protocol (ws/visitor) on one server; agents
+use the console on another, as two daphne processes behind a balancer would. The
+servers run in this process's threads, so pushes cross them through the Redis
+channel layer. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from chat.models import Contact, Message
+from engage.management.commands.seed_demo import seed_acme
+from engage.models import Channel
+from tests.browser.console_server import RestartableServer, Visitor
+from tests.browser.widget_server import CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+TIMEOUT = 10_000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _bundle() -> None:
+    manifest = ROOT / "static" / "dist" / "manifest.json"
+    if not manifest.exists() or '"console.js"' not in manifest.read_text():
+        subprocess.run(["npm", "run", "--silent", "build"], cwd=ROOT, check=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def servers(settings) -> Iterator[tuple[RestartableServer, RestartableServer]]:  # type: ignore[no-untyped-def]
+    """(visitor server, console server)."""
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"console-browser-{uuid.uuid4().hex}"}}
+    seed_acme()
+    Channel.objects.filter(channel_id="chat_msg").update(auth_mode=Channel.AuthMode.NONE)
+    visitor_server, console_server = RestartableServer(), RestartableServer()
+    visitor_server.start()
+    console_server.start()
+    yield visitor_server, console_server
+    console_server.stop()
+    visitor_server.stop()
+
+
+@pytest.fixture
+def visitor(servers) -> Iterator[Visitor]:  # type: ignore[no-untyped-def]
+    client = Visitor(servers[0].base, customer_id=f"vera-{uuid.uuid4().hex[:8]}")
+    client.connect()
+    yield client
+    client.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"))
+
+
+def _login(browser: Browser, base: str, username: str, *, width: int = 1280, height: int = 720) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    page.goto(f"{base}/console/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", "parley-demo")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/console/")
+    expect(page.locator("#connection")).to_have_text("Live")
+    return page
+
+
+def _sequences(page: Page) -> list[int]:
+    return [
+        int(value) for value in page.locator("#messages li").evaluate_all("nodes => nodes.map(n => n.dataset.sequence)")
+    ]
+
+
+def test_an_agent_answers_a_visitor_and_a_colleague_sees_it_live(browser, servers, visitor):
+    console_base = servers[1].base
+    alice = _login(browser, console_base, "alice")
+    bob = _login(browser, console_base, "bob")
+    _shot(alice, "01-empty-inbox")
+
+    visitor.say("Hello, I need help with my order")
+    visitor.say("<img src=x onerror=\"document.title='pwned'\"> is this safe?")
+
+    # Both consoles see the new contact in the queue, live; the title bar announces it.
+    for page in (alice, bob):
+        expect(page.locator('[data-count="queue"]')).to_have_text("1")
+    expect(bob).to_have_title(re.compile(r"^\(1\) New contact"))
+    alice.click('.tab[data-view="queue"]')
+    row = alice.locator('[data-testid="contact"]')
+    expect(row).to_have_count(1)
+    expect(row.locator(".name")).to_have_text("Vera Visitor")
+    _shot(alice, "02-queue")
+
+    row.click()
+    expect(alice.locator("#messages li")).to_have_count(2)
+    # Visitor content is text, never markup.
+    expect(alice.locator("#messages li").nth(1).locator(".body p")).to_have_text(
+        "<img src=x onerror=\"document.title='pwned'\"> is this safe?"
+    )
+    assert alice.locator("#messages img").count() == 0
+    expect(alice.locator('[data-testid="identity"]')).to_have_text("Anonymous")
+    alice.click("#accept")
+    expect(alice.locator("#accept")).to_be_hidden()
+    expect(alice.locator("#thread-sub")).to_contain_text("with Alice Agent")
+    # Bob's console follows: the queue empties without a reload.
+    expect(bob.locator('[data-count="queue"]')).to_have_text("0")
+    expect(alice.locator('[data-count="mine"]')).to_have_text("1")
+
+    # The visitor types; the agent sees it.
+    visitor.typing(True)
+    expect(alice.locator("#typing")).to_have_text("Vera Visitor is typing…")
+    _shot(alice, "03-visitor-typing")
+    visitor.typing(False)
+    expect(alice.locator("#typing")).to_be_hidden()
+
+    # Reply with Enter.
+    alice.fill("#reply", "Hi Vera! Let me look that up.")
+    alice.press("#reply", "Enter")
+    expect(alice.locator("#messages li.outbound")).to_have_count(1)
+    deadline = time.monotonic() + 10
+    while "Hi Vera! Let me look that up." not in visitor.received_texts() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert visitor.received_texts() == ["Hi Vera! Let me look that up."]
+
+    # An internal note: shown to agents, never to the visitor.
+    alice.check('input[name="mode"][value="note"]')
+    alice.fill("#reply", "Order A-17 is delayed at the warehouse.")
+    alice.press("#reply", "Enter")
+    expect(alice.locator("#messages li.note")).to_have_count(1)
+    expect(alice.locator("#messages li.note .author")).to_have_text("Note · Alice Agent")
+    _shot(alice, "04-reply-and-note")
+
+    # Resolve.
+    alice.check('input[name="mode"][value="reply"]')
+    alice.click("#resolve")
+    expect(alice.locator("#thread-sub")).to_contain_text("resolved")
+    expect(alice.locator('[data-count="mine"]')).to_have_text("0")
+    _shot(alice, "05-resolved")
+    bob.click('.tab[data-view="resolved"]')
+    expect(bob.locator('[data-testid="contact"] .name')).to_have_text(["Vera Visitor"])
+
+    time.sleep(0.3)
+    assert visitor.received_texts() == ["Hi Vera! Let me look that up."]
+    contact = Contact.objects.get(thread__customer__id_on_external_platform=visitor.customer_id)
+    assert (contact.status, contact.assigned_agent.user.username) == ("resolved", "alice")
+    assert list(Message.objects.filter(thread=contact.thread).values_list("sequence", "is_internal")) == [
+        (1, False),
+        (2, False),
+        (3, False),
+        (4, True),
+    ]
+    assert "pwned" not in alice.title()
+
+
+def test_killing_the_console_socket_loses_and_doubles_nothing(browser, servers, visitor):
+    visitor_server, console_server = servers
+    visitor.say("m1")
+    alice = _login(browser, console_server.base, "alice")
+    alice.click('.tab[data-view="queue"]')
+    alice.locator('[data-testid="contact"]').first.click()
+    alice.click("#accept")
+    expect(alice.locator("#accept")).to_be_hidden()
+    visitor.say("m2")
+    expect(alice.locator("#messages li")).to_have_count(2)
+
+    # The console's server dies mid-conversation: its socket is gone.
+    console_server.stop()
+    expect(alice.locator("#connection")).not_to_have_text("Live")
+    for text in ("m3", "m4", "m5"):
+        visitor.say(text)
+    _shot(alice, "06-disconnected")
+    console_server.start()
+    expect(alice.locator("#connection")).to_have_text("Live", timeout=20_000)
+    expect(alice.locator("#messages li")).to_have_count(5)
+    visitor.say("m6")
+    expect(alice.locator("#messages li")).to_have_count(6)
+    # A client-side drop (e.g. a network blip) also resyncs; pushes racing it are not doubled.
+    alice.evaluate("window.parleyConsole.socket.drop()")
+    visitor.say("m7")
+    expect(alice.locator("#connection")).to_have_text("Live")
+    expect(alice.locator("#messages li")).to_have_count(7)
+    time.sleep(0.5)
+    assert _sequences(alice) == [1, 2, 3, 4, 5, 6, 7]
+    texts = alice.locator("#messages li .body p").all_inner_texts()
+    assert texts == ["m1", "m2", "m3", "m4", "m5", "m6", "m7"]
+    _shot(alice, "07-resynced")
+
+
+def test_keyboard_focus_and_narrow_window(browser, servers, visitor):
+    visitor.say("Is anyone there?")
+    alice = _login(browser, servers[1].base, "alice")
+    alice.click('.tab[data-view="queue"]')
+    expect(alice.locator('[data-testid="contact"]')).to_have_count(1)
+    alice.locator("#contact-list").focus()
+    alice.keyboard.press("j")
+    expect(alice.locator('[data-testid="contact"]').first).to_have_attribute("aria-selected", "true")
+    alice.keyboard.press("Enter")
+    expect(alice.locator("#messages li")).to_have_count(1)
+    expect(alice.locator("#reply")).to_be_focused()
+    alice.keyboard.press("Escape")
+    alice.keyboard.press("/")
+    expect(alice.locator("#search")).to_be_focused()
+    # Focus is visible: a solid ring on whatever has keyboard focus.
+    alice.keyboard.press("Tab")
+    outline = alice.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+    _shot(alice, "08-keyboard-focus")
+
+    narrow = _login(browser, servers[1].base, "bob", width=390, height=780)
+    narrow.click('.tab[data-view="queue"]')
+    narrow.locator('[data-testid="contact"]').first.click()
+    expect(narrow.locator(".inbox")).to_be_hidden()
+    expect(narrow.locator("#messages li")).to_have_count(1)
+    _shot(narrow, "09-narrow-conversation")
+    narrow.click("#back")
+    expect(narrow.locator(".inbox")).to_be_visible()
+    _shot(narrow, "10-narrow-inbox")
