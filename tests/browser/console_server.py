@@ -3,13 +3,14 @@
 ``RestartableServer`` runs Parley's ASGI application under uvicorn in a thread on
 a loopback port picked at run time, and can be stopped (every socket dies) and
 started again on the same port. ``Visitor`` speaks the CXone-compatible visitor
-protocol (docs: /work/shared/reference/cxone-chat-protocol.md §3–§6) with the
+protocol (docs: /work/shared/reference/cxone-chat-protocol.md sections 3 to 6) with the
 ``websockets`` client, as the Chat Web SDK would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -197,9 +198,7 @@ class Visitor:
 
     def close(self) -> None:
         if self._socket is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._run(self._socket.close(), timeout=5)
-            except Exception:
-                pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)

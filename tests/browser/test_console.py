@@ -185,7 +185,7 @@ def test_an_agent_answers_a_visitor_and_a_colleague_sees_it_live(browser, server
 
 
 def test_killing_the_console_socket_loses_and_doubles_nothing(browser, servers, visitor):
-    visitor_server, console_server = servers
+    _visitor_server, console_server = servers
     visitor.say("m1")
     alice = _login(browser, console_server.base, "alice")
     alice.click('.tab[data-view="queue"]')
