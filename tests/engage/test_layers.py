@@ -274,6 +274,7 @@ class _EchoGroupConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"resync": message["dropped"]})
 
 
+@pytest.mark.django_db  # Channels closes stale DB connections around consumer calls
 async def test_a_channels_consumer_joins_groups_and_receives_through_the_layer(settings):
     settings.CHANNEL_LAYERS = LAYER
     communicator = WebsocketCommunicator(_EchoGroupConsumer.as_asgi(), "/ws")
