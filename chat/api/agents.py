@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import assignment, canned, inbox, services
+from chat import assignment, canned, inbox, selectors, services
 from chat.api.access import agent_for
 from chat.api.serializers import (
     AgentSerializer,
@@ -25,15 +25,21 @@ from chat.api.serializers import (
 )
 from chat.models import Attachment, CannedResponse, Customer, Thread
 from engage.errors import InvalidInput, NotFound
-from engage.models import CustomFieldDefinition, Membership, RoutingQueue
+from engage.models import Channel, CustomFieldDefinition, Membership, RoutingQueue
 from engage.services import membership_set_presence
 
 
 def _presence_data(agent: Membership) -> dict:
+    """My presence and load, and what visitors of my channels are told (``channel_availability``)."""
+    channels = Channel.objects.filter(pk__in=inbox.readable_channel_ids(agent=agent)).order_by("pk")
     return {
         "presence": agent.presence,
         "max_concurrent_contacts": agent.max_concurrent_contacts,
         "load": assignment.agent_loads(agent_ids=[agent.pk])[agent.pk],
+        "channels": [
+            {"id": channel.pk, "name": channel.name, "availability": selectors.channel_availability(channel)}
+            for channel in channels
+        ],
     }
 
 

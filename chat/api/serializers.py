@@ -271,10 +271,17 @@ class SeenInputSerializer(serializers.Serializer):
     up_to_sequence = serializers.IntegerField(required=False, min_value=0)
 
 
+class ChannelAvailabilitySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    availability = serializers.ChoiceField(choices=["online", "offline"], help_text="What visitors are told.")
+
+
 class PresenceSerializer(serializers.Serializer):
     presence = serializers.ChoiceField(choices=Membership.Presence.choices, required=False)
     max_concurrent_contacts = serializers.IntegerField(required=False, min_value=0, max_value=100)
     load = serializers.IntegerField(read_only=True)
+    channels = ChannelAvailabilitySerializer(many=True, read_only=True)
 
 
 class AttachmentUploadSerializer(serializers.Serializer):

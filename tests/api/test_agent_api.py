@@ -410,10 +410,20 @@ def test_presence_drives_routing(acme, alice_api, django_capture_on_commit_callb
         body = alice_api.put(
             f"{API}/presence/", {"presence": "available", "max_concurrent_contacts": 2}, format="json"
         ).json()
-    assert body == {"presence": "available", "max_concurrent_contacts": 2, "load": 0}
+    assert body == {
+        "presence": "available",
+        "max_concurrent_contacts": 2,
+        "load": 0,
+        "channels": [
+            {"id": acme.messaging.pk, "name": "Acme messaging", "availability": "online"},
+            {"id": acme.live.pk, "name": "Acme live chat", "availability": "online"},
+        ],
+    }
     contact.refresh_from_db()
     assert contact.assigned_agent_id == acme.alice.pk
     assert alice_api.get(f"{API}/presence/").json()["load"] == 1
+    away = alice_api.put(f"{API}/presence/", {"presence": "away"}, format="json").json()
+    assert [c["availability"] for c in away["channels"]] == ["offline", "offline"]
     assert alice_api.put(f"{API}/presence/", {"presence": "busy"}, format="json").status_code == 400
 
 
