@@ -173,6 +173,7 @@ if AWS_STORAGE_BUCKET_NAME:
             "access_key": env("AWS_ACCESS_KEY_ID") or None,
             "secret_key": env("AWS_SECRET_ACCESS_KEY") or None,
             "default_acl": "private",
+            "signature_version": "s3v4",
             "querystring_auth": True,
             "querystring_expire": int(env("PARLEY_SIGNED_URL_TTL", "300")),
             "file_overwrite": False,
