@@ -37,7 +37,7 @@ run: setup build
 	$(BIN)/daphne -b $(HOST) -p $(PORT) engage.asgi:application
 
 test: setup build
-	@eval "$$($(BIN)/python scripts/test_services.py)" && \
+	@services="$$($(BIN)/python scripts/test_services.py)" && eval "$$services" && \
 	  npm test --silent && \
 	  $(BIN)/lint-imports && \
 	  $(BIN)/python manage.py makemigrations --check --dry-run -v0 && \
