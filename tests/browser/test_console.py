@@ -14,12 +14,15 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from chat.models import Contact, Message
+from chat import services
+from chat.models import Contact, Message, Thread
 from engage.management.commands.seed_demo import seed_acme
 from engage.models import Channel
 from tests.browser.console_server import RestartableServer, Visitor
@@ -79,6 +82,21 @@ def visitor(servers) -> Iterator[Visitor]:  # type: ignore[no-untyped-def]
     client.close()
 
 
+def _off_thread(function, *args):  # type: ignore[no-untyped-def]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_closing_connection(function), *args).result(timeout=30)
+
+
+def _closing_connection(function):  # type: ignore[no-untyped-def]
+    def run(*args):  # type: ignore[no-untyped-def]
+        try:
+            return function(*args)
+        finally:
+            connection.close()
+
+    return run
+
+
 def _shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"))
@@ -112,6 +130,34 @@ def test_an_agent_answers_a_visitor_and_a_colleague_sees_it_live(browser, server
 
     visitor.say("Hello, I need help with my order")
     visitor.say("<img src=x onerror=\"document.title='pwned'\"> is this safe?")
+    # What the widget and chat manager report about the visit (page trail, variables).
+    # (Service calls run off this thread: Playwright keeps an event loop running here.)
+    _off_thread(_describe_visit, visitor.customer_id)
+    _continue_main_path(alice, bob, visitor)
+
+
+def _describe_visit(customer_id: str) -> None:
+    thread = Thread.objects.get(customer__id_on_external_platform=customer_id)
+    services.thread_update_context(
+        thread=thread,
+        context={
+            "currentPage": {"url": "https://shop.example/cart", "title": "Your cart"},
+            "pageViews": [
+                {"url": "https://shop.example/", "title": "Acme Tea Shop"},
+                {"url": "https://shop.example/tea/sencha", "title": "Sencha"},
+                {"url": "https://shop.example/cart", "title": "Your cart"},
+            ],
+            "customVariables": [
+                {"identifier": "cart_value", "value": "42.50"},
+                {"identifier": "plan", "value": "gold"},
+            ],
+        },
+    )
+    services.customer_update(customer=thread.customer, values={"email": "vera@example.com", "extra": {"tier": "gold"}})
+    services.thread_get_or_create(channel=thread.channel, customer=thread.customer, name="Delivery question")
+
+
+def _continue_main_path(alice: Page, bob: Page, visitor: Visitor) -> None:
 
     # Both consoles see the new contact in the queue, live; the title bar announces it.
     for page in (alice, bob):
@@ -131,6 +177,11 @@ def test_an_agent_answers_a_visitor_and_a_colleague_sees_it_live(browser, server
     )
     assert alice.locator("#messages img").count() == 0
     expect(alice.locator('[data-testid="identity"]')).to_have_text("Anonymous")
+    panel = alice.locator("#context")
+    expect(panel.get_by_role("link", name="Your cart").first).to_have_attribute("href", "https://shop.example/cart")
+    expect(panel.locator(".trail li")).to_have_text(["Your cart", "Sencha", "Acme Tea Shop"])
+    expect(panel.locator(".pairs dd")).to_have_text(["gold", "42.50", "gold"])
+    expect(panel.locator(".past li")).to_have_text([re.compile(r"^Delivery question Acme messaging")])
     alice.click("#accept")
     expect(alice.locator("#accept")).to_be_hidden()
     expect(alice.locator("#thread-sub")).to_contain_text("with Alice Agent")
@@ -144,6 +195,10 @@ def test_an_agent_answers_a_visitor_and_a_colleague_sees_it_live(browser, server
     _shot(alice, "03-visitor-typing")
     visitor.typing(False)
     expect(alice.locator("#typing")).to_be_hidden()
+
+    # Contact fields are edited in place.
+    alice.select_option("#field-contact-topic", "order")
+    expect(alice.locator("#field-contact-topic")).to_have_value("order")
 
     # Reply with Enter.
     alice.fill("#reply", "Hi Vera! Let me look that up.")
