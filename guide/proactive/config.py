@@ -21,6 +21,7 @@ from guide.models import ChatButton, CustomVariable, Invitation, Trigger, Trigge
 from guide.rules import RuleError, rule_validate
 
 logger = logging.getLogger(__name__)
+DEFAULT_VISIT_IDLE_MINUTES = 30
 
 
 def _button(button: ChatButton) -> dict[str, Any]:
@@ -128,5 +129,16 @@ def proactive_config(channel: Channel) -> dict[str, Any]:
 
 
 def loader_contribution(channel: Channel) -> dict[str, Any]:
-    """The loader inlines the proactive configuration, so no second request is needed to decide."""
-    return {"proactive": proactive_config(channel)}
+    """What the loader needs to know before the chat manager has fetched its configuration.
+
+    The configuration itself stays out of the loader (its budget is 1.5 KB): the chat
+    manager fetches it from the cacheable endpoint. With active triggers the loader
+    waits for the chat manager instead of showing its default button first
+    (``deferButton``); a visit idle time other than 30 minutes is passed on.
+    """
+    contribution: dict[str, Any] = {}
+    if Trigger.objects.filter(channel=channel, tenant_id=channel.tenant_id, is_active=True).exists():
+        contribution["deferButton"] = True
+    if channel.idle_timeout_minutes != DEFAULT_VISIT_IDLE_MINUTES:
+        contribution["visitIdleMinutes"] = channel.idle_timeout_minutes
+    return contribution

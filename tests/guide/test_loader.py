@@ -8,7 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from guide.loader.config import manifest, module_files
+from guide.loader.config import contributions, manifest, module_files
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +43,7 @@ def test_loader_inlines_the_public_channel_configuration(acme, client: Client) -
         "multiThread": True,
         "theme": acme.messaging.theme,
         "translations": {"en": {"weAreOffline": "We'll answer soon", "weAreOnline": "We're online"}},
+        **contributions(acme.messaging),
     }
     assert acme.messaging.identity_secret not in response.content.decode()
 

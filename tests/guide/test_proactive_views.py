@@ -142,3 +142,18 @@ def test_an_available_globex_agent_does_not_make_acme_available(client, acme, gl
 @pytest.mark.parametrize("method", ["post", "put", "delete"])
 def test_only_get_is_allowed(client, acme, method) -> None:
     assert getattr(client, method)(_config_url(acme.live)).status_code == 405
+
+
+def test_the_loader_waits_for_the_chat_manager_only_when_triggers_exist(client, acme) -> None:
+    import json as json_module
+
+    def config() -> dict:
+        source = client.get("/loader/1001/chat_live.js").content.decode()
+        return json_module.loads(source[source.rindex("})(") + 3 : source.rindex(");")])
+
+    assert "deferButton" not in config()
+    trigger_create(acme.live, name="any page", actions=[{"kind": "openChat"}])
+    acme.live.idle_timeout_minutes = 45
+    acme.live.save()
+    assert (config()["deferButton"], config()["visitIdleMinutes"]) == (True, 45)
+    assert "triggers" not in json_module.dumps(config())

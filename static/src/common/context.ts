@@ -93,6 +93,22 @@ export interface WidgetApi {
  * - "chat:message" {direction, text}: a message was shown.
  * - "chat:ended": a live chat ended.
  * - "identity:changed": parley('identify') or parley('set') was called.
+ *
+ * Added by the proactive engagement modules (issue 6, docs/proactive.md):
+ * - "analytics:pageview" {id, url, path, title, at}: a page view started (a load or
+ *   a single-page app's history change); the chat manager re-evaluates its triggers.
+ * - "chatmanager:context" {pageViews, customVariables}: while the visitor is engaged,
+ *   the page trail (SendPageViews shape: {id, pageUrl, pageTitle, visitedAt, …}) and
+ *   the custom variables agents may see ([{identifier, value}], StoreVisitor shape).
+ *   Emitted on engagement, on every page view while engaged and on "widget:ready";
+ *   the widget sends them over its socket so agents see them live.
+ * - "chatmanager:<analytics event>" {name, …}: e.g. "chatmanager:invitation_shown".
+ *
+ * The chat manager reads config.proactive (inlined by the loader, see
+ * guide/proactive/config.py) and the widget's "chat" record ({engaged, open,
+ * threadId}) from session storage; it keeps "cm.engagement" {at} (the last activity
+ * of an engaged visitor, for the 24-hour idle rule), "cm.once" and "cm.dismissed"
+ * ({visit, ids}) there, and "journey" is the analytics module's record of the visit.
  */
 export type ParleyEvent =
   | "chatmanager:ready"
@@ -103,4 +119,6 @@ export type ParleyEvent =
   | "chat:engaged"
   | "chat:message"
   | "chat:ended"
-  | "identity:changed";
+  | "identity:changed"
+  | "analytics:pageview"
+  | "chatmanager:context";
