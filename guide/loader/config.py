@@ -84,6 +84,13 @@ def loader_config(channel: Channel) -> dict[str, Any]:
         "theme": channel.theme or {},
         "translations": _button_texts(channel),
     }
-    for contributor in _contributors:
-        config.update(contributor(channel))
+    config.update(contributions(channel))
     return config
+
+
+def contributions(channel: Channel) -> dict[str, Any]:
+    """The keys other parts of guide add to the loader's config for ``channel``."""
+    added: dict[str, Any] = {}
+    for contributor in _contributors:
+        added.update(contributor(channel))
+    return added

@@ -40,7 +40,9 @@ def serving() -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(application(), log_level="warning", lifespan="off", ws="websockets-sansio")
+    config = uvicorn.Config(
+        application(), log_level="warning", lifespan="off", ws="websockets-sansio", timeout_graceful_shutdown=3
+    )
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
 
@@ -58,5 +60,27 @@ def serving() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=30)
         sock.close()
+        _settle_database()
+
+
+def _settle_database() -> None:
+    """Waits for requests the stopped server still runs in worker threads (a page's last
+    beacon, a socket's disconnect), then ends any that hold locks, so that the test
+    database can be flushed. PostgreSQL only; other databases have nothing to settle."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    busy = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')"
+    )
+    with connection.cursor() as cursor:
+        for _ in range(50):
+            cursor.execute(busy)
+            if not cursor.fetchall():
+                return
+            threading.Event().wait(0.1)
+        cursor.execute(f"SELECT pg_terminate_backend(pid) FROM ({busy}) AS stuck")

@@ -95,6 +95,10 @@ export const endContact = (client: VisitorClient, threadId: string, contactId: s
 export const setCustomerFields = (client: VisitorClient, fields: CustomField[]): Promise<Frame> =>
   client.request("SetConsumerCustomFields", { customFields: fields });
 
+/** SendPageViews: the visitor's page trail (from the chat manager) on the thread, for agents. */
+export const sendPageViews = (client: VisitorClient, threadId: string, pageViews: unknown[]): Promise<Frame> =>
+  client.request("SendPageViews", { ...thread(threadId), pageViews });
+
 /** StoreVisitor: the page API's extra values, kept on the customer as custom variables. */
 export const storeVisitor = (client: VisitorClient, values: Record<string, string>): Promise<Frame> =>
   client.request("StoreVisitor", {

@@ -13,6 +13,12 @@ import { type AuthMode, type Frame, newEventId, VisitorClient } from "./protocol
 import { messageRow } from "./render";
 import { stylesheet, theme } from "./styles";
 
+/** What the chat manager gathers for agents (event "chatmanager:context"). */
+interface AgentContext {
+  pageViews?: unknown[];
+  customVariables?: Array<{ identifier: string; value: string }>;
+}
+
 interface ChatState {
   engaged?: boolean;
   open?: boolean;
@@ -81,6 +87,8 @@ export class ChatWidget implements WidgetApi {
     preContactFields: [],
   };
   private settingsLoaded: Promise<void> | null = null;
+  private agentContext: AgentContext | null = null;
+  private extrasSent = "";
   private attach = el("button", { type: "button", class: "icon", hidden: "" }, icon(ATTACH_ICON));
   private picker = el("input", { type: "file", hidden: "", "aria-hidden": "true", tabindex: "-1" });
   private opened = false;
@@ -111,6 +119,10 @@ export class ChatWidget implements WidgetApi {
     this.shadow.append(...(this.launcher ? [this.launcher] : []), this.frame);
     session.watch("chat", (value) => this.syncFromOtherTab(value as ChatState | undefined));
     context.on("identity:changed", () => this.identityChanged());
+    context.on("chatmanager:context", (detail) => {
+      this.agentContext = detail as AgentContext;
+      this.shareContext();
+    });
   }
 
   // --- state persisted for continuity ------------------------------------------------
@@ -334,6 +346,7 @@ export class ChatWidget implements WidgetApi {
       this.connecting = null;
       this.opened = false;
       this.conversation = null;
+      this.extrasSent = "";
       this.saveState({ threadId: undefined, engaged: false });
       if (this.isOpen()) this.start().catch((error) => this.fail(error));
       return;
@@ -341,12 +354,30 @@ export class ChatWidget implements WidgetApi {
     this.storeExtras();
   }
 
-  /** The page API's e-mail and extra values reach the customer as custom variables (StoreVisitor). */
+  /** Sends the chat manager's context to agents: page trail on the thread, variables on the customer. */
+  private shareContext(): void {
+    const client = this.client;
+    const conversation = this.conversation;
+    const pages = this.agentContext?.pageViews;
+    if (client && conversation && conversation.messages.length && pages && pages.length) {
+      this.connect()
+        .then(() => api.sendPageViews(client, conversation.threadId, pages))
+        .catch((error) => console.error("Parley:", error));
+    }
+    this.storeExtras();
+  }
+
+  /** The page API's e-mail and extra values, and the chat manager's custom variables, reach the
+   * customer as custom variables (StoreVisitor). */
   private storeExtras(): void {
     const identity = this.session.identity();
-    const values = { ...identity.extra, ...(identity.email ? { email: identity.email } : {}) };
+    const variables: Record<string, string> = {};
+    for (const variable of this.agentContext?.customVariables || []) variables[variable.identifier] = variable.value;
+    const values = { ...variables, ...identity.extra, ...(identity.email ? { email: identity.email } : {}) };
     const client = this.client;
-    if (client && Object.keys(values).length) {
+    const sent = JSON.stringify(values);
+    if (client && Object.keys(values).length && sent !== this.extrasSent) {
+      this.extrasSent = sent;
       this.connect()
         .then(() => api.storeVisitor(client, values))
         .catch((error) => console.error("Parley:", error));
@@ -624,6 +655,7 @@ export class ChatWidget implements WidgetApi {
         this.pendingFields = null;
         this.saveState({ threadId: conversation.threadId, engaged: true });
         this.context.emit("chat:engaged", { threadId: conversation.threadId });
+        this.shareContext();
       }
     } catch (error) {
       pending.status = "failed";
