@@ -88,6 +88,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         try:
             self.state = await database_sync_to_async(self._open)(_query(self.scope), _header(self.scope, b"origin"))
+            await self.state.flush_joins()
         except ParleyError as error:
             logger.info("visitor handshake refused: %s", error.code)
             await self.close()
@@ -128,7 +129,9 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             message = f"Unknown event type {frame.event_type!r}."
             return [cxone_error(frame.event_id, frame.event_type, message, reason="unknown_event_type")]
         try:
-            return await database_sync_to_async(handler)(self.state, frame)
+            answers = await database_sync_to_async(handler)(self.state, frame)
+            await self.state.flush_joins()
+            return answers
         except ParleyError as error:
             return [cxone_error(frame.event_id, frame.event_type, error.message, reason=error.code)]
         except Exception:

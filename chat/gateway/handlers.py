@@ -41,6 +41,7 @@ Frames = list[dict[str, Any]]
 Handler = Callable[[ConnectionState, ClientFrame], Frames]
 
 MAX_THREADS_LISTED = 100
+MAX_THREADS_JOINED = 20
 MAX_PAGE_VIEWS = 20
 
 
@@ -115,15 +116,18 @@ def _customer_summary(customer: Customer) -> dict[str, Any]:
 
 
 def customer_bind(state: ConnectionState, customer: Customer) -> None:
-    """Binds the socket to the customer and joins their groups; a socket never changes customer."""
+    """Binds the socket to the customer and queues its groups; a socket never changes customer.
+
+    The most recent threads' groups are joined (``flush_joins``) before the
+    client can read anything; older threads join when first touched.
+    """
     if state.customer is not None and state.customer.pk != customer.pk:
         raise Conflict("This connection already belongs to another customer; reconnect to change.")
     state.customer = customer
-    state.join_sync(realtime.customer_group(customer.pk))
-    for thread in selectors.threads_of_customer(channel=state.channel, customer=customer, include_archived=True)[
-        :MAX_THREADS_LISTED
-    ]:
-        state.remember(thread)
+    state.pending_joins.add(realtime.customer_group(customer.pk))
+    threads = selectors.threads_of_customer(channel=state.channel, customer=customer, include_archived=True)
+    for thread in threads.select_related("channel", "customer")[:MAX_THREADS_JOINED]:
+        state.remember(thread, join_now=False)
 
 
 # --- Authorization (legacy flow) ----------------------------------------------
@@ -320,6 +324,7 @@ def _recovered(state: ConnectionState, frame: ClientFrame, thread: Thread, event
         messages, token = _messages_page(state, thread, None)
     agent = _agent_user(contact)
     state.saw(thread.pk, _fresh(thread).last_sequence)
+    state.contact_queues[contact.pk] = contact.queue_id
     data = {
         "thread": cxone_thread_view(thread, state.channel.channel_id),
         "contact": cxone_contact(contact, thread),

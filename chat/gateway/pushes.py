@@ -119,7 +119,8 @@ def contact_created(state: ConnectionState, event: dict[str, Any]) -> Frames:
     if contact is None:
         return []
     data = _case_data(state, contact)
-    data["routingQueue"] = {"id": str(contact.queue_id)} if contact.queue_id else None
+    data["routingQueue"] = _queue_ref(contact.queue_id)
+    state.contact_queues[contact.pk] = contact.queue_id
     return [cxone_push("CaseCreated", "Case", data)]
 
 
@@ -141,18 +142,35 @@ def _agent(state: ConnectionState, agent_id: int | None) -> dict[str, Any] | Non
     return cxone_user(state.agents[agent_id])
 
 
+def _queue_ref(queue_id: int | None) -> dict[str, str] | None:
+    return {"id": str(queue_id)} if queue_id else None
+
+
 def contact_assigned(state: ConnectionState, event: dict[str, Any]) -> Frames:
     contact = _contact(state, event)
     if contact is None:
         return []
+    frames: Frames = []
+    queue_id = event.get("queue_id")
+    if contact.pk in state.contact_queues and state.contact_queues[contact.pk] != queue_id:
+        transfer = _case_data(state, contact)
+        transfer.update(
+            routingQueue=_queue_ref(queue_id), previousRoutingQueue=_queue_ref(state.contact_queues[contact.pk])
+        )
+        initiator = {"type": "user"} if event.get("agent_id") or event.get("previous_agent_id") else {"type": "system"}
+        frames.append(
+            cxone_push("CaseToRoutingQueueAssignmentChanged", "Case", transfer, context={"initiator": initiator})
+        )
+    state.contact_queues[contact.pk] = queue_id
     data = _case_data(state, contact)
     data.update(
         inboxAssignee=_agent(state, event["agent_id"]),
         previousInboxAssignee=_agent(state, event["previous_agent_id"]),
-        routingQueue={"id": str(event["queue_id"])} if event.get("queue_id") else None,
+        routingQueue=_queue_ref(queue_id),
         routingMode="push",
     )
-    return [cxone_push("CaseInboxAssigneeChanged", "Case", data, context={"initiator": {"type": "system"}})]
+    frames.append(cxone_push("CaseInboxAssigneeChanged", "Case", data, context={"initiator": {"type": "system"}}))
+    return frames
 
 
 def queue_position_changed(state: ConnectionState, event: dict[str, Any]) -> Frames:
@@ -228,7 +246,9 @@ def messages_delivered(state: ConnectionState, event: dict[str, Any]) -> Frames:
 
 
 def thread_updated(state: ConnectionState, event: dict[str, Any]) -> Frames:
-    thread = _thread(state, event)
+    # Visitor context (page trail) changes are the visitor's own doing: nothing to show.
+    changes = set(event.get("changes") or ()) & {"name", "is_locked", "is_archived"}
+    thread = _thread(state, event) if changes else None
     if thread is None:
         return []
     thread.refresh_from_db(fields=["name", "is_locked", "is_archived", "last_sequence"])
@@ -237,7 +257,6 @@ def thread_updated(state: ConnectionState, event: dict[str, Any]) -> Frames:
         "channel": state.channel_ref,
         "thread": cxone_thread_view(thread, state.channel.channel_id),
     }
-    changes = set(event.get("changes") or ())
     frames = []
     if "is_archived" in changes and thread.is_archived:
         frames.append(cxone_push("ThreadArchived", "Thread", data))

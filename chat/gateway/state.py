@@ -9,6 +9,7 @@ this object (handlers run one at a time), so it needs no lock.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections import OrderedDict
 from typing import Any
@@ -32,10 +33,13 @@ class ConnectionState:
     channel_name: str = ""
     layer: Any = None
     joined: set[str] = dataclasses.field(default_factory=set)
+    pending_joins: set[str] = dataclasses.field(default_factory=set)
     threads: OrderedDict[str, Thread] = dataclasses.field(default_factory=OrderedDict)
     agents: dict[int, Membership | None] = dataclasses.field(default_factory=dict)
     # Per thread (pk), the highest message sequence this socket has been sent: the resync point.
     sequences: dict[int, int] = dataclasses.field(default_factory=dict)
+    # Per contact (pk), the routing queue this socket last showed, to announce transfers.
+    contact_queues: dict[int, int | None] = dataclasses.field(default_factory=dict)
 
     def saw(self, thread_pk: int, sequence: int) -> None:
         if sequence > self.sequences.get(thread_pk, 0):
@@ -59,13 +63,22 @@ class ConnectionState:
                 return thread
         return None
 
-    def remember(self, thread: Thread) -> Thread:
-        """Caches the thread and joins its customer group (from a worker thread)."""
+    def remember(self, thread: Thread, *, join_now: bool = True) -> Thread:
+        """Caches the thread and joins its customer group.
+
+        ``join_now`` joins before returning (from a worker thread), so that no
+        event published after this call is missed; otherwise the join waits for
+        ``flush_joins`` (used when binding a customer, before any read).
+        """
         self.threads[thread.public_id] = thread
         self.threads.move_to_end(thread.public_id)
         while len(self.threads) > MAX_CACHED_THREADS:
             self.threads.popitem(last=False)
-        self.join_sync(realtime.thread_customer_group(thread.pk))
+        group = realtime.thread_customer_group(thread.pk)
+        if join_now:
+            self.join_sync(group)
+        elif group not in self.joined:
+            self.pending_joins.add(group)
         return thread
 
     def join_sync(self, group: str) -> None:
@@ -79,6 +92,15 @@ class ConnectionState:
             return
         await self.layer.group_add(group, self.channel_name)
         self.joined.add(group)
+
+    async def flush_joins(self) -> None:
+        """Joins the groups ``remember(join_now=False)`` queued, concurrently."""
+        if not self.pending_joins:
+            return
+        groups, self.pending_joins = [g for g in self.pending_joins if g not in self.joined], set()
+        if self.layer is not None and groups:
+            await asyncio.gather(*(self.layer.group_add(group, self.channel_name) for group in groups))
+            self.joined.update(groups)
 
     async def leave_all(self) -> None:
         if self.layer is None:

@@ -417,3 +417,30 @@ async def test_layer_overflow_resends_what_the_socket_missed(acme, visitor_socke
         "lost two",
     ]
     assert [frame["data"]["message"]["sequence"] for frame in resent] == [2, 3]
+
+
+async def test_a_transfer_to_another_queue_is_announced(acme, visitor_socket):  # type: ignore[no-untyped-def]
+    from engage.models import RoutingQueue
+
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    await visitor.request("SendMessage", send_data("thread-A", "a", "msg-1"))
+    created = await visitor.push("CaseCreated")
+    assert created["data"]["routingQueue"] == {"id": str(acme.queue.pk)}
+    escalations = await db(RoutingQueue.objects.create)(tenant=acme.tenant, name="Escalations")
+    contact = await db(Contact.objects.get)()
+    await db(services.contact_assign)(contact=contact, agent=None, queue=escalations, by=acme.alice)
+    transfer = await visitor.push("CaseToRoutingQueueAssignmentChanged")
+    assert transfer["data"]["routingQueue"] == {"id": str(escalations.pk)}
+    assert transfer["data"]["previousRoutingQueue"] == {"id": str(acme.queue.pk)}
+    assert transfer["data"]["case"]["threadIdOnExternalPlatform"] == "thread-A"
+    assigned = await visitor.push("CaseInboxAssigneeChanged")
+    assert assigned["data"]["inboxAssignee"] is None
+
+
+async def test_page_trail_updates_push_nothing(acme, visitor_socket):  # type: ignore[no-untyped-def]
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    await visitor.request("SendMessage", send_data("thread-A", "a", "msg-1"))
+    await visitor.pushes()
+    views = [{"pageUrl": "https://shop.example/", "pageTitle": "Home", "visitedAt": "2026-01-01T00:00:00Z"}]
+    await visitor.request("SendPageViews", {"thread": {"idOnExternalPlatform": "thread-A"}, "pageViews": views})
+    assert await visitor.pushes() == []
