@@ -128,6 +128,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         if handler is None:
             message = f"Unknown event type {frame.event_type!r}."
             return [cxone_error(frame.event_id, frame.event_type, message, reason="unknown_event_type")]
+        assert self.state is not None  # frames arrive only after accept()
         try:
             answers = await database_sync_to_async(handler)(self.state, frame)
             await self.state.flush_joins()

@@ -215,7 +215,7 @@ def _content(frame: ClientFrame) -> dict[str, Any]:
         raise InvalidInput("data.messageContent is required.")
     if content.get("type", "TEXT") not in {"TEXT", "POSTBACK"}:
         raise InvalidInput("Visitors send TEXT messages (with an optional postback).")
-    payload = content.get("payload") if isinstance(content.get("payload"), dict) else {}
+    payload: dict[str, Any] = content["payload"] if isinstance(content.get("payload"), dict) else {}
     text = payload.get("text", "")
     postback = content.get("postback", payload.get("postback"))
     if not isinstance(text, str):
@@ -297,8 +297,8 @@ def send_offline_message(state: ConnectionState, frame: ClientFrame) -> Frames:
         customer=_customer(state),
         text=content["text"],
         email=email if isinstance(email, str) else "",
-        first_name=author.get("firstName") if isinstance(author.get("firstName"), str) else "",
-        last_name=author.get("lastName") if isinstance(author.get("lastName"), str) else "",
+        first_name=_text(author.get("firstName"), 120),
+        last_name=_text(author.get("lastName"), 120),
     )
     return [cxone_postback(frame.event_id, "OfflineMessageSent", {})]
 

@@ -43,7 +43,7 @@ def _claim(claims: dict, name: str, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def identity_verify(*, channel: Channel, token: str) -> VerifiedIdentity:
+def identity_verify(*, channel: Channel, token: object) -> VerifiedIdentity:
     """Verifies the company's JWT for ``channel``; raises IdentityRefused otherwise.
 
     ``exp`` is required. An ``aud`` claim, when present, must name the channel as

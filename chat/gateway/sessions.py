@@ -87,10 +87,16 @@ def customer_anonymous(*, channel: Channel, external_id: Any, identity: Any = No
     if existing is not None and existing.is_verified:
         raise IdentityRefused("This customer id is company-managed: it needs a signed token.")
     names = _names(identity)
-    image = names.pop("image", None)
+    image = names.get("image")
     if image and not image.startswith(("https://", "http://")):
         image = None
-    return services.customer_identify(brand=channel.brand, id_on_external_platform=external_id, image=image, **names)
+    return services.customer_identify(
+        brand=channel.brand,
+        id_on_external_platform=external_id,
+        first_name=names.get("first_name"),
+        last_name=names.get("last_name"),
+        image=image,
+    )
 
 
 def customer_verified(*, channel: Channel, identity: VerifiedIdentity) -> Customer:

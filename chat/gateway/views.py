@@ -147,9 +147,12 @@ def _upload_body(request: HttpRequest, channel: Channel) -> tuple[str, str, byte
         data = base64.b64decode(body["content"], validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput("content is base64.") from None
-    file_name = body.get("fileName") if isinstance(body.get("fileName"), str) else ""
-    mime_type = body.get("mimeType") if isinstance(body.get("mimeType"), str) else ""
-    return file_name, mime_type, data
+    file_name, mime_type = body.get("fileName"), body.get("mimeType")
+    return (
+        file_name if isinstance(file_name, str) else "",
+        mime_type if isinstance(mime_type, str) else "",
+        data,
+    )
 
 
 @_visitor_endpoint({"POST"})
@@ -188,7 +191,7 @@ def attachment_file(request: HttpRequest, channel: Channel, token: str = "") -> 
     attachment = selectors.attachment_of_channel(channel=channel, public_id=public_id) if public_id else None
     if attachment is None:
         raise NotFound("The link is invalid or has expired.")
-    return HttpResponseRedirect(signed_url(attachment.file.name))
+    return HttpResponseRedirect(signed_url(str(attachment.file.name)))
 
 
 @_visitor_endpoint({"POST"}, credentials=True)

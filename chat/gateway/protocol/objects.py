@@ -8,7 +8,7 @@ of the platform's field set gets neutral values (``[]``, ``None``, ``False``,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from chat.gateway.protocol.frames import cxone_timestamp
 from chat.models import Attachment, Contact, Customer, Message, Thread
@@ -91,7 +91,7 @@ def cxone_customer_identity(customer: Customer) -> dict[str, Any]:
 
 
 def cxone_attachment(attachment: Attachment) -> dict[str, Any]:
-    url = signed_url(attachment.file.name)
+    url = signed_url(str(attachment.file.name))
     return {
         "id": str(attachment.public_id),
         "friendlyName": attachment.file_name,
@@ -145,7 +145,7 @@ def cxone_contact(contact: Contact, thread: Thread) -> dict[str, Any]:
 
 
 def _message_content(message: Message) -> dict[str, Any]:
-    content = message.content or {}
+    content: dict[str, Any] = cast(dict[str, Any], message.content or {})
     payload = dict(content.get("payload") or {})
     if message.content_type in {"TEXT", "POSTBACK"}:
         payload["text"] = content.get("text", "")
