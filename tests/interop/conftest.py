@@ -48,14 +48,14 @@ def sdk_installed() -> Path:
 class ParleyServer:
     """engage.asgi served by uvicorn in a thread of the test process, on a free loopback port."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         import uvicorn
 
         from engage.asgi import application
 
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
+        self.socket.bind(("127.0.0.1", port))
         self.port = self.socket.getsockname()[1]
         config = uvicorn.Config(application, lifespan="off", log_level="warning", ws_max_size=256 * 1024)
         self.server = uvicorn.Server(config)
@@ -79,12 +79,37 @@ class ParleyServer:
         self.socket.close()
 
 
+class RestartableServer:
+    """A ParleyServer that can go down and come back on the same port, as after a deploy."""
+
+    def __init__(self) -> None:
+        self.current = ParleyServer()
+        self.port = self.current.port
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.current.start()
+
+    def stop(self) -> None:
+        self.current.stop()
+
+    def restart(self, while_down=None) -> None:  # type: ignore[no-untyped-def]
+        self.current.stop()
+        if while_down is not None:
+            while_down()
+        self.current = ParleyServer(self.port)
+        self.current.start()
+
+
 @pytest.fixture
 def parley_server(sdk_installed, settings):  # type: ignore[no-untyped-def]
     # One layer object for the server's loop and the test thread's agent actions.
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "engage.layers.InProcessChannelLayer", "CONFIG": {}}}
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "interop"}}
-    server = ParleyServer()
+    server = RestartableServer()
     server.start()
     yield server
     server.stop()
@@ -93,7 +118,7 @@ def parley_server(sdk_installed, settings):  # type: ignore[no-untyped-def]
 class SdkProcess:
     """One Node process running one scenario of sdk_driver.cjs."""
 
-    def __init__(self, server: ParleyServer, scenario: str, **config: Any) -> None:
+    def __init__(self, server: RestartableServer, scenario: str, **config: Any) -> None:
         settings = {
             "scenario": scenario,
             "chat": server.base,

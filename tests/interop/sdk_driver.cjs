@@ -182,6 +182,28 @@ const scenarios = {
     step('sent', { customer: sdk.getCustomer().getId(), text: textOf(own.data.message) });
   },
 
+  async reconnect() {
+    const sdk = makeSdk();
+    await connected(sdk);
+    const thread = sdk.getThread(config.threadId);
+    await withTimeout(thread.sendTextMessage('before the restart'), 8000, 'send');
+    let opens = 0;
+    sdk.getWebsocketClient().on('open', () => { opens += 1; });
+    await need('restartServer');
+    const deadline = Date.now() + 15000;
+    while (opens === 0) {
+      if (Date.now() > deadline) throw new Error('the SDK did not reconnect');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const recovered = await withTimeout(thread.recover(), 8000, 'recover after reconnect');
+    step('recovered', { texts: recovered.messages.map(textOf) });
+    await withTimeout(thread.sendTextMessage('after the restart'), 8000, 'send after reconnect');
+    await need('agentReply', { thread: config.threadId });
+    const reply = await waitEvent('MessageCreated', (d) => d.data.message.direction === 'outbound'
+      && textOf(d.data.message) === 'live again');
+    step('live', { text: textOf(reply.data.message) });
+  },
+
   async multiThread() {
     const sdk = makeSdk();
     await connected(sdk);

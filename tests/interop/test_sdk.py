@@ -77,6 +77,27 @@ def test_anonymous_session_send_receive_typing_receipts_fields_and_recover(acme,
     assert Message.objects.count() == 3
 
 
+def test_reconnect_after_a_server_restart_recovers_what_was_missed(acme, run_sdk, parley_server):  # type: ignore[no-untyped-def]
+    config = sdk_config(acme.messaging, securedSession="anonymous", customerId="restart-1", threadId="rs-1", cache=True)
+    sdk = run_sdk("reconnect", **config)
+    sdk.need("restartServer")
+    parley_server.restart(while_down=lambda: agent_reply("rs-1", "sent while you were away", acme.alice))
+    sdk.go("restartServer")
+    assert sdk.step("recovered") == {"texts": ["sent while you were away", "before the restart"]}
+    sdk.need("agentReply")
+    agent_reply("rs-1", "live again", acme.alice)
+    sdk.go("agentReply")
+    assert sdk.step("live") == {"text": "live again"}
+    errors = sdk.done()
+    assert all("close" in error.lower() or "connection" in error.lower() for error in errors), errors
+    assert [m.text for m in Message.objects.order_by("sequence")] == [
+        "before the restart",
+        "sent while you were away",
+        "after the restart",
+        "live again",
+    ]
+
+
 def test_secured_cookies_session(acme, run_sdk):  # type: ignore[no-untyped-def]
     use_mode(acme.messaging, Channel.AuthMode.SECURED_COOKIES)
     sdk = run_sdk("sendOnly", **sdk_config(acme.messaging, securedSession="securedCookies", threadId="cookie-1"))
