@@ -267,7 +267,10 @@ def send_message(state: ConnectionState, frame: ClientFrame) -> Frames:
         )
     thread = state.threads.get(public_id)
     if thread is None:
-        thread, _ = services.thread_get_or_create(channel=state.channel, customer=customer, public_id=public_id)
+        # A thread the visitor starts says so to agents and rules (seed 003, "identity_initiated_thread").
+        thread, _ = services.thread_get_or_create(
+            channel=state.channel, customer=customer, public_id=public_id, context={"identity_initiated_thread": True}
+        )
         state.remember(thread)  # joined before the message's events are published
     result = services.message_create(
         thread=thread,

@@ -34,6 +34,7 @@ from engage.selectors import custom_field_definitions
 ALLOWED_HEADERS = "content-type, x-caller-service-id, x-sdk-platform, x-sdk-version"
 ATTACHMENT_PURPOSE = "attachment-claim"
 ATTACHMENT_CLAIM_SECONDS = 24 * 3600
+MAX_TOKEN_BODY = 16 * 1024
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")
 _FILE_URL = re.compile(r"/attachment/(?P<token>[A-Za-z0-9_\-:]+)/?$")
 
@@ -197,8 +198,11 @@ def attachment_file(request: HttpRequest, channel: Channel, token: str = "") -> 
 @_visitor_endpoint({"POST"}, credentials=True)
 def oauth_token(request: HttpRequest, channel: Channel) -> HttpResponse:
     """``POST /oauth/token?brandId&channelId&visitorId``: the secured-session token exchange."""
+    raw = request.read(MAX_TOKEN_BODY + 1)
+    if len(raw) > MAX_TOKEN_BODY:
+        raise InvalidInput("The body is too large.")
     try:
-        body = json.loads(request.body or b"{}")
+        body = json.loads(raw or b"{}")
     except ValueError:
         raise InvalidInput("The body is JSON.") from None
     if not isinstance(body, dict):

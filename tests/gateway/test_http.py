@@ -190,3 +190,31 @@ def test_large_event_link_serves_the_frame_then_expires(client, settings, acme):
 def test_large_event_sweep_keeps_fresh_events(acme):  # type: ignore[no-untyped-def]
     large_event_store("{}", base_url="http://testserver")
     assert large_events_sweep() == 0
+
+
+def test_token_bodies_are_bounded(client, acme):  # type: ignore[no-untyped-def]
+    body = json.dumps({"customerIdentity": {"idOnExternalPlatform": "x"}, "pad": "y" * 20000})
+    url = "/oauth/token?brandId=1001&channelId=chat_msg&visitorId="
+    response = client.post(url, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "invalid_input"
+
+
+def test_access_logs_never_show_visitor_tokens():
+    import logging
+
+    from chat.gateway.log_filters import RedactVisitorTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" %s',
+        ("127.0.0.1:5", "/ws/visitor?brandId=1001&transactionToken=eyJ.abc:sig&visitorId=", "[accepted]"),
+        None,
+    )
+    RedactVisitorTokens().filter(record)
+    assert record.getMessage() == (
+        '127.0.0.1:5 - "WebSocket /ws/visitor?brandId=1001&transactionToken=[redacted]&visitorId=" [accepted]'
+    )
