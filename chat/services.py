@@ -325,7 +325,7 @@ def contact_assign(
     """
     _same_tenant(contact, agent, queue, by)
     with transaction.atomic():
-        locked = Contact.objects.select_for_update().select_related("thread").get(pk=contact.pk)
+        locked = Contact.objects.select_for_update(of=("self",)).select_related("thread").get(pk=contact.pk)
         if not locked.is_open:
             raise ContactClosed()
         previous = locked.assigned_agent_id
@@ -364,7 +364,7 @@ def contact_update_custom_fields(*, contact: Contact, values: Any, by: Membershi
     _same_tenant(contact, by)
     cleaned = custom_fields_validate(tenant=contact.tenant, scope=CustomFieldDefinition.Scope.CONTACT, values=values)
     with transaction.atomic():
-        locked = Contact.objects.select_for_update().select_related("thread").get(pk=contact.pk)
+        locked = Contact.objects.select_for_update(of=("self",)).select_related("thread").get(pk=contact.pk)
         locked.custom_fields = {**locked.custom_fields, **cleaned}
         locked.save(update_fields=["custom_fields"])
         publish(events.ContactFieldsChanged(**_thread_fields(locked.thread), contact_id=locked.pk))
