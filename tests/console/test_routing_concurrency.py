@@ -7,12 +7,13 @@ processes would: only row locks keep them apart.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from chat import assignment, events
 from chat.errors import AgentAtCapacity, AlreadyAssigned
@@ -125,3 +126,50 @@ def test_concurrent_picks_and_routing_respect_capacity(acme, published):
     first = _first_assignments(published)
     assert sum(first.values()) == 3
     assert set(first.values()) == {1}
+
+
+@pytest.mark.parametrize("action", ["custom_fields", "assign"])
+def test_contact_writes_do_not_deadlock_with_a_message_being_written(acme, action):
+    """A message write locks the thread, then its insert needs the contact (foreign key).
+
+    A contact write that also locked the thread (FOR UPDATE over a join) would wait for
+    the thread while holding the contact: PostgreSQL reports a deadlock.
+    """
+    from chat import services
+    from chat.models import Message, Thread
+
+    contact = waiting_contact(acme, "writer")
+    thread_locked = threading.Event()
+    errors: list[BaseException] = []
+
+    def write_message() -> None:
+        try:
+            with transaction.atomic():
+                locked = Thread.objects.select_for_update().get(pk=contact.thread_id)
+                thread_locked.set()
+                time.sleep(0.6)  # the contact write runs now
+                Message.objects.create(
+                    tenant=acme.tenant,
+                    thread=locked,
+                    contact=contact,
+                    sequence=99,
+                    client_id="racing",
+                    direction="inbound",
+                    author_type="customer",
+                    content={"text": "racing"},
+                )
+        except BaseException as error:  # collected for the assertion
+            errors.append(error)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=write_message)
+    writer.start()
+    assert thread_locked.wait(10)
+    if action == "custom_fields":
+        services.contact_update_custom_fields(contact=contact, values={"order_number": "A-1"})
+    else:
+        services.contact_assign(contact=contact, agent=acme.alice)
+    writer.join(30)
+    assert errors == []
+    assert Message.objects.filter(thread_id=contact.thread_id, client_id="racing").count() == 1
