@@ -27,6 +27,7 @@ run: setup build
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_proactive_demo
 	@echo ""
 	@echo "  Parley is running on the embedded profile:"
 	@echo "    admin          http://$(HOST):$(PORT)/admin/    (acme-admin / parley-demo, globex-admin / parley-demo)"

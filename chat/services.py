@@ -228,9 +228,16 @@ def thread_set_archived(*, thread: Thread, archived: bool = True) -> Thread:
 
 
 def thread_update_context(*, thread: Thread, context: Mapping[str, Any]) -> Thread:
-    """Merges visitor context (current page, page trail, custom variables) into the thread."""
-    merged = {**thread.context, **dict(context)}
-    return _thread_update(thread, {"context": merged})
+    """Merges visitor context (current page, page trail, custom variables) into the thread.
+
+    Merges into the stored context under a row lock, so concurrent writers of
+    different keys (the gateway's page views, guide's subscribers) never lose each other's.
+    """
+    with transaction.atomic():
+        locked = Thread.objects.select_for_update().get(pk=thread.pk)
+        updated = _thread_update(locked, {"context": {**locked.context, **dict(context)}})
+    thread.context = updated.context
+    return updated
 
 
 # --- Contacts -----------------------------------------------------------------

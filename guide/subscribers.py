@@ -1,7 +1,5 @@
 """Subscribers of the guide app (registered in ``GuideConfig.ready``): what agents see.
 
-- A thread whose first message is the visitor's carries the context
-  ``identity_initiated_thread=true`` (seed 003, "Automatic Context Data").
 - The custom variables a visitor's page reported (StoreVisitor, kept on the
   customer as extra values) reach the context of the customer's open threads,
   labelled as defined in admin, for the console's context panel.
@@ -19,16 +17,7 @@ WEB_KINDS = (Channel.Kind.MESSAGING, Channel.Kind.LIVE_CHAT)
 
 
 def register() -> None:
-    subscribe(events.MessageCreated, thread_mark_identity_initiated)
     subscribe(events.CustomerUpdated, threads_share_custom_variables)
-
-
-def thread_mark_identity_initiated(event: events.MessageCreated) -> None:
-    if event.sequence != 1 or event.author_type != "customer" or event.is_internal:
-        return
-    thread = Thread.objects.filter(pk=event.thread_id, tenant_id=event.tenant_id, channel__kind__in=WEB_KINDS).first()
-    if thread is not None and "identity_initiated_thread" not in thread.context:
-        services.thread_update_context(thread=thread, context={"identity_initiated_thread": True})
 
 
 def threads_share_custom_variables(event: events.CustomerUpdated) -> None:

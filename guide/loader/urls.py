@@ -8,6 +8,7 @@ urlpatterns = [
     ),
     path("demo/", views.demo_home, name="demo-home"),
     path("demo/products/<slug:slug>/", views.demo_product, name="demo-product"),
+    path("demo/pricing/", views.demo_pricing, name="demo-pricing"),
     path("demo/help/", views.demo_help, name="demo-help"),
     path("demo/live/", views.demo_live, name="demo-live"),
     path("demo/strict/", views.demo_strict, name="demo-strict"),

@@ -105,6 +105,12 @@ def demo_product(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
+def demo_pricing(request: HttpRequest) -> HttpResponse:
+    """Plans and prices: where the demo's proactive invitation appears after 20 seconds."""
+    return _demo(request, "pricing.html")
+
+
+@require_GET
 def demo_help(request: HttpRequest) -> HttpResponse:
     """The messaging chat embedded in the page (data-parley-embed on the snippet)."""
     return _demo(request, "help.html")

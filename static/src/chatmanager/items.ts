@@ -146,7 +146,7 @@ export class Items {
     dismiss.onclick = () => this.handlers.dismiss("invitation", id, mode);
     const close = box.appendChild(this.element("button", "close", "×"));
     close.type = "button";
-    close.setAttribute("aria-label", config.dismiss);
+    close.setAttribute("aria-label", "Close");
     close.onclick = () => this.handlers.dismiss("invitation", id, mode);
     this.ensureRoot().appendChild(box);
     this.shown.set(`invitation:${id}`, box);

@@ -73,7 +73,11 @@ export default async function init(context: ParleyContext): Promise<ChatManager 
     manager.items.clear();
     shareContext();
   });
-  context.on("widget:ready", shareContext);
+  context.on("widget:ready", () => {
+    // The chat client has its own launcher from now on: our items step aside on this page.
+    manager.suspend();
+    shareContext();
+  });
   context.on("chat:message", () => manager.engagementTouch());
   context.on("identity:changed", run);
   run();

@@ -156,6 +156,14 @@ export class ChatManager {
 
   // --- the trigger order ------------------------------------------------------------
 
+  private suspended = false;
+
+  /** The chat client is on the page: no more items on this page. */
+  suspend(): void {
+    this.suspended = true;
+    this.items.clear();
+  }
+
   /** A new page view (a load or a history change): triggers may run again. */
   pageChanged(): void {
     this.decided.clear();
@@ -259,6 +267,7 @@ export class ChatManager {
   }
 
   private showItem(kind: "button" | "invitation", id: string, mode: Mode): void {
+    if (this.suspended) return;
     if (this.visitList("cm.dismissed").ids.includes(`${kind}:${id}`)) return;
     const shown =
       kind === "button"
