@@ -161,6 +161,13 @@ class Visitor:
         assert "error" not in answer, answer
         return answer
 
+    def seen(self) -> None:
+        answer = self._run(self._request("MessageSeenByConsumer", {"thread": {"idOnExternalPlatform": self.thread_id}}))
+        assert "error" not in answer, answer
+
+    def event_types(self) -> list[str]:
+        return [frame.get("eventType", "") for frame in self.frames if isinstance(frame, dict)]
+
     def typing(self, started: bool) -> None:
         event_type = "SenderTypingStarted" if started else "SenderTypingEnded"
         self._run(self._send_only(event_type, {"thread": {"idOnExternalPlatform": self.thread_id}}))

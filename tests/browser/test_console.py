@@ -22,9 +22,9 @@ from django.db import connection
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from chat import services
-from chat.models import Contact, Message, Thread
+from chat.models import CannedResponse, Contact, Message, Thread
 from engage.management.commands.seed_demo import seed_acme
-from engage.models import Channel
+from engage.models import Channel, Tenant
 from tests.browser.console_server import RestartableServer, Visitor
 from tests.browser.widget_server import CHROMIUM_ARGS
 
@@ -67,6 +67,7 @@ def servers(settings) -> Iterator[tuple[RestartableServer, RestartableServer]]: 
     seed_acme()
     Channel.objects.filter(channel_id="chat_msg").update(auth_mode=Channel.AuthMode.NONE)
     visitor_server, console_server = RestartableServer(), RestartableServer()
+    settings.PUBLIC_URL = console_server.base  # signed file links point here
     visitor_server.start()
     console_server.start()
     yield visitor_server, console_server
@@ -80,6 +81,13 @@ def visitor(servers) -> Iterator[Visitor]:  # type: ignore[no-untyped-def]
     client.connect()
     yield client
     client.close()
+
+
+def _wait_for(condition, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
 
 
 def _off_thread(function, *args):  # type: ignore[no-untyped-def]
@@ -113,6 +121,7 @@ def _login(browser: Browser, base: str, username: str, *, width: int = 1280, hei
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{base}/console/")
     expect(page.locator("#connection")).to_have_text("Live")
+    expect(page.locator("body[data-ready]")).to_have_count(1)
     return page
 
 
@@ -124,6 +133,9 @@ def _sequences(page: Page) -> list[int]:
 
 def test_an_agent_answers_a_visitor_and_a_colleague_sees_it_live(browser, servers, visitor):
     console_base = servers[1].base
+    CannedResponse.objects.create(
+        tenant=Tenant.objects.get(slug="acme"), title="Greeting", shortcut="greeting", text="Thanks for waiting!"
+    )
     alice = _login(browser, console_base, "alice")
     bob = _login(browser, console_base, "bob")
     _shot(alice, "01-empty-inbox")
@@ -204,10 +216,33 @@ def _continue_main_path(alice: Page, bob: Page, visitor: Visitor) -> None:
     alice.fill("#reply", "Hi Vera! Let me look that up.")
     alice.press("#reply", "Enter")
     expect(alice.locator("#messages li.outbound")).to_have_count(1)
-    deadline = time.monotonic() + 10
-    while "Hi Vera! Let me look that up." not in visitor.received_texts() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert visitor.received_texts() == ["Hi Vera! Let me look that up."]
+    _wait_for(lambda: visitor.received_texts() == ["Hi Vera! Let me look that up."])
+    # The visitor saw the agent typing, then stop.
+    _wait_for(lambda: {"SenderTypingStarted", "SenderTypingEnded"} <= set(visitor.event_types()))
+    # The visitor reads it: the receipt turns to Seen.
+    visitor.seen()
+    expect(alice.locator("#messages li.outbound .receipt")).to_have_text("Seen")
+
+    # A canned response: "/" then its shortcut, Enter inserts it, Enter sends it.
+    alice.fill("#reply", "/gre")
+    expect(alice.locator("#canned li")).to_have_text(["/greeting Greeting"])
+    alice.press("#reply", "Enter")
+    expect(alice.locator("#reply")).to_have_value("Thanks for waiting!")
+    alice.press("#reply", "Enter")
+    _wait_for(lambda: visitor.received_texts()[-1:] == ["Thanks for waiting!"])
+
+    # A file, within the channel's limits, downloaded through its signed URL.
+    alice.set_input_files(
+        "#file", files=[{"name": "receipt.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 x"}]
+    )
+    expect(alice.locator("#pending-files")).to_have_text("receipt.pdf")
+    alice.fill("#reply", "Your receipt")
+    alice.press("#reply", "Enter")
+    link = alice.locator("#messages li.outbound a.attachment")
+    expect(link).to_have_text("📎 receipt.pdf (1 KB)")
+    download = alice.request.get(link.get_attribute("href"))
+    assert (download.status, download.body()) == (200, b"%PDF-1.4 x")
+    _wait_for(lambda: visitor.received_texts()[-1:] == ["Your receipt"])
 
     # An internal note: shown to agents, never to the visitor.
     alice.check('input[name="mode"][value="note"]')
@@ -227,14 +262,16 @@ def _continue_main_path(alice: Page, bob: Page, visitor: Visitor) -> None:
     expect(bob.locator('[data-testid="contact"] .name')).to_have_text(["Vera Visitor"])
 
     time.sleep(0.3)
-    assert visitor.received_texts() == ["Hi Vera! Let me look that up."]
+    assert visitor.received_texts() == ["Hi Vera! Let me look that up.", "Thanks for waiting!", "Your receipt"]
     contact = Contact.objects.get(thread__customer__id_on_external_platform=visitor.customer_id)
     assert (contact.status, contact.assigned_agent.user.username) == ("resolved", "alice")
     assert list(Message.objects.filter(thread=contact.thread).values_list("sequence", "is_internal")) == [
         (1, False),
         (2, False),
         (3, False),
-        (4, True),
+        (4, False),
+        (5, False),
+        (6, True),
     ]
     assert "pwned" not in alice.title()
 

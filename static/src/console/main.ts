@@ -98,6 +98,7 @@ class ConsoleApp {
     this.definitions = definitions;
     this.canned = canned;
     await this.refreshInbox();
+    document.body.dataset.ready = "1";
   }
 
   // --- Inbox --------------------------------------------------------------------
