@@ -548,3 +548,28 @@ def test_an_agent_outside_the_channels_queues_cannot_read_the_thread(acme, mine)
     acme.queue.agents.remove(acme.bob)
     response = client_for(acme.bob).get(f"{API}/threads/{mine.thread_id}/")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("extra", [0, 5])
+def test_the_team_and_canned_lists_pin_their_query_count(acme, alice_api, django_assert_num_queries, user_model, extra):
+    from tests.factories import MembershipFactory
+
+    for n in range(extra):
+        MembershipFactory(tenant=acme.tenant, user=user_model.objects.create_user(f"extra{n}"))
+        CannedResponse.objects.create(tenant=acme.tenant, title=f"t{n}", shortcut=f"s{n}", text="x")
+    # membership, members, loads
+    with django_assert_num_queries(3):
+        assert len(alice_api.get(f"{API}/agents/").json()) == 3 + extra
+    # membership, responses
+    with django_assert_num_queries(2):
+        assert len(alice_api.get(f"{API}/canned-responses/").json()) == extra
+
+
+@pytest.mark.parametrize("past", [0, 4])
+def test_thread_detail_pins_its_query_count(acme, alice_api, mine, django_assert_num_queries, past):
+    for n in range(past):
+        services.thread_get_or_create(channel=acme.messaging, customer=mine.thread.customer, name=f"old {n}")
+    # membership, thread, open contact, contact with relations, past threads
+    with django_assert_num_queries(5):
+        body = alice_api.get(f"{API}/threads/{mine.thread_id}/").json()
+    assert len(body["past_threads"]) == past
