@@ -239,7 +239,7 @@ def _continue_main_path(alice: Page, bob: Page, visitor: Visitor) -> None:
     alice.fill("#reply", "Your receipt")
     alice.press("#reply", "Enter")
     link = alice.locator("#messages li.outbound a.attachment")
-    expect(link).to_have_text("📎 receipt.pdf (1 KB)")
+    expect(link).to_have_text("receipt.pdf (1 KB)")
     download = alice.request.get(link.get_attribute("href"))
     assert (download.status, download.body()) == (200, b"%PDF-1.4 x")
     _wait_for(lambda: visitor.received_texts()[-1:] == ["Your receipt"])

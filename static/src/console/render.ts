@@ -43,7 +43,7 @@ function attachmentLink(attachment: Attachment): HTMLElement {
   const size = attachment.size > 1024 * 1024 ? `${(attachment.size / 1048576).toFixed(1)} MB` : `${Math.ceil(attachment.size / 1024)} KB`;
   const label = `${attachment.file_name} (${size})`;
   return url
-    ? el("a", { class: "attachment", href: url, download: attachment.file_name, rel: "noopener noreferrer" }, "📎 " + label)
+    ? el("a", { class: "attachment", href: url, download: attachment.file_name, rel: "noopener noreferrer" }, label)
     : el("span", { class: "attachment" }, label);
 }
 
