@@ -9,11 +9,14 @@ runs the same upserts row by row. Called only by ``analytics.writer``.
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection, transaction
+import psycopg
+from django.db import IntegrityError, connection, transaction
 
 from analytics.models import Event, PageView, Visit, Visitor
 from analytics.validation import Batch
@@ -89,11 +92,20 @@ def write(items: list[Accepted]) -> int:
     if not items:
         return 0
     rows = _collect(items)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            _write_postgres(rows)
-        else:
-            _write_rowwise(rows)
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    connection.ensure_connection()
+                    _write_postgres(rows)
+                else:
+                    _write_rowwise(rows)
+            break
+        except IntegrityError:
+            # Perhaps a cached visit is gone (retention cleanup): forget them all and retry once.
+            known.clear()
+            if attempt == 2:
+                raise
     return len(rows.page_views) + len(rows.events)
 
 
@@ -108,7 +120,7 @@ TABLES = {
 
 _PG_VISITORS = """
 INSERT INTO analytics_visitor (tenant_id, public_id, first_seen_at, last_seen_at)
-SELECT * FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[])
+SELECT * FROM unnest(%b::bigint[], %b::text[], %b::timestamptz[], %b::timestamptz[])
 ON CONFLICT (tenant_id, public_id) DO UPDATE SET
   first_seen_at = LEAST(analytics_visitor.first_seen_at, EXCLUDED.first_seen_at),
   last_seen_at = GREATEST(analytics_visitor.last_seen_at, EXCLUDED.last_seen_at)
@@ -116,7 +128,7 @@ RETURNING id, tenant_id, public_id
 """
 _PG_VISITS = """
 INSERT INTO analytics_visit (tenant_id, visitor_id, channel_id, public_id, started_at, last_seen_at)
-SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[])
+SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::timestamptz[], %b::timestamptz[])
 ON CONFLICT (visitor_id, public_id) DO UPDATE SET
   started_at = LEAST(analytics_visit.started_at, EXCLUDED.started_at),
   last_seen_at = GREATEST(analytics_visit.last_seen_at, EXCLUDED.last_seen_at)
@@ -124,8 +136,8 @@ RETURNING id, visitor_id, public_id
 """
 _PG_PAGE_VIEWS = """
 INSERT INTO analytics_pageview (tenant_id, visit_id, public_id, url, title, referrer, viewed_at, time_on_page_ms)
-SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
-                     %s::timestamptz[], %s::integer[])
+SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[],
+                     %b::timestamptz[], %b::integer[])
 ON CONFLICT (visit_id, public_id) DO UPDATE SET
   viewed_at = LEAST(analytics_pageview.viewed_at, EXCLUDED.viewed_at),
   time_on_page_ms = GREATEST(analytics_pageview.time_on_page_ms, EXCLUDED.time_on_page_ms),
@@ -134,38 +146,95 @@ ON CONFLICT (visit_id, public_id) DO UPDATE SET
 _PG_EVENTS = """
 INSERT INTO analytics_event (tenant_id, visit_id, kind, name, page_view_id, occurred_at, data)
 SELECT t, v, k, n, p, o, d::jsonb
-FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[])
   AS u(t, v, k, n, p, o, d)
 """
 
 
+class _Known:
+    """Visits this process wrote recently, so that most flushes skip the visitor and visit upserts.
+
+    A visit's ``last_seen_at`` (and its visitor's) is refreshed at most every
+    ``REFRESH_MS``; the cache is dropped when a write fails on a missing row
+    (e.g. after the retention cleanup) and the write is retried once.
+    """
+
+    REFRESH_MS = 60_000
+    MAX = 200_000
+
+    def __init__(self) -> None:
+        self.visits: OrderedDict[tuple[int, str, str], tuple[int, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def fresh(self, key: tuple[int, str, str], last_ms: int) -> int | None:
+        with self.lock:
+            entry = self.visits.get(key)
+        if entry is None or last_ms - entry[1] >= self.REFRESH_MS:
+            return None
+        return entry[0]
+
+    def remember(self, entries: dict[tuple[int, str, str], tuple[int, int]]) -> None:
+        with self.lock:
+            self.visits.update(entries)
+            for key in entries:
+                self.visits.move_to_end(key)
+            while len(self.visits) > self.MAX:
+                self.visits.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.visits.clear()
+
+
+known = _Known()
+
+
+def _upsert_visits(cursor: Any, rows: _Rows) -> dict[tuple[int, str, str], int]:
+    """Visit ids of the batch: from the cache when fresh, else upserted with their visitors."""
+    visit_ids: dict[tuple[int, str, str], int] = {}
+    stale = []
+    for key, (_first, last, _channel) in rows.visits.items():
+        cached = known.fresh(key, last)
+        if cached is None:
+            stale.append(key)
+        else:
+            visit_ids[key] = cached
+    if not stale:
+        return visit_ids
+    stale.sort()
+    visitor_keys = sorted({key[:2] for key in stale})
+    cursor.execute(
+        _PG_VISITORS,
+        [
+            [key[0] for key in visitor_keys],
+            [key[1] for key in visitor_keys],
+            [_time(rows.visitors[key][0]) for key in visitor_keys],
+            [_time(rows.visitors[key][1]) for key in visitor_keys],
+        ],
+    )
+    visitor_ids = {(tenant, public): pk for pk, tenant, public in cursor.fetchall()}
+    cursor.execute(
+        _PG_VISITS,
+        [
+            [key[0] for key in stale],
+            [visitor_ids[key[:2]] for key in stale],
+            [rows.visits[key][2] for key in stale],
+            [key[2] for key in stale],
+            [_time(rows.visits[key][0]) for key in stale],
+            [_time(rows.visits[key][1]) for key in stale],
+        ],
+    )
+    by_visitor = {pk: key for key, pk in visitor_ids.items()}
+    written = {(*by_visitor[visitor], public): pk for pk, visitor, public in cursor.fetchall()}
+    visit_ids.update(written)
+    known.remember({key: (pk, rows.visits[key][1]) for key, pk in written.items()})
+    return visit_ids
+
+
 def _write_postgres(rows: _Rows) -> None:
-    with connection.cursor() as cursor:
-        visitor_keys = sorted(rows.visitors)
-        cursor.execute(
-            _PG_VISITORS,
-            [
-                [key[0] for key in visitor_keys],
-                [key[1] for key in visitor_keys],
-                [_time(rows.visitors[key][0]) for key in visitor_keys],
-                [_time(rows.visitors[key][1]) for key in visitor_keys],
-            ],
-        )
-        visitor_ids = {(tenant, public): pk for pk, tenant, public in cursor.fetchall()}
-        visit_keys = sorted(rows.visits)
-        cursor.execute(
-            _PG_VISITS,
-            [
-                [key[0] for key in visit_keys],
-                [visitor_ids[key[:2]] for key in visit_keys],
-                [rows.visits[key][2] for key in visit_keys],
-                [key[2] for key in visit_keys],
-                [_time(rows.visits[key][0]) for key in visit_keys],
-                [_time(rows.visits[key][1]) for key in visit_keys],
-            ],
-        )
-        by_visitor = {pk: key for key, pk in visitor_ids.items()}
-        visit_ids = {(*by_visitor[visitor], public): pk for pk, visitor, public in cursor.fetchall()}
+    # Server-side binding with binary parameters (%b): the arrays go as they are, unquoted.
+    with psycopg.Cursor(connection.connection) as cursor:
+        visit_ids = _upsert_visits(cursor, rows)
         if rows.page_views:
             keys = sorted(rows.page_views)
             values = [rows.page_views[key] for key in keys]

@@ -6,7 +6,7 @@ Starts, one after the other, on 127.0.0.1 and a free port, with uvicorn (one
 process each): the bare app (bench/bare_asgi.py: reads and parses the JSON
 body) and Parley (engage.asgi, PostgreSQL). A load process (bench/loadgen.py)
 posts one page view per request. For each server it prints closed-loop
-throughput; for Parley also open-loop latency at 80 % of the bare app's ×0.25
+throughput; for Parley also open-loop latency at 80 % of the bare app's x0.25
 target and at 80 % of Parley's own throughput, the number of rows in the
 database against the requests accepted, the time until the last accepted row
 was committed after the load stopped, and the most database connections the
@@ -60,8 +60,21 @@ def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "uvicorn", app, "--fd", str(sock.fileno()), "--log-level", "warning",
-               "--no-access-log", "--lifespan", "on", "--backlog", "2048"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--fd",
+        str(sock.fileno()),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--lifespan",
+        "on",
+        "--backlog",
+        "2048",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[sock.fileno()])
     sock.close()
     for _ in range(200):
@@ -93,7 +106,7 @@ def _requests(count: int, brand: int = 1001, channel: str = "chat_live", prefix:
                         "id": f"{prefix}-pv-{n:08d}",
                         "at": now - 10,
                         "url": f"https://shop.example/products/{n % 300}?ref=bench",
-                        "title": f"Product {n % 300} – Acme Shop",
+                        "title": f"Product {n % 300} - Acme Shop",
                         "referrer": "https://shop.example/",
                     }
                 ],
@@ -146,7 +159,9 @@ def main() -> None:
         "PYTHONPATH": str(ROOT / "bench"),
     }
     requests = _requests(200_000)
-    print(f"ingest bench: uvicorn, 1 process each, {args.connections} keep-alive connections, {args.seconds:.0f} s runs")
+    print(
+        f"ingest bench: uvicorn, 1 process each, {args.connections} keep-alive connections, {args.seconds:.0f} s runs"
+    )
 
     bare, port = _serve("bare_asgi:app", env)
     try:
@@ -171,17 +186,21 @@ def main() -> None:
         ratio = result["rate"] / bare_result["rate"]
         print(f"  Parley ingestion (PostgreSQL):        {result['rate']:8.0f} page views/s  {result['statuses']}")
         print(f"  ratio to the bare app:                {ratio:8.2f}  (target ≥ 0.25)")
-        print(f"  rows stored / accepted:               {stored} / {accepted}; last row committed "
-              f"{lag * 1000:.0f} ms after the load stopped")
+        print(
+            f"  rows stored / accepted:               {stored} / {accepted}; last row committed "
+            f"{lag * 1000:.0f} ms after the load stopped"
+        )
         print(f"  database connections held:            {peak_connections}")
         for label, rate in (
-            ("80 % of 0.25 × bare", 0.8 * 0.25 * bare_result["rate"]),
+            ("80 % of 0.25 x bare", 0.8 * 0.25 * bare_result["rate"]),
             ("80 % of Parley's throughput", 0.8 * result["rate"]),
         ):
             fresh = _requests(int(rate * args.seconds) + 10, prefix=f"open{int(rate)}")
             latency = _load("open", port, fresh, rate=rate, seconds=args.seconds, connections=args.connections * 4)
-            print(f"  open loop at {rate:6.0f}/s ({label}): p50 {latency['p50_ms']:.1f} ms, "
-                  f"p99 {latency['p99_ms']:.1f} ms, max {latency['max_ms']:.1f} ms  {latency['statuses']}")
+            print(
+                f"  open loop at {rate:6.0f}/s ({label}): p50 {latency['p50_ms']:.1f} ms, "
+                f"p99 {latency['p99_ms']:.1f} ms, max {latency['max_ms']:.1f} ms  {latency['statuses']}"
+            )
     finally:
         _stop(parley)
     print(f"  rows after a clean shutdown:          {_rows(url) - before} (every accepted row is kept)")

@@ -88,8 +88,14 @@ async def open_loop(port: int, requests: list[bytes], rate: float, seconds: floa
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
-    return {"requests": len(latencies), "rate": rate, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0),
-            "statuses": statuses}
+    return {
+        "requests": len(latencies),
+        "rate": rate,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": pct(1.0),
+        "statuses": statuses,
+    }
 
 
 def run(kind: str, port: int, requests: list[bytes], kwargs: dict, out) -> None:  # type: ignore[no-untyped-def]

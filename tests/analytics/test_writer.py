@@ -47,3 +47,16 @@ def test_a_batch_the_database_refuses_is_dropped_alone(acme) -> None:
     assert writer.flush() == 2
     assert sorted(PageView.objects.values_list("public_id", flat=True)) == ["pv-000001", "pv-000003"]
     assert writer.dropped == 1
+
+
+def test_a_visit_deleted_behind_the_writers_back_is_written_again(acme) -> None:
+    from analytics.models import Visit
+
+    writer = BatchWriter(background=False)
+    writer.submit(acme.tenant.pk, acme.live.pk, _batch(1))
+    assert writer.flush() == 1
+    Visit.objects.all().delete()  # e.g. the retention cleanup; this process still knows the visit's id
+    writer.submit(acme.tenant.pk, acme.live.pk, _batch(2))
+    assert writer.flush() == 1
+    assert (Visit.objects.count(), list(PageView.objects.values_list("public_id", flat=True))) == (1, ["pv-000002"])
+    assert writer.dropped == 0

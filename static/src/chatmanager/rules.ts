@@ -116,36 +116,71 @@ const NEGATED: Record<string, string> = {
 
 const own = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
 
-function leaf(node: Record<string, unknown>, facts: Facts): boolean {
+type Compiled = (facts: Facts) => boolean;
+const never: Compiled = () => false;
+
+function compileLeaf(node: Record<string, unknown>): Compiled {
   const op = node.op;
-  if (!isString(op)) return false;
+  if (!isString(op)) return never;
   const negated = own(NEGATED, op);
   const name = negated ? NEGATED[op] : op;
-  if (!own(POSITIVE, name)) return false;
+  if (!own(POSITIVE, name)) return never;
+  const test = POSITIVE[name];
   const factName = node.fact;
-  const fact = isString(factName) && own(facts, factName) ? facts[factName] : MISSING;
-  try {
-    const result = POSITIVE[name](fact, node.value, node.ignoreCase === true);
-    return negated ? !result : result;
-  } catch {
-    return false;
-  }
+  const value = node.value;
+  const ignoreCase = node.ignoreCase === true;
+  return (facts) => {
+    const fact = isString(factName) && own(facts, factName) ? facts[factName] : MISSING;
+    try {
+      const result = test(fact, value, ignoreCase);
+      return negated ? !result : result;
+    } catch {
+      return false;
+    }
+  };
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
-/** Whether `rule` holds for `facts`. Never throws. */
-export function evaluate(rule: Rule, facts: Facts): boolean {
-  if (!isObject(rule)) return false;
+/** Turns a rule into a function once; the chat manager evaluates it on every page event. */
+export function compile(rule: Rule): Compiled {
+  if (!isObject(rule)) return never;
   if (own(rule, "all")) {
     const nodes = rule.all;
-    return Array.isArray(nodes) && nodes.every((node) => evaluate(node, facts));
+    if (!Array.isArray(nodes)) return never;
+    const parts = nodes.map(compile);
+    return (facts) => {
+      for (const part of parts) if (!part(facts)) return false;
+      return true;
+    };
   }
   if (own(rule, "any")) {
     const nodes = rule.any;
-    return Array.isArray(nodes) && nodes.some((node) => evaluate(node, facts));
+    if (!Array.isArray(nodes)) return never;
+    const parts = nodes.map(compile);
+    return (facts) => {
+      for (const part of parts) if (part(facts)) return true;
+      return false;
+    };
   }
-  if (own(rule, "not")) return isObject(rule.not) && !evaluate(rule.not, facts);
-  return leaf(rule, facts);
+  if (own(rule, "not")) {
+    if (!isObject(rule.not)) return never;
+    const inner = compile(rule.not);
+    return (facts) => !inner(facts);
+  }
+  return compileLeaf(rule);
+}
+
+const compiledRules = new WeakMap<object, Compiled>();
+
+/** Whether `rule` holds for `facts`. Never throws. Compiles each rule object once. */
+export function evaluate(rule: Rule, facts: Facts): boolean {
+  if (typeof rule !== "object" || rule === null) return false;
+  let compiled = compiledRules.get(rule);
+  if (!compiled) {
+    compiled = compile(rule);
+    compiledRules.set(rule, compiled);
+  }
+  return compiled(facts);
 }
