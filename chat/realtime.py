@@ -14,6 +14,7 @@ Pushes are a fast path: a client that missed one resyncs by sequence.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -48,15 +49,26 @@ def groups_for(event: events.Event) -> list[str]:
     return groups
 
 
+async def _send_to_groups(layer: Any, groups: list[str], message: dict[str, Any]) -> None:
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None:  # engage.layers: one encoding for every group
+        await send_many(groups, message)
+        return
+    for group in groups:
+        await layer.group_send(group, message)
+
+
 def fan_out(event: events.Event) -> None:
-    """Sends ``{"type": "chat.event", "event": {...}}`` to each group of the event."""
+    """Sends ``{"type": "chat.event", "event": {...}}`` to each group of the event.
+
+    One trip to the event loop for all the groups: called from a worker thread,
+    each ``async_to_sync`` call is a thread hop (docs/performance.md).
+    """
     layer = get_channel_layer()
     if layer is None:  # pragma: no cover - no layer configured
         return
     message = {"type": "chat.event", "event": event.as_dict()}
-    send = async_to_sync(layer.group_send)
-    for group in groups_for(event):
-        send(group, message)
+    async_to_sync(_send_to_groups)(layer, groups_for(event), message)
 
 
 def register() -> None:

@@ -371,6 +371,11 @@ class InProcessChannelLayer(BaseChannelLayer):
         self.channel_capacity = self.compile_capacities(channel_capacity or {})
         self.core = LocalDelivery(capacity=capacity, capacity_for=self.get_capacity, expiry=expiry)
 
+    @property
+    def groups(self) -> dict[str, set[str]]:
+        """Group name → member channel names of this process, as the stock layer exposes them."""
+        return self.core.groups
+
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         """Sends to one channel; raises ChannelFull when its mailbox is full."""
         if not isinstance(message, dict):
