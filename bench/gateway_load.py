@@ -9,10 +9,9 @@ on PostgreSQL database ``parley_bench`` that this script recreates, migrates
 and seeds, and on Redis) it runs N concurrent conversations. A conversation is
 a visitor socket speaking the CXone visitor protocol (token exchange, then
 ``ws/visitor`` with the transaction token, SendMessage frames, MessageCreated
-pushes) and an agent. The agent side uses the agent console socket when there
-is one; until then it receives through the tenant's console group of the
-channel layer (the same Redis fan-out the console socket will use) and replies
-through the agent REST API, so the server under test does the agent's writes.
+pushes) and an agent: agent console sockets (``ws/console``, logged in as the
+tenant administrator) receive, and replies go through the agent REST API as
+the console sends them, so the server under test does the agent's writes too.
 
 Measured, open loop (every message has a scheduled send time; latency runs
 from that time, so a server that falls behind cannot hide it):
@@ -43,7 +42,6 @@ import os
 import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -75,11 +73,22 @@ class Plan:
     duration: float  # seconds per rate
     burst: int  # messages sent at once for the saturation phase
     idle: int  # idle connections for memory and connection rate
+    agents: int  # agent console sockets
     servers: tuple[str, ...]
 
 
-QUICK = Plan(conversations=100, rates=(100.0,), duration=6.0, burst=600, idle=300, servers=("daphne", "uvicorn"))
-FULL = Plan(conversations=500, rates=(250.0, 1000.0), duration=20.0, burst=4000, idle=1500, servers=("daphne", "uvicorn"))
+QUICK = Plan(
+    conversations=100, rates=(100.0,), duration=6.0, burst=600, idle=300, agents=1, servers=("daphne", "uvicorn")
+)
+FULL = Plan(
+    conversations=500,
+    rates=(250.0, 1000.0),
+    duration=20.0,
+    burst=4000,
+    idle=1500,
+    agents=1,
+    servers=("daphne", "uvicorn"),
+)
 
 
 def free_port() -> int:
@@ -104,7 +113,7 @@ def percentile(values: list[float], fraction: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 # --- Bookkeeping --------------------------------------------------------------------
@@ -263,6 +272,7 @@ class Parley(Server):
         return {**os.environ, **self.env, "CHANNEL_LAYER_PREFIX": f"bench{os.getpid()}{self.name}"}
 
     def command(self) -> list[str]:
+        """The server as docs/performance.md recommends running it (``uvicorn-deflate``: with compression)."""
         if self.name == "daphne":
             return [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "-v", "0", "engage.asgi:application"]
         return [
@@ -279,6 +289,7 @@ class Parley(Server):
             str(128 * 1024),
             "--timeout-graceful-shutdown",
             "2",
+            *(["--ws-per-message-deflate", "false"] if self.name == "uvicorn" else []),
         ]
 
 
@@ -344,7 +355,7 @@ class BareConversation(Conversation):
 class ParleyClients:
     """Token exchange, the agent's REST client and the agent's view of the console fan-out."""
 
-    def __init__(self, server: Parley, api_token: str, tenant_id: int, database_url: str, redis_url: str) -> None:
+    def __init__(self, server: Parley, api_token: str, session: str, conversations: int) -> None:
         self.server = server
         self.http = httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{server.port}",
@@ -352,9 +363,9 @@ class ParleyClients:
             timeout=60,
         )
         self.api_token = api_token
-        self.tenant_id = tenant_id
-        self.database_url = database_url
-        self.redis_url = redis_url
+        self.session = session
+        self.conversations = conversations
+        self.consoles: list[ClientConnection] = []
         self.threads: dict[int, int] = {}  # conversation index -> thread pk
         self.thread_ready: dict[int, asyncio.Future[int]] = {}
         self.errors: Counter[str] = Counter()
@@ -374,45 +385,43 @@ class ParleyClients:
             f"&brandId={BRAND_ID}&channelId={CHANNEL_ID}&visitorId={visitor}&transactionToken={token}"
         )
 
-    async def start_agent(self) -> None:
-        """The agent's receiving side: the tenant's console group through the Redis layer."""
-        from channels_redis.pubsub import RedisPubSubChannelLayer
+    async def start_agent(self, agents: int) -> None:
+        """The agents' receiving side: ``agents`` console sockets (``ws/console``) of the administrator.
 
-        self.layer = RedisPubSubChannelLayer(hosts=[self.redis_url], prefix=self.server.environment()["CHANNEL_LAYER_PREFIX"])
-        self.agent_channel = await self.layer.new_channel()
-        await self.layer.group_add(f"tenant.{self.tenant_id}.console", self.agent_channel)
-        self.db = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
-        self.lookups: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
-        self._tasks = [asyncio.create_task(self._agent_events()), asyncio.create_task(self._lookup())]
+        Every console of the tenant receives every message; console ``n`` answers for the
+        conversations whose index is ``n`` modulo ``agents`` and counts only those.
+        """
+        url = f"ws://127.0.0.1:{self.server.port}/ws/console?tenant=acme"
+        headers = {"Cookie": f"sessionid={self.session}"}
+        self.consoles = [
+            await connect(url, additional_headers=headers, ping_interval=None, max_size=2**22) for _ in range(agents)
+        ]
+        for console in self.consoles:
+            welcome = json.loads(await asyncio.wait_for(console.recv(), 30))
+            if welcome.get("type") != "welcome":
+                raise RuntimeError(f"console socket refused: {welcome}")
+        self._tasks = [
+            asyncio.create_task(self._console(console, number, agents)) for number, console in enumerate(self.consoles)
+        ]
 
-    async def _agent_events(self) -> None:
-        while True:
-            message = await self.layer.receive(self.agent_channel)
-            event = message.get("event") or {}
-            if event.get("event") == "message.created" and event.get("direction") == "inbound":
-                self.lookups.put_nowait((event["message_id"], event["thread_id"]))
-
-    async def _lookup(self) -> None:
-        """Which bench message an event is: the id the visitor gave it (its client id)."""
-        while True:
-            batch = [await self.lookups.get()]
-            while not self.lookups.empty():
-                batch.append(self.lookups.get_nowait())
-            rows = await (
-                await self.db.execute(
-                    "SELECT id, client_id FROM chat_message WHERE id = ANY(%s)", ([pk for pk, _ in batch],)
-                )
-            ).fetchall()
-            client_ids = dict(rows)
-            for pk, thread_pk in batch:
-                client_id = client_ids.get(pk, "")
+    async def _console(self, console: ClientConnection, number: int, agents: int) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for frame in console:
+                parsed = json.loads(frame)
+                if parsed.get("type") == "error":
+                    self.errors[f"console error {parsed.get('code')}"] += 1
+                if parsed.get("type") != "message" or parsed["message"]["direction"] != "inbound":
+                    continue
+                client_id = parsed["message"]["client_id"]
                 if client_id.startswith("w-"):
                     index = int(client_id.split("-")[-1])
-                    self.threads[index] = thread_pk
+                    if index % agents != number:
+                        continue
+                    self.threads[index] = parsed["thread_id"]
                     future = self.thread_ready.get(index)
                     if future is not None and not future.done():
-                        future.set_result(thread_pk)
-                else:
+                        future.set_result(parsed["thread_id"])
+                elif int(client_id.rsplit("-", 1)[-1]) % agents == number:
                     Phase.current.received(client_id)
 
     async def agent_send(self, index: int, message_id: str) -> None:
@@ -428,11 +437,7 @@ class ParleyClients:
         for task in self._tasks:
             task.cancel()
         await self.http.aclose()
-        with contextlib.suppress(Exception):
-            await self.layer.group_discard(f"tenant.{self.tenant_id}.console", self.agent_channel)
-            await self.layer.flush()
-        with contextlib.suppress(Exception):
-            await self.db.close()
+        await asyncio.gather(*(console.close() for console in self.consoles), return_exceptions=True)
 
 
 async def _read_visitor(socket: ClientConnection, clients: ParleyClients) -> None:
@@ -495,7 +500,9 @@ async def _drain(recorder: Recorder, seconds: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def open_loop(server: Server, conversations: list[Conversation], rate: float, duration: float, tag: str) -> dict[str, Any]:
+async def open_loop(
+    server: Server, conversations: list[Conversation], rate: float, duration: float, tag: str
+) -> dict[str, Any]:
     """Sends ``rate`` messages per second for ``duration`` seconds, alternating directions."""
     recorder = Phase.current = Recorder()
     count = int(rate * duration)
@@ -519,9 +526,10 @@ async def open_loop(server: Server, conversations: list[Conversation], rate: flo
         if delay > 0:
             await asyncio.sleep(delay)
         direction = "v2a" if number % 2 == 0 else "a2v"
-        message_id = f"{tag}-{direction}-{number}"
+        index = number // 2 % len(conversations)
+        message_id = f"{tag}-{direction}-{number}-{index}"
         recorder.expect(message_id, direction, at)
-        task = asyncio.create_task(send(number // 2, direction, message_id))
+        task = asyncio.create_task(send(index, direction, message_id))
         pending.add(task)
         task.add_done_callback(pending.discard)
     await _drain(recorder, 15)
@@ -547,7 +555,7 @@ async def burst(server: Server, conversations: list[Conversation], count: int, t
     start = time.perf_counter()
     sends = []
     for number in range(count):
-        message_id = f"{tag}-burst-{number}"
+        message_id = f"{tag}-burst-{number}-{number % len(conversations)}"
         recorder.expect(message_id, "v2a", start)
         sends.append(conversations[number % len(conversations)].send_visitor(message_id))
     await asyncio.gather(*sends, return_exceptions=True)
@@ -564,28 +572,38 @@ async def burst(server: Server, conversations: list[Conversation], count: int, t
     }
 
 
+async def _connect_or_error(url: str) -> ClientConnection | BaseException:
+    try:
+        return await connect(url, ping_interval=None, open_timeout=60, max_size=2**20)
+    except Exception as error:
+        return error
+
+
 async def idle_connections(server: Server, urls: list[str]) -> tuple[dict[str, Any], list[ClientConnection]]:
     """Opens the idle sockets at once (connection rate), then measures memory per socket."""
     gc.collect()
     await asyncio.sleep(1.0)
     before = rss_kib(server.pid)
     start = time.perf_counter()
-    sockets = await gather_limited(
-        [connect(url, ping_interval=None, open_timeout=60, max_size=2**20) for url in urls], limit=256
-    )
+    opened = await gather_limited([_connect_or_error(url) for url in urls], limit=256)
     elapsed = time.perf_counter() - start
+    sockets = [socket for socket in opened if not isinstance(socket, BaseException)]
+    failures = Counter(type(error).__name__ for error in opened if isinstance(error, BaseException))
     # A socket counts once the server answers on it: one heartbeat each.
     await asyncio.gather(*(socket.send('{"action":"heartbeat"}') for socket in sockets))
     await asyncio.gather(*(asyncio.wait_for(socket.recv(), 60) for socket in sockets), return_exceptions=True)
     await asyncio.sleep(2.0)
     after = rss_kib(server.pid)
     deflate = sum(
-        1 for socket in sockets if "permessage-deflate" in (socket.response.headers.get("Sec-WebSocket-Extensions") or "")
+        1
+        for socket in sockets
+        if "permessage-deflate" in (socket.response.headers.get("Sec-WebSocket-Extensions") or "")
     )
     return {
         "idle": len(sockets),
+        "idle_failed": dict(failures),
         "connections_per_s": round(len(sockets) / elapsed),
-        "kib_per_idle_connection": round((after - before) / len(sockets), 1),
+        "kib_per_idle_connection": round((after - before) / len(sockets), 1) if sockets else None,
         "deflate_negotiated": deflate,
     }, sockets
 
@@ -624,17 +642,21 @@ async def run_bare(plan: Plan) -> dict[str, Any]:
             conversation = BareConversation(index, server.port)
             await conversation.open()
             conversations.append(conversation)
-        return await _measure(server, conversations, [f"ws://127.0.0.1:{server.port}/visitor?c=idle-{n}" for n in range(plan.idle)], plan)
+        return await _measure(
+            server, conversations, [f"ws://127.0.0.1:{server.port}/visitor?c=idle-{n}" for n in range(plan.idle)], plan
+        )
     finally:
         await server.stop()
 
 
-async def run_parley(plan: Plan, name: str, environment: dict[str, str], api_token: str, tenant_id: int) -> dict[str, Any]:
+async def run_parley(
+    plan: Plan, name: str, environment: dict[str, str], api_token: str, session: str
+) -> dict[str, Any]:
     server = Parley(name, environment)
     await server.start()
-    clients = ParleyClients(server, api_token, tenant_id, environment["DATABASE_URL"], environment["REDIS_URL"])
+    clients = ParleyClients(server, api_token, session, plan.conversations)
     try:
-        await clients.start_agent()
+        await clients.start_agent(plan.agents)
         conversations: list[Conversation] = [ParleyConversation(index, clients) for index in range(plan.conversations)]
         await gather_limited([conversation.open() for conversation in conversations], limit=32)  # type: ignore[attr-defined]
         tokens = await gather_limited([clients.token(f"idle-{name}-{n}") for n in range(plan.idle)], limit=32)
@@ -647,36 +669,97 @@ async def run_parley(plan: Plan, name: str, environment: dict[str, str], api_tok
         await server.stop()
 
 
-async def _measure(server: Server, conversations: list[Conversation], idle_urls: list[str], plan: Plan) -> dict[str, Any]:
+PROFILE_DIR: Path | None = None
+
+
+def _profiler(server: Server, phase: str = "") -> subprocess.Popen[bytes] | None:
+    """py-spy over the rate and burst phases, as collapsed stacks (``--profile DIR``)."""
+    if PROFILE_DIR is None or server.name == "bare":
+        return None
+    PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+    output = PROFILE_DIR / f"{server.name}{phase}.txt"
+    command = [
+        str(BIN / "py-spy"),
+        "record",
+        "--gil",
+        "-p",
+        str(server.pid),
+        "-f",
+        "raw",
+        "-r",
+        "200",
+        "-o",
+        str(output),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _measure(
+    server: Server, conversations: list[Conversation], idle_urls: list[str], plan: Plan
+) -> dict[str, Any]:
     figures: dict[str, Any] = {"server": server.name, "conversations": len(conversations)}
     await open_loop(server, conversations, min(plan.rates[0], 100.0), 2.0, f"{server.name}-warm")
+    profiler = _profiler(server)
     figures["rates"] = [
-        await open_loop(server, conversations, rate, plan.duration, f"{server.name}-r{int(rate)}") for rate in plan.rates
+        await open_loop(server, conversations, rate, plan.duration, f"{server.name}-r{int(rate)}")
+        for rate in plan.rates
     ]
     figures["burst"] = await burst(server, conversations, plan.burst, server.name)
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
     figures["frame_limit"] = await frame_limit(idle_urls[0])
+    profiler = _profiler(server, "-connect")
     idle, sockets = await idle_connections(server, idle_urls[1:])
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
     figures.update(idle)
     await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
     await asyncio.gather(*(conversation.close() for conversation in conversations), return_exceptions=True)
     return figures
 
 
-def prepare_database(admin_url: str, name: str, environment: dict[str, str]) -> tuple[str, int]:
-    """Recreates, migrates and seeds the bench database; returns an agent API token and the tenant id."""
+SESSION_SCRIPT = """
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+user = get_user_model().objects.get(username="acme-admin")
+session = SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+session.create()
+print(session.session_key)
+"""
+
+
+def prepare_database(admin_url: str, name: str, environment: dict[str, str]) -> tuple[str, str]:
+    """Recreates, migrates and seeds the bench database; returns the administrator's API token and session."""
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
     manage = [sys.executable, "manage.py"]
     for arguments in (["migrate", "--noinput", "-v0"], ["seed_demo", "--force"]):
-        subprocess.run([*manage, *arguments], cwd=ROOT, env={**os.environ, **environment}, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*manage, *arguments], cwd=ROOT, env={**os.environ, **environment}, check=True, stdout=subprocess.DEVNULL
+        )
     token = subprocess.run(
-        [*manage, "create_api_token", "acme-admin"], cwd=ROOT, env={**os.environ, **environment}, check=True, capture_output=True, text=True
+        [*manage, "create_api_token", "acme-admin"],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
-    with psycopg.connect(environment["DATABASE_URL"]) as connection:
-        row = connection.execute("SELECT id FROM engage_tenant WHERE slug = 'acme'").fetchone()
-    assert row is not None
-    return token, row[0]
+    session = subprocess.run(
+        [*manage, "shell", "-c", SESSION_SCRIPT],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
+    return token, session
 
 
 def server_environment(database_url: str, redis_url: str) -> dict[str, str]:
@@ -716,11 +799,12 @@ SUMMARY = [
     ("conn/s", lambda f: f["connections_per_s"]),
     ("1 MiB frame", lambda f: f["frame_limit"]),
 ]
+RATIO_SUMMARY = {"burst msg/s", "burst CPU µs/msg", "KiB/idle conn", "conn/s"}
 
 
 def _ratio(value: Any, base: Any) -> str:
     if isinstance(value, int | float) and isinstance(base, int | float) and base:
-        return f"{value / base:.1f}×"
+        return f"{value / base:.1f}x"
     return "-"
 
 
@@ -732,7 +816,7 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
         header = f"{'server':<10}" + "".join(f"{name:>14}" for name, _ in COLUMNS)
         lines.append(header)
         for figures in results:
-            row = f"{figures['server']:<10}" + "".join(f"{str(get(figures, index)):>14}" for _, get in COLUMNS)
+            row = f"{figures['server']:<10}" + "".join(f"{get(figures, index)!s:>14}" for _, get in COLUMNS)
             lines.append(row)
             if figures is not bare:
                 ratios = f"{'  ÷ bare':<10}" + "".join(
@@ -743,13 +827,12 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
         lines.append("")
     lines.append(f"{'server':<10}" + "".join(f"{name:>17}" for name, _ in SUMMARY))
     for figures in results:
-        lines.append(f"{figures['server']:<10}" + "".join(f"{str(get(figures)):>17}" for _, get in SUMMARY))
+        lines.append(f"{figures['server']:<10}" + "".join(f"{get(figures)!s:>17}" for _, get in SUMMARY))
         if figures is not bare:
             lines.append(
                 f"{'  ÷ bare':<10}"
                 + "".join(
-                    f"{_ratio(get(figures), get(bare)) if name in {'burst msg/s', 'burst CPU µs/msg', 'KiB/idle conn', 'conn/s'} else '':>17}"
-                    for name, get in SUMMARY
+                    f"{_ratio(get(figures), get(bare)) if name in RATIO_SUMMARY else '':>17}" for name, get in SUMMARY
                 )
             )
     for figures in results:
@@ -760,13 +843,17 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
 
 async def main(arguments: argparse.Namespace) -> None:
     plan = QUICK if arguments.quick else FULL
+    global PROFILE_DIR
+    PROFILE_DIR = Path(arguments.profile) if arguments.profile else None
+    if arguments.agents:
+        plan = dataclasses.replace(plan, agents=arguments.agents)
     if arguments.conversations:
         plan = dataclasses.replace(plan, conversations=arguments.conversations)
     if arguments.rates:
         plan = dataclasses.replace(plan, rates=tuple(float(rate) for rate in arguments.rates.split(",")))
     if arguments.servers is not None:
         plan = dataclasses.replace(plan, servers=tuple(name for name in arguments.servers.split(",") if name))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     admin_url = arguments.postgres.rstrip("/") + "/postgres"
     database_url = arguments.postgres.rstrip("/") + "/" + arguments.database
@@ -775,10 +862,10 @@ async def main(arguments: argparse.Namespace) -> None:
     results = [await run_bare(plan)]
     print(f"bare relay measured ({time.perf_counter() - started:.0f} s)", flush=True)
     if plan.servers:
-        api_token, tenant_id = prepare_database(admin_url, arguments.database, environment)
+        api_token, session = prepare_database(admin_url, arguments.database, environment)
         print(f"database {arguments.database} ready ({time.perf_counter() - started:.0f} s)", flush=True)
         for name in plan.servers:
-            results.append(await run_parley(plan, name, environment, api_token, tenant_id))
+            results.append(await run_parley(plan, name, environment, api_token, session))
             print(f"{name} measured ({time.perf_counter() - started:.0f} s)", flush=True)
     print()
     print(report(results, plan))
@@ -790,10 +877,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Visitor gateway load generator (see the module docstring).")
     parser.add_argument("--quick", action="store_true", help="100 conversations, 100 msg/s, about two minutes")
     parser.add_argument("--conversations", type=int)
+    parser.add_argument("--agents", type=int, help="agent console sockets (default 1)")
     parser.add_argument("--rates", help="comma-separated offered rates, messages per second")
     parser.add_argument("--servers", help="comma-separated: daphne,uvicorn (empty: bare relay only)")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--database", default="parley_bench")
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--profile", help="record py-spy profiles of the servers into this folder")
     asyncio.run(main(parser.parse_args()))
