@@ -476,6 +476,7 @@ class ConsoleApp {
         return;
       case "messages.seen":
       case "messages.delivered":
+        if (event.reader === "agent") this.scheduleInbox();
         if (current && event.reader === "customer" && this.store.markRead(Number(event.up_to_sequence), event.event === "messages.seen" ? "seen_at" : "delivered_at", new Date().toISOString()).length) {
           this.renderMessages(false);
         }
