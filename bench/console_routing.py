@@ -109,7 +109,7 @@ def main() -> int:
         ids = fill(f"r{routers}")
         counts: list[int] = []
 
-        def route() -> None:
+        def route(counts: list[int] = counts) -> None:
             try:
                 while True:
                     routed = assignment.tenant_route(tenant_id=tenant.pk)
