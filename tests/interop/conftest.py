@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +118,86 @@ def parley_server(sdk_installed, settings):  # type: ignore[no-untyped-def]
     server.stop()
 
 
+class DaphneServer:
+    """``daphne engage.asgi:application`` in its own process, on a free port, sharing the test
+    database and a Redis channel layer with the test process (the production shape)."""
+
+    def __init__(self, database_url: str, redis_url: str, prefix: str) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CHANNEL_LAYER_PREFIX": prefix,
+            "DJANGO_SETTINGS_MODULE": "engage.settings",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-e", "tcp:port=0:interface=127.0.0.1", "engage.asgi:application"],
+            cwd=HERE.parent.parent,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.port = self._port()
+
+    def _port(self) -> int:
+        assert self.process.stderr is not None
+        deadline = time.monotonic() + 30
+        seen = []
+        while time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            if not line and self.process.poll() is not None:
+                break
+            seen.append(line)
+            match = re.search(r"Listening on TCP address 127\.0\.0\.1:(\d+)", line)
+            if match:
+                threading.Thread(target=self.process.stderr.read, daemon=True).start()  # keep the pipe drained
+                return int(match.group(1))
+        self.process.kill()
+        raise RuntimeError(f"daphne did not start: {''.join(seen)}")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture
+def daphne_server(sdk_installed, settings):  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    if not settings.IS_POSTGRES or not settings.REDIS_URL:
+        reason = "the daphne interop test needs PostgreSQL and Redis (a second process shares them)"
+        if CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    database = connection.settings_dict
+    database_url = (
+        f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+    prefix = f"interop-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": prefix},
+        }
+    }
+    server = DaphneServer(database_url, settings.REDIS_URL, prefix)
+    yield server
+    server.stop()
+
+
 class SdkProcess:
     """One Node process running one scenario of sdk_driver.cjs."""
 
-    def __init__(self, server: RestartableServer, scenario: str, **config: Any) -> None:
+    def __init__(self, server: RestartableServer | DaphneServer, scenario: str, **config: Any) -> None:
         settings = {
             "scenario": scenario,
             "chat": server.base,

@@ -204,6 +204,18 @@ const scenarios = {
     step('live', { text: textOf(reply.data.message) });
   },
 
+  async exchange() {
+    const sdk = makeSdk();
+    await connected(sdk);
+    const thread = sdk.getThread(config.threadId);
+    await withTimeout(thread.sendTextMessage('hello daphne'), 8000, 'send');
+    const own = await waitEvent('MessageCreated', (d) => d.data.message.direction === 'inbound');
+    step('sent', { text: textOf(own.data.message) });
+    await need('agentReply', { thread: config.threadId });
+    const reply = await waitEvent('MessageCreated', (d) => d.data.message.direction === 'outbound');
+    step('agentReply', { text: textOf(reply.data.message) });
+  },
+
   async multiThread() {
     const sdk = makeSdk();
     await connected(sdk);

@@ -219,3 +219,22 @@ def test_large_recover_arrives_by_url(acme, run_sdk):  # type: ignore[no-untyped
     folders, _ = default_storage.listdir("large-events")
     assert len(folders) == 1
     assert len(default_storage.listdir(f"large-events/{folders[0]}")[1]) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_under_daphne_with_the_redis_layer(acme, daphne_server):  # type: ignore[no-untyped-def]
+    """The production shape: the gateway in a daphne process, the agent in another, Redis between them."""
+    from tests.interop.conftest import SdkProcess
+
+    config = sdk_config(acme.messaging, securedSession="anonymous", customerId="daphne-1", threadId="dp-1")
+    sdk = SdkProcess(daphne_server, "exchange", **config)
+    try:
+        assert sdk.step("sent") == {"text": "hello daphne"}
+        sdk.need("agentReply")
+        agent_reply("dp-1", "Hello from another process", acme.alice)
+        sdk.go("agentReply")
+        assert sdk.step("agentReply") == {"text": "Hello from another process"}
+        assert sdk.done() == []
+    finally:
+        sdk.close()
