@@ -13,6 +13,12 @@ def register() -> None:
     subscribe(events.ContactStatusChanged, assignment.on_contact_status_changed)
     subscribe(events.ContactAssigned, assignment.on_contact_assigned)
     subscribe(PresenceChanged, assignment.on_presence_changed)
+    # Signing out makes an agent offline (the auth framework's own hook).
+    from django.contrib.auth.signals import user_logged_out
+
+    from chat.console.views import agent_signed_out
+
+    user_logged_out.connect(agent_signed_out, dispatch_uid="parley-agent-signed-out")
     # Search: index messages in Elasticsearch, after commit, through Celery.
     subscribe(events.MessageCreated, search_index_message)
 

@@ -62,3 +62,13 @@ def console(request: HttpRequest) -> HttpResponse:
         "console/app.html",
         {"agent": agent, "config": _config(request, agent), "assets": console_assets()},
     )
+
+
+def agent_signed_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Signing out of Parley makes the agent offline everywhere: no contact is routed to them."""
+    from engage.services import membership_set_presence
+
+    if user is None:
+        return
+    for membership in memberships_of(user=user).exclude(presence=Membership.Presence.OFFLINE):
+        membership_set_presence(membership=membership, presence=Membership.Presence.OFFLINE)

@@ -70,3 +70,18 @@ def test_a_member_cannot_open_another_tenants_console(acme, globex):
     assert "config" not in response.context
     assert b"?tenant=acme" in response.content
     assert b"globex" not in response.content.lower()
+
+
+def test_signing_out_makes_the_agent_offline(acme, published, django_capture_on_commit_callbacks):
+    acme.alice.presence = "available"
+    acme.alice.save()
+    client = Client()
+    client.force_login(acme.alice.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/logout/")
+    assert response.status_code in (200, 302)
+    acme.alice.refresh_from_db()
+    assert acme.alice.presence == "offline"
+    assert [(e.name, e.membership_id, e.presence) for e in published] == [
+        ("presence.changed", acme.alice.pk, "offline")
+    ]
