@@ -165,6 +165,9 @@ class ChannelAdmin(TenantScopedAdmin):
             return "Save the channel to see its snippet."
         loader = f"{settings.PUBLIC_URL}/loader/{channel.brand.brand_id}/{channel.channel_id}.js"
         snippet = f'<script async src="{loader}"></script>'
+        if channel.display == Channel.Display.EMBEDDED:
+            # The loader renders an embedded chat in #parley-chat (docs/frontend.md).
+            snippet = f'<div id="parley-chat"></div>\n{snippet}'
         sdk = json.dumps(sdk_configuration(channel), indent=2)
         return format_html(
             "<p>Paste this snippet before <code>&lt;/body&gt;</code>:</p><pre>{}</pre>"

@@ -159,3 +159,20 @@ def test_demo_shop_is_off_unless_enabled(acme, client: Client, settings) -> None
     settings.PARLEY_DEMO = False
 
     assert client.get("/demo/").status_code == 404
+
+
+def test_admin_snippet_names_the_embedded_container(acme, client: Client, django_user_model) -> None:
+    from django.urls import reverse
+
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "parley-demo"))
+    page = reverse("admin:engage_channel_change", args=[acme.messaging.pk])
+    floating = client.get(page).content.decode()
+    acme.messaging.display = "embedded"
+    acme.messaging.save(update_fields=["display"])
+    embedded = client.get(page).content.decode()
+
+    script = "&lt;script async src=&quot;http://127.0.0.1:8000/loader/1001/chat_msg.js&quot;&gt;&lt;/script&gt;"
+    assert script in floating
+    assert "parley-chat" not in floating
+    assert f"&lt;div id=&quot;parley-chat&quot;&gt;&lt;/div&gt;\n{script}" in embedded
+    assert _config(client.get("/loader/1001/chat_msg.js").content)["display"] == "embedded"
