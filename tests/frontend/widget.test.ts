@@ -1,0 +1,234 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { ParleyContext } from "../../static/src/common/context";
+import { createStore } from "../../static/src/session/store";
+import { ChatWidget } from "../../static/src/widget/widget";
+import { FakeSocket, flush, jsonResponse } from "./fakes";
+
+const CHANNEL_INFO = {
+  translations: { welcomeMessage: "Welcome to Acme!", title: "Acme chat" },
+  colors: { themeColor: "#123456" },
+  settings: { fileRestrictions: { allowedFileSize: "5", allowedFileTypes: [{ mimeType: "image/*" }], isAttachmentsEnabled: true } },
+  preContactForm: null,
+  endUserCustomFields: [],
+};
+
+function context(overrides: Record<string, unknown> = {}): ParleyContext & { events: Array<[string, unknown]> } {
+  const events: Array<[string, unknown]> = [];
+  const listeners: Record<string, Array<(detail: unknown) => void>> = {};
+  return {
+    events,
+    config: {
+      brandId: 1001,
+      channelId: "chat_msg",
+      base: "https://parley.example",
+      gateway: "wss://parley.example/ws/visitor",
+      isLiveChat: false,
+      multiThread: true,
+      display: "floating",
+      authMode: "anonymous",
+      theme: {},
+      translations: { en: { weAreOnline: "We're online" } },
+      ...overrides,
+    },
+    load: async () => undefined,
+    on(event, listener) {
+      (listeners[event] ||= []).push(listener);
+      return () => undefined;
+    },
+    emit(event, detail) {
+      events.push([event, detail]);
+      for (const listener of listeners[event] || []) listener(detail);
+    },
+    command: () => undefined,
+  };
+}
+
+let requests: string[];
+
+beforeEach(() => {
+  localStorage.clear();
+  document.body.replaceChildren();
+  FakeSocket.reset();
+  requests = [];
+  vi.stubGlobal("WebSocket", FakeSocket);
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async (url: string) => {
+      requests.push(url);
+      if (url.includes("/oauth/token")) return jsonResponse({ accessToken: "tt-1", customerIdentity: { idOnExternalPlatform: "cust-1" } });
+      if (url.endsWith("/availability")) return jsonResponse({ status: "online" });
+      return jsonResponse(CHANNEL_INFO);
+    }),
+  );
+});
+
+afterEach(() => vi.unstubAllGlobals());
+
+function shadow(): ShadowRoot {
+  return document.querySelector("parley-chat")!.shadowRoot!;
+}
+
+async function socketReady(): Promise<FakeSocket> {
+  await vi.waitFor(() => expect(FakeSocket.instances).toHaveLength(1));
+  const socket = FakeSocket.instances[0];
+  socket.accept();
+  await flush();
+  return socket;
+}
+
+function answer(socket: FakeSocket, eventType: string, data: Record<string, unknown> = {}) {
+  const request = socket.sent.filter((frame) => frame.payload).pop();
+  socket.push({ eventId: request.eventId, postback: { eventType, data } });
+  return request;
+}
+
+function agentMessage(threadId: string, text: string, id = "m-agent") {
+  return {
+    eventId: `push-${id}`,
+    eventType: "MessageCreated",
+    createdAt: "2026-11-21T10:00:05Z",
+    data: {
+      thread: { idOnExternalPlatform: threadId },
+      message: {
+        id,
+        idOnExternalPlatform: id,
+        threadIdOnExternalPlatform: threadId,
+        direction: "outbound",
+        messageContent: { type: "TEXT", payload: { text } },
+        createdAtWithMilliseconds: "2026-11-21T10:00:05.000Z",
+        attachments: [],
+        authorUser: { firstName: "Alice", surname: "Agent", nickname: "Alice" },
+      },
+    },
+  };
+}
+
+describe("ChatWidget, messaging with several threads", () => {
+  it("opens on the thread list, starts a conversation and shows the agent's answer", async () => {
+    const ctx = context();
+    const widget = new ChatWidget(ctx, createStore({ brandId: 1001 }));
+    const root = shadow();
+    expect(root.querySelector("section")!.hidden).toBe(true);
+
+    widget.open();
+    expect(root.querySelector("section")!.hidden).toBe(false);
+    expect(root.querySelector<HTMLButtonElement>("button.launcher")!.hidden).toBe(true);
+    const socket = await socketReady();
+    await vi.waitFor(() => expect(socket.sent.some((f) => f.payload?.eventType === "FetchThreadList")).toBe(true));
+    answer(socket, "ThreadListFetched", { threads: [] });
+    await flush();
+
+    expect(requests.slice(0, 2).sort()).toEqual([
+      "https://parley.example/chat/1.0/brand/1001/channel/chat_msg?locale=en_US",
+      "https://parley.example/oauth/token?brandId=1001&channelId=chat_msg&visitorId=" + JSON.parse(localStorage.getItem("parley.1001.visitor")!),
+    ].sort());
+    expect(root.querySelector("h2")!.textContent).toBe("Conversations");
+    (Array.from(root.querySelectorAll("button")).find((b) => b.textContent === "New conversation") as HTMLButtonElement).click();
+    await flush();
+    expect(root.querySelector(".notice")!.textContent).toBe("Welcome to Acme!");
+    expect(root.querySelector<HTMLButtonElement>('button[aria-label="Attach a file"]')!.hidden).toBe(false);
+
+    const box = root.querySelector("textarea")!;
+    box.value = "Is the kettle in stock?";
+    box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    await vi.waitFor(() => expect(socket.sent.some((f) => f.payload?.eventType === "SendMessage")).toBe(true));
+    const send = socket.sent.find((f) => f.payload?.eventType === "SendMessage");
+    const threadId = send.payload.data.thread.idOnExternalPlatform;
+    expect(send.payload.data.messageContent).toEqual({ type: "TEXT", payload: { text: "Is the kettle in stock?" } });
+    expect(root.querySelector(".msg.in .meta")!.getAttribute("data-status")).toBe("sending");
+    socket.push({ eventId: send.eventId });
+    await flush();
+    await flush();
+
+    expect(root.querySelector(".msg.in .meta")!.getAttribute("data-status")).toBe("sent");
+    expect(JSON.parse(localStorage.getItem("parley.1001.chat")!)).toEqual({ open: true, threadId, engaged: true });
+    expect(ctx.events.map(([name]) => name)).toContain("chat:engaged");
+
+    socket.push({ eventId: "t1", eventType: "SenderTypingStarted", data: { thread: { idOnExternalPlatform: threadId }, direction: "outbound", user: { nickname: "Alice" } } });
+    expect(root.querySelector(".typing")!.textContent).toBe("Alice is typing…");
+    socket.push(agentMessage(threadId, "Yes, twelve left."));
+
+    expect(root.querySelector(".typing")!.textContent).toBe("");
+    expect(Array.from(root.querySelectorAll(".msg .bubble")).map((b) => b.textContent)).toEqual([
+      "Is the kettle in stock?",
+      "Yes, twelve left.",
+    ]);
+    expect(socket.sent.filter((f) => f.payload?.eventType === "MessageSeenByConsumer")).toHaveLength(1);
+
+    socket.push({ eventId: "r1", eventType: "MessageReadChanged", data: { message: { idOnExternalPlatform: send.payload.data.idOnExternalPlatform, threadIdOnExternalPlatform: threadId } } });
+    expect(root.querySelector(".msg.in .meta")!.getAttribute("data-status")).toBe("seen");
+  });
+
+  it("minimises with Escape, counts unread agent messages and restores minimised", async () => {
+    localStorage.setItem("parley.1001.chat", JSON.stringify({ open: false, engaged: true, threadId: "t-9" }));
+    const widget = new ChatWidget(context(), createStore({ brandId: 1001 }));
+    const root = shadow();
+
+    widget.open({ restore: true });
+    expect(root.querySelector("section")!.hidden).toBe(true);
+    const socket = await socketReady();
+    await vi.waitFor(() => expect(socket.sent.some((f) => f.payload?.eventType === "RecoverThread")).toBe(true));
+    answer(socket, "ThreadRecovered", {
+      thread: { idOnExternalPlatform: "t-9", threadName: "Kettle" },
+      contact: { id: "1", status: "open" },
+      messages: [],
+      messagesScrollToken: "",
+      contactHistory: [],
+    });
+    await flush();
+    socket.push(agentMessage("t-9", "Are you still there?"));
+
+    const launcher = root.querySelector<HTMLButtonElement>("button.launcher")!;
+    expect(launcher.hidden).toBe(false);
+    expect(launcher.getAttribute("aria-label")).toBe("We're online (1)");
+    expect(root.querySelector(".badge")!.textContent).toBe("1");
+    launcher.click();
+    expect(root.querySelector("h2")!.textContent).toBe("Kettle");
+    expect(root.querySelector(".badge")!.hasAttribute("hidden")).toBe(true);
+
+    root.querySelector("section")!.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+
+    expect(root.querySelector("section")!.hidden).toBe(true);
+    expect(JSON.parse(localStorage.getItem("parley.1001.chat")!).open).toBe(false);
+  });
+});
+
+describe("ChatWidget, live chat", () => {
+  it("shows the queue position, the agent joining and the end of the chat", async () => {
+    const ctx = context({ isLiveChat: true, multiThread: false });
+    const widget = new ChatWidget(ctx, createStore({ brandId: 1001 }));
+    const root = shadow();
+    widget.open();
+    const socket = await socketReady();
+    await vi.waitFor(() => expect(root.querySelector("form.composer")!.hasAttribute("hidden")).toBe(false));
+    const box = root.querySelector("textarea")!;
+    box.value = "Hello";
+    root.querySelector<HTMLFormElement>("form.composer")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await vi.waitFor(() => expect(socket.sent.some((f) => f.payload?.eventType === "SendMessage")).toBe(true));
+    const send = socket.sent.find((f) => f.payload?.eventType === "SendMessage");
+    const threadId = send.payload.data.thread.idOnExternalPlatform;
+    socket.push({ eventId: send.eventId });
+    socket.push({ eventId: "c1", eventType: "CaseCreated", data: { case: { id: "7", threadIdOnExternalPlatform: threadId, status: "new" } } });
+    socket.push({ eventId: "q1", eventType: "SetPositionInQueue", data: { consumerContact: { id: "7" }, positionInQueue: 2, thread: { idOnExternalPlatform: threadId } } });
+    await flush();
+
+    expect(root.textContent).toContain("You are number 2 in the queue.");
+    socket.push({ eventId: "a1", eventType: "CaseInboxAssigneeChanged", data: { case: { id: "7", threadIdOnExternalPlatform: threadId }, inboxAssignee: { nickname: "Alice" }, previousInboxAssignee: null } });
+    expect(root.textContent).not.toContain("in the queue");
+    expect(root.textContent).toContain("Alice joined the chat.");
+
+    const end = Array.from(root.querySelectorAll("button")).find((b) => b.textContent === "End chat")!;
+    expect(end.hidden).toBe(false);
+    end.click();
+    await flush();
+    const endContact = socket.sent.find((f) => f.payload?.eventType === "EndContact");
+    expect(endContact.payload.data).toEqual({ thread: { idOnExternalPlatform: threadId }, contact: { id: "7" } });
+    socket.push({ eventId: endContact.eventId });
+    socket.push({ eventId: "s1", eventType: "CaseStatusChanged", data: { case: { id: "7", threadIdOnExternalPlatform: threadId, status: "closed" } } });
+
+    expect(root.textContent).toContain("The chat has ended.");
+    expect(root.querySelector("form.composer")!.hasAttribute("hidden")).toBe(true);
+    expect(JSON.parse(localStorage.getItem("parley.1001.chat")!)).toEqual({ open: true, engaged: false });
+    expect(ctx.events.map(([name]) => name)).toContain("chat:ended");
+  });
+});
