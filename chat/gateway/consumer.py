@@ -12,6 +12,7 @@ See docs/visitor-protocol.md.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -69,6 +70,17 @@ class VisitorConsumer(AsyncWebsocketConsumer):
     """One visitor socket. Handlers run one at a time, so ``state`` needs no lock."""
 
     state: ConnectionState | None = None
+    _window_start = 0.0
+    _window_count = 0
+
+    def _over_rate(self) -> bool:
+        """A fixed window per socket (default 200 requests / 5 s, twice the SDK's own client limit)."""
+        limit, seconds = getattr(settings, "PARLEY_GATEWAY_RATE_LIMIT", (200, 5.0))
+        now = time.monotonic()
+        if now - self._window_start >= seconds:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        return self._window_count > limit
 
     def _open(self, query: dict[str, str], origin: str | None) -> ConnectionState:
         handshake = handshake_accept(query=query, origin=origin)
@@ -119,6 +131,10 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             return
         if isinstance(frame, Heartbeat):
             await self.send(text_data=PONG)
+            return
+        if self._over_rate():
+            message = "Too many requests; slow down."
+            await self.send_frame(cxone_error(frame.event_id, frame.event_type, message, reason="rate_limited"))
             return
         for answer in await self._answer(frame):
             await self.send_frame(answer)

@@ -244,6 +244,31 @@ def _attachments(state: ConnectionState, frame: ClientFrame) -> list[Any]:
     return found
 
 
+_BROWSER_KEYS = ("browser", "browserVersion", "os", "osVersion", "language", "location", "deviceType")
+
+
+def _browser(fingerprint: Any) -> dict[str, str]:
+    """What the SDK says about the browser, for the agent's visitor context (never trusted for anything)."""
+    if not isinstance(fingerprint, dict):
+        return {}
+    return {key: value[:100] for key in _BROWSER_KEYS if isinstance(value := fingerprint.get(key), str) and value}
+
+
+def _adopt_names(state: ConnectionState, frame: ClientFrame) -> None:
+    """Takes the visitor's name from the SDK (``customerName``, ``setName``) unless a signed identity set it."""
+    customer = _customer(state)
+    identity = frame.payload.get("consumerIdentity")
+    if customer.is_verified or not isinstance(identity, dict):
+        return
+    names = {
+        field: value[:120]
+        for field, key in (("first_name", "firstName"), ("last_name", "lastName"))
+        if isinstance(value := identity.get(key), str) and value.strip()
+    }
+    if any(getattr(customer, field) != value for field, value in names.items()):
+        state.customer = services.customer_update(customer=customer, values=names)
+
+
 def send_message(state: ConnectionState, frame: ClientFrame) -> Frames:
     customer = _customer(state)
     _check_third_party_token(state, frame)
@@ -268,8 +293,12 @@ def send_message(state: ConnectionState, frame: ClientFrame) -> Frames:
     thread = state.threads.get(public_id)
     if thread is None:
         # A thread the visitor starts says so to agents and rules (seed 003, "identity_initiated_thread").
+        context: dict[str, Any] = {"identity_initiated_thread": True}
+        browser = _browser(frame.data.get("browserFingerprint"))
+        if browser:
+            context["browser"] = browser
         thread, _ = services.thread_get_or_create(
-            channel=state.channel, customer=customer, public_id=public_id, context={"identity_initiated_thread": True}
+            channel=state.channel, customer=customer, public_id=public_id, context=context
         )
         state.remember(thread)  # joined before the message's events are published
     result = services.message_create(
@@ -279,8 +308,10 @@ def send_message(state: ConnectionState, frame: ClientFrame) -> Frames:
         client_id=client_id,
         attachments=attachments,
     )
+    if result.created:
+        _adopt_names(state, frame)
     if result.created and customer_fields:
-        state.customer = services.customer_update(customer=customer, custom_fields=customer_fields)
+        state.customer = services.customer_update(customer=_customer(state), custom_fields=customer_fields)
     if result.created and contact_fields and result.message.contact is not None:
         services.contact_update_custom_fields(contact=result.message.contact, values=contact_fields)
     return [cxone_ack(frame.event_id)]

@@ -87,3 +87,21 @@ async def test_wrong_shapes_inside_requests_are_error_frames(acme, visitor_socke
         answer = await visitor.request(event_type, data)
         assert "error" in answer, (event_type, data)
         assert answer["error"]["reason"] in {"invalid_input", "invalid_content", "thread_not_found"}, answer
+
+
+async def test_requests_past_the_rate_limit_get_error_frames(acme, visitor_socket, settings):  # type: ignore[no-untyped-def]
+    from channels.db import database_sync_to_async
+
+    from chat.models import Thread
+
+    settings.PARLEY_GATEWAY_RATE_LIMIT = (3, 60.0)
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    for _ in range(3):
+        assert "error" not in await visitor.request("FetchThreadList", {})
+    data = {"thread": {"idOnExternalPlatform": "t"}, "messageContent": {"type": "TEXT", "payload": {"text": "x"}}}
+    limited = await visitor.request("SendMessage", data)
+    assert limited["error"]["reason"] == "rate_limited"
+    assert limited["error"]["errorCode"] == "SendingMessageFailed"
+    await visitor.communicator.send_to(text_data='{"action":"heartbeat"}')
+    assert await visitor.communicator.receive_from() == '"pong"'
+    assert await database_sync_to_async(Thread.objects.count)() == 0

@@ -444,3 +444,17 @@ async def test_page_trail_updates_push_nothing(acme, visitor_socket):  # type: i
     views = [{"pageUrl": "https://shop.example/", "pageTitle": "Home", "visitedAt": "2026-01-01T00:00:00Z"}]
     await visitor.request("SendPageViews", {"thread": {"idOnExternalPlatform": "thread-A"}, "pageViews": views})
     assert await visitor.pushes() == []
+
+
+async def test_visitor_names_and_browser_reach_the_agent_side(acme, visitor_socket):  # type: ignore[no-untyped-def]
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    fingerprint = {"browser": "Chrome", "browserVersion": "120.0", "os": "Linux", "ip": None, "country": ""}
+    identity = {"idOnExternalPlatform": "spoofed", "firstName": "Jane", "lastName": "Q Public"}
+    await visitor.request(
+        "SendMessage", send_data("thread-A", "a", "msg-1", browserFingerprint=fingerprint), identity=identity
+    )
+    thread = await db(Thread.objects.select_related("customer").get)(public_id="thread-A")
+    assert thread.context["browser"] == {"browser": "Chrome", "browserVersion": "120.0", "os": "Linux"}
+    assert (thread.customer.first_name, thread.customer.last_name) == ("Jane", "Q Public")
+    # The payload's id is never trusted: the socket's customer wrote the message.
+    assert thread.customer.id_on_external_platform == "acme-visitor-1"
