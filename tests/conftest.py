@@ -21,7 +21,8 @@ from engage.management.commands.seed_demo import seed_acme, seed_globex
 from engage.models import Brand, Channel, Membership, RoutingQueue, Tenant
 
 CI = os.environ.get("CI", "").lower() == "true"
-IN_MEMORY_LAYER = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The embedded profile's layer (engage/layers.py), so tests run what `make run` serves.
+IN_MEMORY_LAYER = {"default": {"BACKEND": "engage.layers.InProcessChannelLayer", "CONFIG": {"capacity": 200}}}
 
 
 def pytest_configure(config: pytest.Config) -> None:
