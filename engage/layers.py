@@ -191,6 +191,32 @@ class LocalDelivery:
                 raise ChannelFull(channel)
             self._put(box, payload)
 
+    def deliver(self, channel: str, payload: bytes) -> None:
+        """Like ``send`` for a message that came from another process: a full mailbox gets a notice.
+
+        An unknown channel gets a mailbox, as with ``send``; the sweep evicts it if nobody reads it.
+        """
+        now = time.monotonic()
+        with self._lock:
+            self._maybe_sweep(now)
+            box = self._mailbox(channel, now)
+            if box.size >= box.capacity:
+                self._overflow(box)
+            else:
+                self._put(box, payload)
+
+    def notify_all(self, reason: str) -> int:
+        """Leaves a resync notice in every mailbox that belongs to a group; returns how many."""
+        with self._lock:
+            boxes = [box for box in self.mailboxes.values() if box.groups]
+            for box in boxes:
+                last = box.items[-1] if box.items else None
+                if not (isinstance(last, _Overflow) and last.reason == reason):
+                    box.items.append(_Overflow(reason))
+                    if box.waiters:
+                        self._wake(box)
+            return len(boxes)
+
     def group_send(self, group: str, payload: bytes) -> int:
         """Puts ``payload`` in the mailbox of every member; returns how many got it."""
         now = time.monotonic()
@@ -347,6 +373,28 @@ class LocalDelivery:
             }
 
 
+async def _receive(core: LocalDelivery, channel: str) -> dict[str, Any]:
+    """The next message of ``channel``, waiting for it; a cancelled wait loses nothing."""
+    message = core.take(channel, None)
+    if message is not None:
+        return message
+    loop = asyncio.get_running_loop()
+    core.receiving(channel, +1)
+    try:
+        while True:
+            future: asyncio.Future[None] = loop.create_future()
+            message = core.take(channel, future)
+            if message is not None:
+                return message
+            try:
+                await future
+            except BaseException:
+                core.abandon(channel, future)
+                raise
+    finally:
+        core.receiving(channel, -1)
+
+
 class InProcessChannelLayer(BaseChannelLayer):
     """The embedded profile's channel layer: one process, indexed, bounded, loop-safe.
 
@@ -385,25 +433,7 @@ class InProcessChannelLayer(BaseChannelLayer):
 
     async def receive(self, channel: str) -> dict[str, Any]:
         self.require_valid_channel_name(channel)
-        core = self.core
-        message = core.take(channel, None)
-        if message is not None:
-            return message
-        loop = asyncio.get_running_loop()
-        core.receiving(channel, +1)
-        try:
-            while True:
-                future: asyncio.Future[None] = loop.create_future()
-                message = core.take(channel, future)
-                if message is not None:
-                    return message
-                try:
-                    await future
-                except BaseException:
-                    core.abandon(channel, future)
-                    raise
-        finally:
-            core.receiving(channel, -1)
+        return await _receive(self.core, channel)
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         return f"{prefix}local!{secrets.token_hex(12)}"
@@ -440,4 +470,317 @@ class InProcessChannelLayer(BaseChannelLayer):
 
     def stats(self) -> dict[str, int]:
         """Counters and sizes, for the benchmark and for operators."""
+        return self.core.snapshot()
+
+
+# --- Redis fan-out --------------------------------------------------------------------
+
+
+def _resp(*parts: bytes) -> bytes:
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
+
+
+class _Subscriber:
+    """The process's one subscribing connection to Redis, bound to one event loop.
+
+    Speaks RESP directly: a pub/sub connection only ever reads pushes, so a
+    dozen lines replace a client library's per-message machinery. ``subscribe``
+    returns once Redis confirmed the subscription, so a consumer that joined a
+    group misses nothing published afterwards. After a lost connection it
+    reconnects, subscribes again, and leaves a resync notice in every member
+    mailbox: messages published meanwhile are gone, and consumers resync by
+    sequence.
+    """
+
+    def __init__(self, layer: RedisFanoutChannelLayer, loop: asyncio.AbstractEventLoop) -> None:
+        self.layer = layer
+        self.loop = loop
+        self.wanted: set[bytes] = set()
+        self.pending: dict[bytes, deque[asyncio.Future[None]]] = {}
+        self.writer: asyncio.StreamWriter | None = None
+        self.connected_once = False
+        self.task = loop.create_task(self._run())
+
+    async def subscribe(self, name: bytes) -> None:
+        self.wanted.add(name)
+        future: asyncio.Future[None] = self.loop.create_future()
+        self.pending.setdefault(name, deque()).append(future)
+        if self.writer is not None:
+            self.writer.write(_resp(b"SUBSCRIBE", name))
+        await future
+
+    def unsubscribe(self, name: bytes) -> None:
+        self.wanted.discard(name)
+        if self.writer is not None:
+            self.writer.write(_resp(b"UNSUBSCRIBE", name))
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                reader, self.writer = await self._connect()
+                if self.connected_once:
+                    notified = self.layer.core.notify_all("reconnected")
+                    logger.warning("channel layer: Redis connection restored; %d channels told to resync", notified)
+                self.connected_once, delay = True, 0.1
+                await self._read(reader)
+            except (OSError, asyncio.IncompleteReadError, ConnectionError, ValueError) as error:
+                logger.warning("channel layer: Redis subscriber connection lost (%s); retrying in %.1f s", error, delay)
+            if self.writer is not None:
+                self.writer.close()
+                self.writer = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        url = self.layer.url
+        reader, writer = await asyncio.open_connection(
+            url.hostname or "127.0.0.1", url.port or 6379, ssl=url.scheme == "rediss", limit=2**22
+        )
+        if url.password:
+            auth = [url.username.encode(), url.password.encode()] if url.username else [url.password.encode()]
+            writer.write(_resp(b"AUTH", *auth))
+            answer = await reader.readline()
+            if not answer.startswith(b"+OK"):
+                raise ConnectionError(f"Redis refused AUTH: {answer[:80]!r}")
+        if self.wanted:
+            writer.write(_resp(b"SUBSCRIBE", *sorted(self.wanted)))
+        return reader, writer
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        readline, readexactly = reader.readline, reader.readexactly
+        while True:
+            header = await readline()
+            if not header:
+                raise ConnectionError("closed by Redis")
+            if header[:1] != b"*":
+                if header[:1] == b"-":
+                    logger.error("channel layer: Redis error %r", header[:200])
+                    continue
+                raise ValueError(f"unexpected RESP {header[:40]!r}")
+            items: list[bytes | int] = []
+            for _ in range(int(header[1:])):
+                line = await readline()
+                if line[:1] == b"$":
+                    items.append((await readexactly(int(line[1:]) + 2))[:-2])
+                else:
+                    items.append(int(line[1:]))
+            kind = items[0]
+            if kind == b"message":
+                self.layer._arrived(items[1], items[2])  # type: ignore[arg-type]
+            elif kind == b"subscribe":
+                waiting = self.pending.get(items[1])  # type: ignore[arg-type]
+                if waiting:
+                    future = waiting.popleft()
+                    if not waiting:
+                        del self.pending[items[1]]  # type: ignore[arg-type]
+                    if not future.done():
+                        future.set_result(None)
+
+    def close(self) -> None:
+        self.task.cancel()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        for waiting in self.pending.values():
+            for future in waiting:
+                future.cancel()
+        self.pending.clear()
+
+
+class RedisFanoutChannelLayer(BaseChannelLayer):
+    """A channel layer for several processes: local delivery first, Redis Pub/Sub between processes.
+
+    Compared with ``channels_redis.pubsub.RedisPubSubChannelLayer`` (measured in
+    docs/performance.md): a new consumer costs no Redis round trip (its channel
+    is process-local; one Redis channel per process carries direct sends from
+    other processes); a group costs one subscription per process, confirmed
+    before ``group_add`` returns; a ``group_send`` delivers to this process's
+    members at once and publishes once for the others (several groups in one
+    pipeline); mailboxes are bounded with the same overflow notices as
+    :class:`InProcessChannelLayer`; a lost Redis connection is followed by a
+    resync notice to every member channel. Only process-specific channel names
+    (``new_channel()``) are supported, which is what consumers use.
+
+    Settings: ``hosts`` (one ``redis://`` or ``rediss://`` URL), ``prefix``,
+    ``capacity``, ``channel_capacity``, ``expiry`` as for the in-process layer.
+    """
+
+    extensions = ["groups", "flush"]
+
+    def __init__(
+        self,
+        hosts: list[str] | None = None,
+        prefix: str = "parley",
+        expiry: float = 60,
+        capacity: int = 100,
+        channel_capacity: dict[Any, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise TypeError(f"Unknown RedisFanoutChannelLayer options: {sorted(kwargs)}")
+        from urllib.parse import urlsplit
+
+        hosts = hosts or ["redis://127.0.0.1:6379/0"]
+        if len(hosts) != 1 or not isinstance(hosts[0], str):
+            raise TypeError("RedisFanoutChannelLayer takes exactly one Redis URL in hosts.")
+        super().__init__(expiry=expiry, capacity=capacity, channel_capacity=None)
+        self.channel_capacity = self.compile_capacities(channel_capacity or {})
+        self.address = hosts[0]
+        self.url = urlsplit(hosts[0])
+        self.prefix = prefix
+        self.process = secrets.token_hex(8)
+        self._origin = bytes.fromhex(self.process)
+        self._group_key = f"{prefix}:g:".encode()
+        self._process_key = f"{prefix}:p:{self.process}".encode()
+        self.core = LocalDelivery(capacity=capacity, capacity_for=self.get_capacity, expiry=expiry)
+        self._subscriber_link: _Subscriber | None = None
+        self._publishers: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._group_ready: dict[str, asyncio.Future[None]] = {}
+
+    @property
+    def groups(self) -> dict[str, set[str]]:
+        """Group name → member channel names of this process."""
+        return self.core.groups
+
+    # -- connections -----------------------------------------------------------
+
+    def _publisher(self) -> Any:
+        from redis.asyncio import Redis
+
+        loop = asyncio.get_running_loop()
+        client = self._publishers.get(loop)
+        if client is None:
+            for old in [old for old in self._publishers if old.is_closed()]:
+                del self._publishers[old]
+            client = self._publishers[loop] = Redis.from_url(self.address)
+        return client
+
+    async def _subscribe(self, name: bytes) -> None:
+        """Subscribes on the process's subscriber, from whichever loop calls."""
+        loop = asyncio.get_running_loop()
+        link = self._subscriber_link
+        if link is not None and (link.loop.is_closed() or not link.loop.is_running()):
+            link.close()
+            link = None
+        if link is None:
+            link = self._subscriber_link = _Subscriber(self, loop)
+            for group in self.core.groups:
+                link.wanted.add(self._group_key + group.encode())
+            link.wanted.add(self._process_key)
+        if link.loop is loop:
+            await link.subscribe(name)
+        else:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(link.subscribe(name), link.loop))
+
+    def _unsubscribe(self, name: bytes) -> None:
+        link = self._subscriber_link
+        if link is None or link.loop.is_closed():
+            return
+        if link.loop is asyncio.get_running_loop():
+            link.unsubscribe(name)
+        else:
+            link.loop.call_soon_threadsafe(link.unsubscribe, name)
+
+    def _arrived(self, name: bytes, data: bytes) -> None:
+        """A message from Redis, on the subscriber's loop."""
+        if name == self._process_key:
+            channel, payload = msgpack.unpackb(data, raw=False)
+            self.core.deliver(channel, payload)
+        elif name.startswith(self._group_key) and data[:8] != self._origin:
+            self.core.group_send(name[len(self._group_key) :].decode(), data[8:])
+
+    # -- channel layer API -----------------------------------------------------
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        link = self._subscriber_link
+        if link is None or link.loop.is_closed() or not link.loop.is_running():
+            await self._subscribe(self._process_key)
+        return f"{prefix}{self.process}!{secrets.token_hex(12)}"
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """To a channel of this process (ChannelFull when full) or of another process (through Redis)."""
+        if not isinstance(message, dict):
+            raise TypeError("A channel-layer message is a dict.")
+        self.require_valid_channel_name(channel)
+        payload = _encode(message)
+        owner = channel[channel.find("!") - 16 : channel.find("!")] if "!" in channel else ""
+        if owner == self.process:
+            self.core.send(channel, payload)
+            return
+        if not owner:
+            raise ValueError("RedisFanoutChannelLayer sends only to process-specific channels (new_channel()).")
+        key = f"{self.prefix}:p:{owner}".encode()
+        await self._publisher().publish(key, msgpack.packb([channel, payload], use_bin_type=True))
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        self.require_valid_channel_name(channel)
+        return await _receive(self.core, channel)
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        if self.core.group_add(group, channel):
+            ready = self._group_ready[group] = asyncio.get_running_loop().create_future()
+            try:
+                await self._subscribe(self._group_key + group.encode())
+            except BaseException as error:
+                self.core.group_discard(group, channel)
+                ready.set_exception(error)
+                ready.exception()  # retrieved: the caller gets the error itself
+                self._group_ready.pop(group, None)
+                raise
+            ready.set_result(None)
+            return
+        pending = self._group_ready.get(group)
+        if pending is not None and not pending.done():
+            await asyncio.shield(pending)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        if self.core.group_discard(group, channel):
+            self._group_ready.pop(group, None)
+            self._unsubscribe(self._group_key + group.encode())
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        await self.group_send_many([group], message)
+
+    async def group_send_many(self, groups: Iterable[str], message: dict[str, Any]) -> None:
+        """Delivers to this process's members now and publishes once per group for the others."""
+        if not isinstance(message, dict):
+            raise TypeError("A channel-layer message is a dict.")
+        groups = list(groups)
+        for group in groups:
+            self.require_valid_group_name(group)
+        payload = _encode(message)
+        for group in groups:
+            if self.core.has_group(group):
+                self.core.group_send(group, payload)
+        data = self._origin + payload
+        publisher = self._publisher()
+        if len(groups) == 1:
+            await publisher.publish(self._group_key + groups[0].encode(), data)
+            return
+        async with publisher.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.publish(self._group_key + group.encode(), data)
+            await pipe.execute()
+
+    async def flush(self) -> None:
+        """Forgets every channel and group of this process and closes its connections."""
+        self.core.flush()
+        self._group_ready.clear()
+        if self._subscriber_link is not None:
+            self._subscriber_link.close()
+            self._subscriber_link = None
+        await self.close()
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        client = self._publishers.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+    def stats(self) -> dict[str, int]:
         return self.core.snapshot()

@@ -127,12 +127,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: channel layer, cache, Celery ------------------------------------
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_LAYER_PREFIX", "parley")},
-        }
-    }
+    # CHANNEL_LAYER_BACKEND may name engage.layers.RedisFanoutChannelLayer
+    # (local delivery first, bounded mailboxes; docs/performance.md).
+    _layer_backend = env("CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer")
+    _layer_config: dict[str, object] = {"hosts": [REDIS_URL], "prefix": env("CHANNEL_LAYER_PREFIX", "parley")}
+    if _layer_backend == "engage.layers.RedisFanoutChannelLayer":
+        _layer_config["capacity"] = int(env("CHANNEL_LAYER_CAPACITY", "200"))
+    CHANNEL_LAYERS = {"default": {"BACKEND": _layer_backend, "CONFIG": _layer_config}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # One process: engage/layers.py (indexed, bounded, loop-safe); the stock

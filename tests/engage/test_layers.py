@@ -16,7 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 
-from engage.layers import OVERFLOW_TYPE, InProcessChannelLayer
+from engage.layers import OVERFLOW_TYPE, InProcessChannelLayer, RedisFanoutChannelLayer
 
 LAYER = {"default": {"BACKEND": "engage.layers.InProcessChannelLayer", "CONFIG": {"capacity": 5}}}
 
@@ -305,3 +305,110 @@ def test_settings_choose_this_layer_without_redis_and_pubsub_with_it():
 
     assert backend(None) == "engage.layers.InProcessChannelLayer"
     assert backend("redis://127.0.0.1:6379/0").startswith("channels_redis.")
+
+
+# --- RedisFanoutChannelLayer -------------------------------------------------------
+
+
+@pytest.fixture
+async def redis_pair(settings):
+    """Two layers with one prefix: two server processes sharing Redis."""
+    import uuid
+
+    prefix = f"test{uuid.uuid4().hex[:12]}"
+    first = RedisFanoutChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix, capacity=3)
+    second = RedisFanoutChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix, capacity=3)
+    yield first, second
+    await first.flush()
+    await second.flush()
+
+
+@pytest.mark.redis
+async def test_a_group_message_reaches_members_in_another_process(redis_pair):
+    first, second = redis_pair
+    channel = await first.new_channel()
+    await first.group_add("thread.1.customer", channel)
+
+    await second.group_send("thread.1.customer", {"type": "chat.event", "n": 1})
+
+    assert await recv(first, channel) == {"type": "chat.event", "n": 1}
+
+
+@pytest.mark.redis
+async def test_local_members_get_a_group_message_once_not_again_from_redis(redis_pair):
+    first, second = redis_pair
+    channel = await first.new_channel()
+    await first.group_add("g", channel)
+
+    await first.group_send_many(["g", "other"], {"type": "m", "n": 1})
+    await second.group_send("g", {"type": "m", "n": 2})
+
+    assert await recv(first, channel) == {"type": "m", "n": 1}
+    assert await recv(first, channel) == {"type": "m", "n": 2}
+    assert first.stats()["delivered"] == 2
+
+
+@pytest.mark.redis
+async def test_a_direct_send_reaches_a_channel_of_another_process(redis_pair):
+    first, second = redis_pair
+    channel = await first.new_channel()
+    await second.new_channel()
+
+    await second.send(channel, {"type": "direct", "n": 1})
+
+    assert await recv(first, channel) == {"type": "direct", "n": 1}
+
+
+@pytest.mark.redis
+async def test_a_discarded_member_gets_nothing_more(redis_pair):
+    first, second = redis_pair
+    leaving, staying = await first.new_channel(), await first.new_channel()
+    await first.group_add("g", leaving)
+    await first.group_add("h", staying)
+    await first.group_discard("g", leaving)
+
+    await second.group_send("g", {"type": "m", "n": 1})
+    await second.group_send("h", {"type": "m", "n": 2})
+
+    assert await recv(first, staying) == {"type": "m", "n": 2}
+    assert first.stats()["delivered"] == 1
+    assert first.groups == {"h": {staying}}
+
+
+@pytest.mark.redis
+async def test_a_lost_redis_connection_tells_every_member_to_resync(redis_pair, caplog):
+    first, second = redis_pair
+    channel = await first.new_channel()
+    await first.group_add("g", channel)
+    link = first._subscriber_link
+    assert link is not None and link.writer is not None
+
+    with caplog.at_level(logging.WARNING, logger="engage.layers"):
+        link.writer.transport.abort()
+        assert await recv(first, channel) == {
+            "type": OVERFLOW_TYPE,
+            "channel": channel,
+            "dropped": 0,
+            "reason": "reconnected",
+        }
+    await second.group_send("g", {"type": "m", "n": 1})
+    assert await recv(first, channel) == {"type": "m", "n": 1}
+    assert any("restored" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.redis
+async def test_the_redis_layer_keeps_mailboxes_bounded(redis_pair):
+    first, second = redis_pair
+    channel = await first.new_channel()
+    await first.group_add("g", channel)
+    for n in range(5):
+        await second.group_send("g", {"type": "m", "n": n})
+    await second.send(channel, {"type": "last"})  # arrives after the group messages: same connection order
+
+    received = [await recv(first, channel) for _ in range(4)]
+    assert received == [
+        {"type": "m", "n": 0},
+        {"type": "m", "n": 1},
+        {"type": "m", "n": 2},
+        {"type": OVERFLOW_TYPE, "channel": channel, "dropped": 3, "reason": "capacity"},
+    ]
