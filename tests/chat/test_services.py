@@ -281,3 +281,31 @@ def test_a_refused_message_publishes_nothing(transactional_db, acme, published):
     assert published == []
     thread.refresh_from_db()
     assert thread.is_locked is False
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        lambda thread, contact, agent: services.thread_set_locked(thread=thread, locked=True, by=agent),
+        lambda thread, contact, agent: services.contact_set_status(contact=contact, status="resolved", by=agent),
+        lambda thread, contact, agent: services.contact_update_custom_fields(
+            contact=contact, values={"topic": "order"}, by=agent
+        ),
+        lambda thread, contact, agent: services.typing_set(thread=thread, actor="agent", is_typing=True, agent=agent),
+        lambda thread, contact, agent: services.message_create(
+            thread=thread, author_type="agent", agent=agent, content={"text": "note"}, is_internal=True
+        ),
+    ],
+    ids=["lock", "status", "custom_fields", "typing", "internal_note"],
+)
+def test_globex_agent_cannot_act_on_acme_conversations(transactional_db, acme, globex, published, action):
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="iso")
+    services.message_create(thread=thread, author_type="customer", content=_text("hi"), client_id="1")
+    contact = Contact.objects.get(thread=thread)
+    published.clear()
+    with pytest.raises(NotFound):
+        action(thread, contact, globex.admin)
+    thread.refresh_from_db()
+    contact.refresh_from_db()
+    assert (thread.is_locked, thread.last_sequence, contact.status, contact.custom_fields) == (False, 1, "new", {})
+    assert published == []
