@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.http import HttpResponseRedirect
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from chat import assignment, canned, inbox, selectors, services
 from chat.api.access import agent_for
+from chat.api.permissions import AgentAPIView, AgentListAPIView
 from chat.api.serializers import (
     AgentSerializer,
     AttachmentSerializer,
@@ -43,7 +43,7 @@ def _presence_data(agent: Membership) -> dict:
     }
 
 
-class PresenceView(APIView):
+class PresenceView(AgentAPIView):
     """My presence (available, away, offline), capacity and current load."""
 
     @extend_schema(responses=PresenceSerializer)
@@ -63,7 +63,7 @@ class PresenceView(APIView):
         return Response(_presence_data(agent))
 
 
-class AgentListView(generics.ListAPIView):
+class AgentListView(AgentListAPIView):
     """The tenant's agents with presence and load (transfer targets)."""
 
     serializer_class = AgentSerializer
@@ -82,7 +82,7 @@ def _with_loads(members) -> list[Membership]:  # type: ignore[no-untyped-def]
     return members
 
 
-class QueueListView(generics.ListAPIView):
+class QueueListView(AgentListAPIView):
     serializer_class = QueueSerializer
     pagination_class = None
 
@@ -90,7 +90,7 @@ class QueueListView(generics.ListAPIView):
         return RoutingQueue.objects.filter(tenant_id=agent_for(self.request).tenant_id).order_by("-priority", "name")
 
 
-class CustomFieldListView(generics.ListAPIView):
+class CustomFieldListView(AgentListAPIView):
     """Custom field definitions of the tenant (customer and contact scope)."""
 
     serializer_class = CustomFieldDefinitionSerializer
@@ -108,7 +108,7 @@ def _customer(agent: Membership, customer_id: int) -> Customer:
     return customer
 
 
-class CustomerDetailView(APIView):
+class CustomerDetailView(AgentAPIView):
     """A customer: names, e-mail, identity (verified or anonymous), extra values, custom fields."""
 
     @extend_schema(responses=CustomerSerializer)
@@ -126,7 +126,7 @@ class CustomerDetailView(APIView):
         return Response(CustomerSerializer(customer).data)
 
 
-class CannedResponseListView(APIView):
+class CannedResponseListView(AgentAPIView):
     """Canned responses of the tenant; administrators add them."""
 
     @extend_schema(responses=CannedResponseSerializer(many=True))
@@ -150,7 +150,7 @@ def _mapping(data) -> dict:  # type: ignore[no-untyped-def]
     return {key: data[key] for key in data}
 
 
-class CannedResponseDetailView(APIView):
+class CannedResponseDetailView(AgentAPIView):
     @extend_schema(responses=CannedResponseSerializer)
     def get(self, request: Request, response_id: int) -> Response:
         response = canned.canned_response_get(by=agent_for(request), response_id=response_id)
@@ -170,7 +170,7 @@ class CannedResponseDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AttachmentUploadView(APIView):
+class AttachmentUploadView(AgentAPIView):
     """Uploads a file for a reply on a thread, within its channel's size and type limits.
 
     Send it with the message: ``attachment_ids`` in POST …/messages/.
@@ -197,7 +197,7 @@ class AttachmentUploadView(APIView):
         return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
 
-class AttachmentDetailView(APIView):
+class AttachmentDetailView(AgentAPIView):
     """An attachment of a thread the agent may read, with a fresh signed URL (``?download=1`` redirects)."""
 
     @extend_schema(responses=AttachmentSerializer)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from chat import assignment, inbox, services
 from chat.api.access import agent_for
+from chat.api.permissions import AgentAPIView, AgentListAPIView
 from chat.api.serializers import (
     AssignInputSerializer,
     ContactSerializer,
@@ -45,7 +44,7 @@ def _member(agent: Membership, agent_id: int) -> Membership:
     return member
 
 
-class ContactListView(generics.ListAPIView):
+class ContactListView(AgentListAPIView):
     """The inbox: ``view`` is mine, queue, all (administrators), resolved or closed."""
 
     serializer_class = ContactSerializer
@@ -74,7 +73,7 @@ class ContactListView(generics.ListAPIView):
         return inbox.contacts_inbox(agent=agent, filters=filters)
 
 
-class InboxCountsView(APIView):
+class InboxCountsView(AgentAPIView):
     """Badge numbers: my open contacts, contacts waiting in my queues, my unread threads."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
@@ -82,14 +81,14 @@ class InboxCountsView(APIView):
         return Response(inbox.inbox_counts(agent=agent_for(request)))
 
 
-class ContactDetailView(APIView):
+class ContactDetailView(AgentAPIView):
     @extend_schema(responses=ContactSerializer)
     def get(self, request: Request, contact_id: int) -> Response:
         agent = agent_for(request)
         return Response(ContactSerializer(inbox.contact_for_agent(agent=agent, contact_id=contact_id)).data)
 
 
-class ContactAssignView(APIView):
+class ContactAssignView(AgentAPIView):
     """Accepts a waiting contact (an agent picks it), or an administrator assigns it to ``agent_id``."""
 
     @extend_schema(request=AssignInputSerializer, responses=ContactSerializer)
@@ -108,7 +107,7 @@ class ContactAssignView(APIView):
         return Response(_contact_data(agent, contact))
 
 
-class ContactTransferView(APIView):
+class ContactTransferView(AgentAPIView):
     """Transfers the contact to another agent (who must have room) or into a queue."""
 
     @extend_schema(request=TransferInputSerializer, responses=ContactSerializer)
@@ -131,7 +130,7 @@ class ContactTransferView(APIView):
         return Response(_contact_data(agent, contact))
 
 
-class ContactUnassignView(APIView):
+class ContactUnassignView(AgentAPIView):
     """Puts the contact back in its queue."""
 
     @extend_schema(request=None, responses=ContactSerializer)
@@ -143,7 +142,7 @@ class ContactUnassignView(APIView):
         return Response(_contact_data(agent, contact))
 
 
-class ContactStatusView(APIView):
+class ContactStatusView(AgentAPIView):
     """Moves the contact: open, pending, escalated, resolved, closed."""
 
     @extend_schema(request=StatusInputSerializer, responses=ContactSerializer)
@@ -157,7 +156,7 @@ class ContactStatusView(APIView):
         return Response(_contact_data(agent, contact))
 
 
-class ContactEndView(APIView):
+class ContactEndView(AgentAPIView):
     """Ends a live chat: the contact is closed and the visitor told so."""
 
     @extend_schema(request=None, responses=ContactSerializer)
@@ -171,7 +170,7 @@ class ContactEndView(APIView):
         return Response(_contact_data(agent, contact))
 
 
-class ContactCustomFieldsView(APIView):
+class ContactCustomFieldsView(AgentAPIView):
     """Sets contact custom fields (validated against the tenant's definitions); empty clears."""
 
     @extend_schema(request=CustomFieldsInputSerializer, responses=ContactSerializer)

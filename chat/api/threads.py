@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.db.models import OuterRef, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from chat import inbox, selectors, services
 from chat.api.access import agent_for
+from chat.api.permissions import AgentAPIView, AgentListAPIView
 from chat.api.serializers import (
     MessageInputSerializer,
     MessagePageSerializer,
@@ -51,7 +51,7 @@ def thread_detail_data(*, agent, thread: Thread) -> dict:  # type: ignore[no-unt
     return ThreadDetailSerializer(thread, context={"contact": contact, "past_threads": past}).data
 
 
-class ThreadListView(generics.ListAPIView):
+class ThreadListView(AgentListAPIView):
     """Threads the agent may read, newest activity first; ``q`` searches customer and thread names."""
 
     serializer_class = ThreadRefSerializer
@@ -86,7 +86,7 @@ class ThreadListView(generics.ListAPIView):
         )
 
 
-class ThreadDetailView(APIView):
+class ThreadDetailView(AgentAPIView):
     """One thread: customer identity, visitor context, the current contact and past threads."""
 
     @extend_schema(responses=ThreadDetailSerializer)
@@ -107,7 +107,7 @@ def _attachments(agent, thread: Thread, ids: list) -> list[Attachment]:  # type:
     return found
 
 
-class ThreadMessagesView(APIView):
+class ThreadMessagesView(AgentAPIView):
     """Messages by sequence: ``after`` (resync, oldest first) or ``before`` (older pages)."""
 
     @extend_schema(
@@ -172,7 +172,7 @@ class ThreadMessagesView(APIView):
         )
 
 
-class ThreadNotesView(APIView):
+class ThreadNotesView(AgentAPIView):
     """An internal note: agents and administrators see it; the customer never does."""
 
     @extend_schema(request=NoteInputSerializer, responses={201: MessageSerializer})
@@ -195,7 +195,7 @@ class ThreadNotesView(APIView):
         )
 
 
-class ThreadLockView(APIView):
+class ThreadLockView(AgentAPIView):
     """Locks (``lock``) or unlocks (``unlock``) a messaging thread."""
 
     locked = True
@@ -213,7 +213,7 @@ class ThreadLockView(APIView):
         return Response(thread_detail_data(agent=agent, thread=thread))
 
 
-class ThreadTypingView(APIView):
+class ThreadTypingView(AgentAPIView):
     """Tells the customer the agent started or stopped typing."""
 
     @extend_schema(request=TypingInputSerializer, responses={204: None})
@@ -226,7 +226,7 @@ class ThreadTypingView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ThreadSeenView(APIView):
+class ThreadSeenView(AgentAPIView):
     """Marks the customer's messages seen by the agents, up to a sequence (default: all)."""
 
     @extend_schema(request=SeenInputSerializer, responses={200: OpenApiTypes.OBJECT})

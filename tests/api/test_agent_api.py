@@ -114,6 +114,30 @@ def test_oauth2_bearer_tokens_authenticate(acme, mine):
     assert response.json()["assigned_agent"] == {"id": acme.alice.pk, "name": "Alice Agent"}
 
 
+@pytest.mark.parametrize(("scope", "read", "write"), [("read", 200, 403), ("read write", 200, 200), ("byoc", 403, 403)])
+def test_oauth2_tokens_act_within_their_scopes(acme, mine, scope, read, write):
+    application = Application.objects.create(
+        name="script",
+        user=acme.alice.user,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+    )
+    AccessToken.objects.create(
+        user=acme.alice.user,
+        application=application,
+        token=f"token-{scope.replace(' ', '-')}",
+        expires=timezone.now() + datetime.timedelta(hours=1),
+        scope=scope,
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer token-{scope.replace(' ', '-')}")
+    assert client.get(f"{API}/contacts/{mine.pk}/").status_code == read
+    response = client.post(f"{API}/contacts/{mine.pk}/status/", {"status": "pending"}, format="json")
+    assert response.status_code == write
+    mine.refresh_from_db()
+    assert mine.status == ("pending" if write == 200 else "open")
+
+
 def test_the_openapi_schema_describes_the_api(acme, alice_api):
     response = alice_api.get("/api/schema/")
     assert response.status_code == 200
