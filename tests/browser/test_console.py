@@ -339,3 +339,10 @@ def test_keyboard_focus_and_narrow_window(browser, servers, visitor):
     narrow.click("#back")
     expect(narrow.locator(".inbox")).to_be_visible()
     _shot(narrow, "10-narrow-inbox")
+
+
+def test_an_ended_session_leads_back_to_the_login_page(browser, servers):
+    alice = _login(browser, servers[1].base, "alice")
+    alice.context.clear_cookies()
+    alice.evaluate("window.parleyConsole.socket.drop()")
+    expect(alice).to_have_url(re.compile(r"/accounts/login/\?next=%2Fconsole%2F$"), timeout=30_000)

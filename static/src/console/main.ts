@@ -81,6 +81,7 @@ class ConsoleApp {
       state: (state) => this.onSocketState(state),
       resyncMap: () => (this.thread ? { [String(this.thread.id)]: this.store.lastContiguous } : {}),
       reconnected: () => this.refreshInbox(),
+      failing: () => void this.checkSession(),
     });
   }
 
@@ -99,6 +100,18 @@ class ConsoleApp {
     this.canned = canned;
     await this.refreshInbox();
     document.body.dataset.ready = "1";
+  }
+
+  /** A socket that keeps failing may mean the session ended: then go to the login page. */
+  private async checkSession(): Promise<void> {
+    try {
+      await this.api.get("/presence/");
+    } catch (failure) {
+      if (failure instanceof ApiError && (failure.status === 401 || failure.status === 403)) {
+        this.socket.stop();
+        window.location.assign(`/accounts/login/?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
+      }
+    }
   }
 
   // --- Inbox --------------------------------------------------------------------

@@ -15,6 +15,8 @@ export interface SocketHandlers {
   resyncMap(): Record<string, number>;
   /** Called after a reconnect (not the first connect): refresh lists. */
   reconnected(): void;
+  /** Called when reconnecting keeps failing: e.g. check whether the session ended. */
+  failing(): void;
 }
 
 const REFUSED = 4403;
@@ -94,6 +96,7 @@ export class ConsoleSocket {
     this.handlers.state("closed");
     const delay = Math.min(10000, 500 * 2 ** this.attempts) * (0.75 + Math.random() * 0.5);
     this.attempts += 1;
+    if (this.attempts % 3 === 0) this.handlers.failing();
     this.timer = window.setTimeout(() => this.connect(), delay);
   }
 }
