@@ -584,6 +584,13 @@ class ConsoleApp {
       const body = kind === "agent" ? { agent_id: Number(id) } : { queue_id: Number(id) };
       void this.act(() => this.api.post(`/contacts/${this.contact!.id}/transfer/`, body));
     });
+    (document.querySelector(".more") as HTMLDetailsElement).addEventListener("toggle", (event) => {
+      if (!(event.target as HTMLDetailsElement).open) return;
+      void this.api.get<Agent[]>("/agents/").then((agents) => {
+        this.agents = agents;
+        if (this.thread) this.renderThreadHead();
+      });
+    });
     $("unassign").addEventListener("click", () => void this.act(() => this.api.post(`/contacts/${this.contact!.id}/unassign/`)));
     document.addEventListener("keydown", (event) => this.onKey(event));
     document.addEventListener("visibilitychange", () => this.markSeen());
