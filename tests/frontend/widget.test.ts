@@ -232,3 +232,26 @@ describe("ChatWidget, live chat", () => {
     expect(ctx.events.map(([name]) => name)).toContain("chat:ended");
   });
 });
+
+describe("ChatWidget, when the chat cannot start", () => {
+  it("says so and tries again on the next open", async () => {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) =>
+        url.includes("/oauth/token") ? jsonResponse({ errorCode: "auth_mode_not_allowed" }, 403) : jsonResponse(CHANNEL_INFO),
+      ),
+    );
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const widget = new ChatWidget(context(), createStore({ brandId: 1001 }));
+    const root = shadow();
+
+    widget.open();
+    await vi.waitFor(() => expect(root.querySelector('[role="alert"]')).not.toBeNull());
+
+    expect(root.querySelector('[role="alert"]')!.textContent).toBe("The chat is not available right now. Please try again later.");
+    expect(FakeSocket.instances).toHaveLength(0);
+    widget.minimize();
+    widget.open();
+    await vi.waitFor(() => expect((fetch as any).mock.calls.filter(([u]: [string]) => u.includes("/oauth/token"))).toHaveLength(2));
+  });
+});

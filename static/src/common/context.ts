@@ -85,8 +85,9 @@ export interface WidgetApi {
 /** Page-wide events (ctx.emit / ctx.on, and parley('on', name, fn) on the host page):
  *
  * - "chatmanager:ready": the chat manager handles button display; the loader's
- *   default button steps aside. Emit it synchronously inside init() or as soon
- *   as the rules are loaded.
+ *   default button steps aside at once. When the loader was not told to defer
+ *   (`deferButton`), emit it only once your own items are drawn (or you know none
+ *   is to be shown), so that no button disappears in between.
  * - "button:shown" {source}: a chat button is visible.
  * - "widget:ready": the chat client is loaded; "widget:open", "widget:minimize".
  * - "chat:engaged" {threadId}: the visitor sent a first message (continuation starts).

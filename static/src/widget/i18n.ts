@@ -45,6 +45,7 @@ export const DEFAULTS = {
   fileType: "This type of file is not allowed.",
   uploadFailed: "The file could not be sent.",
   connectionLost: "Reconnecting…",
+  unavailable: "The chat is not available right now. Please try again later.",
   loadOlder: "Show older messages",
   newMessage: "New message from {name}",
   openLink: "Open link",

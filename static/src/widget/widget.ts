@@ -275,9 +275,16 @@ export class ChatWidget implements WidgetApi {
     this.body.scrollTop = this.body.scrollHeight;
   }
 
+  /** Starting failed (refused token, refused socket, …): say so, and let the next open() retry. */
   private fail(error: unknown): void {
     console.error("Parley:", error);
-    this.notice(this.t.connectionLost, "alert");
+    this.opened = false;
+    this.client?.close();
+    this.client = null;
+    this.connecting = null;
+    this.showComposer(false);
+    this.body.replaceChildren();
+    this.notice(this.t.unavailable, "alert");
   }
 
   // --- connection -----------------------------------------------------------------------
