@@ -255,3 +255,42 @@ describe("ChatWidget, when the chat cannot start", () => {
     await vi.waitFor(() => expect((fetch as any).mock.calls.filter(([u]: [string]) => u.includes("/oauth/token"))).toHaveLength(2));
   });
 });
+
+describe("ChatWidget, history", () => {
+  it("pages in older messages with LoadMoreMessages", async () => {
+    localStorage.setItem("parley.1001.chat", JSON.stringify({ open: true, engaged: true, threadId: "t-5" }));
+    const widget = new ChatWidget(context({ multiThread: false }), createStore({ brandId: 1001 }));
+    const root = shadow();
+    widget.open({ restore: true });
+    const socket = await socketReady();
+    await vi.waitFor(() => expect(socket.sent.some((f) => f.payload?.eventType === "RecoverThread")).toBe(true));
+    const newest = agentMessage("t-5", "third", "m3").data.message;
+    const middle = { ...agentMessage("t-5", "second", "m2").data.message, createdAtWithMilliseconds: "2026-11-21T10:00:02.000Z", createdAt: "2026-11-21T10:00:02Z" };
+    answer(socket, "ThreadRecovered", {
+      thread: { idOnExternalPlatform: "t-5" },
+      contact: { id: "3", status: "open" },
+      messages: [newest, middle],
+      messagesScrollToken: "st-1",
+      contactHistory: [],
+    });
+    await vi.waitFor(() => expect(root.querySelectorAll(".msg")).toHaveLength(2));
+
+    const older = Array.from(root.querySelectorAll("button")).find((b) => b.textContent === "Show older messages")!;
+    older.click();
+    await vi.waitFor(() => expect(socket.sent.some((f) => f.payload?.eventType === "LoadMoreMessages")).toBe(true));
+    const request = answer(socket, "MoreMessagesLoaded", {
+      messages: [{ ...agentMessage("t-5", "first", "m1").data.message, createdAtWithMilliseconds: "2026-11-21T10:00:01.000Z" }],
+      scrollToken: "",
+      contactHistory: [],
+    });
+    await flush();
+
+    expect(request.payload.data).toEqual({
+      scrollToken: "st-1",
+      oldestMessageDatetime: "2026-11-21T10:00:02.000Z",
+      thread: { idOnExternalPlatform: "t-5" },
+    });
+    expect(Array.from(root.querySelectorAll(".msg .bubble")).map((b) => b.textContent)).toEqual(["first", "second", "third"]);
+    expect(Array.from(root.querySelectorAll("button")).some((b) => b.textContent === "Show older messages")).toBe(false);
+  });
+});
