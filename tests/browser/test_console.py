@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from chat import services
 from chat.models import CannedResponse, Contact, Message, Thread
 from engage.management.commands.seed_demo import seed_acme
-from engage.models import Channel, Tenant
+from engage.models import Channel, Membership, Tenant
 from tests.browser.console_server import RestartableServer, Visitor
 from tests.browser.widget_server import CHROMIUM_ARGS
 
@@ -346,3 +346,22 @@ def test_an_ended_session_leads_back_to_the_login_page(browser, servers):
     alice.context.clear_cookies()
     alice.evaluate("window.parleyConsole.socket.drop()")
     expect(alice).to_have_url(re.compile(r"/accounts/login/\?next=%2Fconsole%2F$"), timeout=30_000)
+
+
+def test_a_transfer_reaches_the_colleague_live(browser, servers, visitor):
+    visitor.say("Can someone from billing help?")
+    alice = _login(browser, servers[1].base, "alice")
+    bob = _login(browser, servers[1].base, "bob")
+    alice.click('.tab[data-view="queue"]')
+    alice.locator('[data-testid="contact"]').first.click()
+    alice.click("#accept")
+    expect(alice.locator('[data-count="mine"]')).to_have_text("1")
+    alice.click(".more summary")
+    bob_id = Membership.objects.get(user__username="bob").pk
+    alice.select_option("#transfer-target", f"agent:{bob_id}")
+    alice.click("#transfer")
+    expect(alice.locator("#thread-sub")).to_contain_text("with Bob Agent")
+    expect(alice.locator('[data-count="mine"]')).to_have_text("0")
+    expect(bob.locator('[data-count="mine"]')).to_have_text("1")
+    expect(bob.locator('[data-testid="contact"] .name')).to_have_text(["Vera Visitor"])
+    _shot(bob, "11-transferred-to-bob")

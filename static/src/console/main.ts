@@ -264,12 +264,14 @@ class ConsoleApp {
     $("lock").textContent = thread.is_locked ? "Unlock" : "Lock";
     $<HTMLButtonElement>("lock").disabled = open && !act;
     const transfer = $<HTMLSelectElement>("transfer-target");
+    const chosen = transfer.value;
     transfer.replaceChildren();
     for (const agent of this.agents) {
       if (agent.id === contact?.assigned_agent?.id) continue;
       transfer.append(el("option", { value: `agent:${agent.id}` }, `${agent.name} (${agent.presence}, ${agent.load}/${agent.max_concurrent_contacts})`));
     }
     for (const queue of this.queues) transfer.append(el("option", { value: `queue:${queue.id}` }, `Queue: ${queue.name}`));
+    if ([...transfer.options].some((option) => option.value === chosen)) transfer.value = chosen;
     (document.querySelector(".more") as HTMLDetailsElement).hidden = !act;
     const composer = $<HTMLFormElement>("composer");
     const mode = composer.dataset.mode;
