@@ -12,7 +12,9 @@ See docs/visitor-protocol.md.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -42,6 +44,24 @@ from chat.gateway.state import ConnectionState
 from engage.errors import ParleyError
 
 logger = logging.getLogger(__name__)
+
+
+# One pool per process, sized like the database connection pool so no worker waits for a connection.
+_WORKERS = ThreadPoolExecutor(
+    max_workers=int(getattr(settings, "PARLEY_GATEWAY_WORKERS", 0) or os.environ.get("DATABASE_POOL_MAX", "16")),
+    thread_name_prefix="visitor-gateway",
+)
+
+
+def in_worker(function: Any) -> Any:
+    """Runs ``function`` in the shared worker pool, cleaning database connections around it.
+
+    Not thread-sensitive: Channels' default would run every socket's database
+    work on one process-wide thread, one at a time. Handlers keep no connection
+    state between calls (each service commits its own transaction), so any
+    pool thread will do.
+    """
+    return database_sync_to_async(function, thread_sensitive=False, executor=_WORKERS)
 
 
 def _query(scope: dict[str, Any]) -> dict[str, str]:
@@ -99,7 +119,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         try:
-            self.state = await database_sync_to_async(self._open)(_query(self.scope), _header(self.scope, b"origin"))
+            self.state = await in_worker(self._open)(_query(self.scope), _header(self.scope, b"origin"))
             await self.state.flush_joins()
         except ParleyError as error:
             logger.info("visitor handshake refused: %s", error.code)
@@ -119,7 +139,9 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         text = cxone_dumps(frame)
         if len(text) > MAX_OUTBOUND_FRAME_BYTES // 4 and len(text.encode()) > MAX_OUTBOUND_FRAME_BYTES:
             assert self.state is not None
-            url = await sync_to_async(large_event_store)(text, base_url=self.state.base_url)
+            url = await sync_to_async(large_event_store, thread_sensitive=False, executor=_WORKERS)(
+                text, base_url=self.state.base_url
+            )
             text = cxone_dumps(cxone_event_in_s3(url, cxone_frame_type(frame)))
         await self.send(text_data=text)
 
@@ -146,7 +168,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             return [cxone_error(frame.event_id, frame.event_type, message, reason="unknown_event_type")]
         assert self.state is not None  # frames arrive only after accept()
         try:
-            answers = await database_sync_to_async(handler)(self.state, frame)
+            answers = await in_worker(handler)(self.state, frame)
             await self.state.flush_joins()
             return answers
         except ParleyError as error:
@@ -169,7 +191,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         if name == "typing.changed" and event.get("actor") != "agent":
             return
         try:
-            frames = await database_sync_to_async(push_frames)(state, event)
+            frames = await in_worker(push_frames)(state, event)
         except Exception:
             logger.exception("visitor gateway: push of %s failed", name)
             return
@@ -184,7 +206,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             "visitor gateway: layer overflow (%s), resyncing", message.get("reason") or message.get("dropped")
         )
         try:
-            frames = await database_sync_to_async(resync_frames)(self.state)
+            frames = await in_worker(resync_frames)(self.state)
         except Exception:
             logger.exception("visitor gateway: resync failed")
             return
