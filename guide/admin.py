@@ -17,10 +17,32 @@ from guide.models import ChatButton, CustomVariable, Invitation, Trigger, Trigge
 
 
 class TenantScopedInline(admin.TabularInline):
-    """Inline rows take their tenant from the parent; related choices are the admin's tenants'."""
+    """Inline rows take their tenant from the parent; related choices are the admin's tenants'.
+
+    Whoever may administer the parent trigger may edit its rows (the parent's
+    tenant scoping decides which triggers that is).
+    """
 
     extra = 0
     exclude = ["tenant"]
+
+    def _may(self, request: HttpRequest, obj: Any = None) -> bool:
+        user = request.user
+        if obj is not None and not user.is_superuser and obj.tenant_id not in administered_tenant_ids(request):
+            return False
+        return bool(user.is_active and (user.is_superuser or (user.is_staff and administered_tenant_ids(request))))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may(request, obj)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -44,7 +66,7 @@ class TriggerActionInline(TenantScopedInline):
 class TriggerAdmin(TenantScopedAdmin):
     list_display = ["name", "channel", "order", "is_active", "only_if_agents_available", "once_per_visit", "stop_here"]
     list_editable = ["order", "is_active"]
-    list_filter = ["is_active", "channel"]
+    list_filter = ["is_active", ("channel", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name"]
     ordering = ["channel", "order", "pk"]
     inlines = [TriggerConditionInline, TriggerActionInline]
