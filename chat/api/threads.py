@@ -214,7 +214,7 @@ class ThreadLockView(AgentAPIView):
 
 
 class ThreadTypingView(AgentAPIView):
-    """Tells the customer the agent started or stopped typing."""
+    """Tells the customer the agent started or stopped typing (only an agent who may reply)."""
 
     @extend_schema(request=TypingInputSerializer, responses={204: None})
     def post(self, request: Request, thread_id: int) -> Response:
@@ -222,6 +222,7 @@ class ThreadTypingView(AgentAPIView):
         thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
         data = TypingInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        inbox.thread_check_reply(agent=agent, thread=thread)
         services.typing_set(thread=thread, actor="agent", is_typing=data.validated_data["is_typing"], agent=agent)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

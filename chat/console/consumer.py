@@ -114,6 +114,7 @@ def _resync(agent: Membership, frame: protocol.Resync) -> list[dict[str, Any]]:
 @database_sync_to_async
 def _typing(agent: Membership, frame: protocol.Typing) -> dict[str, Any]:
     thread = inbox.thread_for_agent(agent=agent, thread_id=frame.thread_id)
+    inbox.thread_check_reply(agent=agent, thread=thread)
     services.typing_set(thread=thread, actor="agent", is_typing=frame.is_typing, agent=agent)
     return protocol.ack_frame(ref=frame.ref)
 

@@ -310,6 +310,8 @@ def test_a_note_never_reaches_the_customer_side(acme, alice_api, mine):
 
 def test_replying_to_someone_elses_contact_is_refused(acme, mine):
     bob = client_for(acme.bob)
+    typing = bob.post(f"{API}/threads/{mine.thread_id}/typing/", {"is_typing": True}, format="json")
+    assert (typing.status_code, _error(typing)["code"]) == (403, "not_assigned")
     response = bob.post(f"{API}/threads/{mine.thread_id}/messages/", {"text": "mine now"}, format="json")
     assert response.status_code == 403
     assert _error(response)["code"] == "not_assigned"

@@ -143,6 +143,19 @@ async def test_globex_can_neither_read_nor_act_on_acme_threads_over_the_socket(a
     await communicator.disconnect()
 
 
+async def test_only_an_agent_who_may_reply_shows_typing(acme, published):
+    contact = await database_sync_to_async(waiting_contact)(acme, "c1")
+    await database_sync_to_async(assignment.contact_pick)(contact=contact, agent=acme.alice)
+    communicator, _, _ = await _open(acme.bob.user)
+    await communicator.receive_json_from()
+    published.clear()
+    await communicator.send_json_to({"type": "typing", "thread_id": contact.thread_id, "is_typing": True, "ref": 3})
+    frames = await _frames_until(communicator, lambda f: f["type"] == "error")
+    assert frames[-1]["code"] == "not_assigned"
+    assert [e for e in published if e.name == "typing.changed"] == []
+    await communicator.disconnect()
+
+
 async def test_typing_and_seen_frames(acme, published):
     contact = await database_sync_to_async(waiting_contact)(acme, "c1")
     await database_sync_to_async(assignment.contact_pick)(contact=contact, agent=acme.alice)
