@@ -88,6 +88,13 @@ def _fresh(thread: Thread) -> Thread:
     return thread
 
 
+def _fresh_customer(state: ConnectionState) -> Customer:
+    """The socket's customer with names and fields as stored now (agents and other tabs edit them)."""
+    customer = _customer(state)
+    customer.refresh_from_db(fields=["first_name", "last_name", "custom_fields", "is_verified"])
+    return customer
+
+
 def _message(state: ConnectionState, message: Message, thread: Thread) -> dict[str, Any]:
     return cxone_message(message, thread=thread, customer=_customer(state), bot_name=state.bot_name)
 
@@ -367,7 +374,7 @@ def _recovered(state: ConnectionState, frame: ClientFrame, thread: Thread, event
         "inboxAssignee": agent,
         "ownerAssignee": agent,
         "contactHistory": [],
-        "customer": _customer_summary(_customer(state)),
+        "customer": _customer_summary(_fresh_customer(state)),
         "lastSequence": thread.last_sequence,
     }
     return [cxone_postback(frame.event_id, event_type, data)]

@@ -458,3 +458,14 @@ async def test_visitor_names_and_browser_reach_the_agent_side(acme, visitor_sock
     assert (thread.customer.first_name, thread.customer.last_name) == ("Jane", "Q Public")
     # The payload's id is never trusted: the socket's customer wrote the message.
     assert thread.customer.id_on_external_platform == "acme-visitor-1"
+
+
+async def test_recover_shows_fields_an_agent_changed_meanwhile(acme, visitor_socket):  # type: ignore[no-untyped-def]
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    await visitor.request("SendMessage", send_data("thread-A", "a", "msg-1"))
+    customer = await db(type(acme.visitor).objects.get)(pk=acme.visitor.pk)
+    await db(services.customer_update)(customer=customer, custom_fields={"email": "agent-set@example.com"})
+    data = (await visitor.request("RecoverThread", {"thread": {"idOnExternalPlatform": "thread-A"}}))["postback"][
+        "data"
+    ]
+    assert data["customer"]["customFields"] == [{"ident": "email", "value": "agent-set@example.com"}]

@@ -45,10 +45,10 @@ def test_thread_list_is_one_query(state, django_assert_num_queries):  # type: ig
 def test_recover_cost_does_not_grow_with_the_page(state, django_assert_num_queries, settings):  # type: ignore[no-untyped-def]
     request = frame("RecoverThread", {"thread": {"idOnExternalPlatform": "t-1"}})
     settings.PARLEY_GATEWAY_PAGE_SIZE = 2
-    with django_assert_num_queries(4):  # contact, page, attachments, fresh thread counters
+    with django_assert_num_queries(5):  # contact, page, attachments, fresh thread counters and customer
         small = handlers.recover_thread(state, request)
     settings.PARLEY_GATEWAY_PAGE_SIZE = 20
-    with django_assert_num_queries(4):  # contact, page, attachments, fresh thread counters
+    with django_assert_num_queries(5):  # contact, page, attachments, fresh thread counters and customer
         large = handlers.recover_thread(state, request)
     assert (len(small[0]["postback"]["data"]["messages"]), len(large[0]["postback"]["data"]["messages"])) == (2, 4)
 
