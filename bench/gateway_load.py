@@ -1,6 +1,6 @@
 """Load generator for the visitor gateway, against a bare ``websockets`` relay in the same run.
 
-    python bench/gateway_load.py            # full: 500 conversations, 250 and 1,000 msg/s
+    python bench/gateway_load.py            # full: 500 conversations, 50, 250 and 1,000 msg/s
     python bench/gateway_load.py --quick    # about two minutes
 
 For each server under test (the bare relay of bench/bare_relay.py, then Parley
@@ -78,13 +78,13 @@ class Plan:
 
 
 QUICK = Plan(
-    conversations=100, rates=(100.0,), duration=6.0, burst=600, idle=300, agents=1, servers=("daphne", "uvicorn")
+    conversations=100, rates=(50.0,), duration=6.0, burst=400, idle=300, agents=1, servers=("daphne", "uvicorn")
 )
 FULL = Plan(
     conversations=500,
-    rates=(250.0, 1000.0),
-    duration=20.0,
-    burst=4000,
+    rates=(50.0, 250.0, 1000.0),
+    duration=10.0,
+    burst=2000,
     idle=1500,
     agents=1,
     servers=("daphne", "uvicorn"),
@@ -237,7 +237,7 @@ class Server:
 
     @property
     def log_path(self) -> Path:
-        return ROOT / "var" / "bench" / f"{self.name}.log"
+        return ROOT / "var" / "bench" / f"{self.name.replace('+', '-')}.log"
 
     def log(self) -> Any:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,19 +262,39 @@ class BareRelay(Server):
         return [sys.executable, str(ROOT / "bench" / "bare_relay.py"), "--port", str(self.port)]
 
 
+LAYERS = {
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "fanout": "engage.layers.RedisFanoutChannelLayer",
+}
+
+
 class Parley(Server):
+    """``<server>[-deflate][+<layer>]``: daphne or uvicorn, with a channel layer of LAYERS (default pubsub)."""
+
     def __init__(self, name: str, environment: dict[str, str]) -> None:
         super().__init__()
         self.name = name
+        self.server, _, layer = name.partition("+")
+        self.layer = LAYERS[layer or "pubsub"]
         self.env = environment
 
     def environment(self) -> dict[str, str]:
-        return {**os.environ, **self.env, "CHANNEL_LAYER_PREFIX": f"bench{os.getpid()}{self.name}"}
+        return {
+            **os.environ,
+            **self.env,
+            "CHANNEL_LAYER_BACKEND": self.layer,
+            "CHANNEL_LAYER_PREFIX": f"bench{os.getpid()}{self.name.replace('+', '-')}",
+        }
 
     def command(self) -> list[str]:
         """The server as docs/performance.md recommends running it (``uvicorn-deflate``: with compression)."""
-        if self.name == "daphne":
-            return [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "-v", "0", "engage.asgi:application"]
+        if self.server == "daphne":
+            return [
+                str(BIN / "daphne"),
+                *("-b", "127.0.0.1", "-p", str(self.port), "-v", "0"),
+                *("--websocket-max-message-size", str(128 * 1024), "--websocket-max-frame-size", str(128 * 1024)),
+                "engage.asgi:application",
+            ]
         return [
             str(BIN / "uvicorn"),
             "engage.asgi:application",
@@ -289,7 +309,7 @@ class Parley(Server):
             str(128 * 1024),
             "--timeout-graceful-shutdown",
             "2",
-            *(["--ws-per-message-deflate", "false"] if self.name == "uvicorn" else []),
+            *(["--ws-per-message-deflate", "false"] if self.server == "uvicorn" else []),
         ]
 
 
@@ -389,40 +409,88 @@ class ParleyClients:
         """The agents' receiving side: ``agents`` console sockets (``ws/console``) of the administrator.
 
         Every console of the tenant receives every message; console ``n`` answers for the
-        conversations whose index is ``n`` modulo ``agents`` and counts only those.
+        conversations whose index is ``n`` modulo ``agents`` and counts only those. Like the
+        console in the browser, a console whose socket closes reconnects and resyncs each
+        thread from its last contiguous sequence, and ignores a sequence it already holds.
         """
-        url = f"ws://127.0.0.1:{self.server.port}/ws/console?tenant=acme"
-        headers = {"Cookie": f"sessionid={self.session}"}
-        self.consoles = [
-            await connect(url, additional_headers=headers, ping_interval=None, max_size=2**22) for _ in range(agents)
-        ]
-        for console in self.consoles:
-            welcome = json.loads(await asyncio.wait_for(console.recv(), 30))
-            if welcome.get("type") != "welcome":
-                raise RuntimeError(f"console socket refused: {welcome}")
-        self._tasks = [
-            asyncio.create_task(self._console(console, number, agents)) for number, console in enumerate(self.consoles)
-        ]
+        self.agents = agents
+        self.held: list[dict[int, set[int]]] = [{} for _ in range(agents)]
+        self.reconnects = 0
+        self._tasks = [asyncio.create_task(self._console(number)) for number in range(agents)]
+        self.consoles_ready = [asyncio.get_running_loop().create_future() for _ in range(agents)]
+        await asyncio.wait_for(asyncio.gather(*self.consoles_ready), 60)
 
-    async def _console(self, console: ClientConnection, number: int, agents: int) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            async for frame in console:
-                parsed = json.loads(frame)
-                if parsed.get("type") == "error":
-                    self.errors[f"console error {parsed.get('code')}"] += 1
-                if parsed.get("type") != "message" or parsed["message"]["direction"] != "inbound":
-                    continue
-                client_id = parsed["message"]["client_id"]
-                if client_id.startswith("w-"):
-                    index = int(client_id.split("-")[-1])
-                    if index % agents != number:
-                        continue
-                    self.threads[index] = parsed["thread_id"]
-                    future = self.thread_ready.get(index)
-                    if future is not None and not future.done():
-                        future.set_result(parsed["thread_id"])
-                elif int(client_id.rsplit("-", 1)[-1]) % agents == number:
-                    Phase.current.received(client_id)
+    async def _open_console(self) -> ClientConnection:
+        url = f"ws://127.0.0.1:{self.server.port}/ws/console?tenant=acme"
+        console = await connect(
+            url, additional_headers={"Cookie": f"sessionid={self.session}"}, ping_interval=None, max_size=2**24
+        )
+        welcome = json.loads(await asyncio.wait_for(console.recv(), 60))
+        if welcome.get("type") != "welcome":
+            raise RuntimeError(f"console socket refused: {welcome}")
+        self.consoles.append(console)
+        return console
+
+    @staticmethod
+    def _contiguous(sequences: set[int]) -> int:
+        last = 0
+        while last + 1 in sequences:
+            last += 1
+        return last
+
+    async def _console(self, number: int) -> None:
+        held = self.held[number]
+        first = True
+        while True:
+            try:
+                console = await self._open_console()
+            except Exception:
+                await asyncio.sleep(0.5)
+                continue
+            if first:
+                self.consoles_ready[number].set_result(None)
+                first = False
+            else:
+                self.reconnects += 1
+                threads = {str(thread): self._contiguous(sequences) for thread, sequences in held.items()}
+                items = list(threads.items())
+                for offset in range(0, len(items), 50):
+                    await console.send(json.dumps({"type": "resync", "threads": dict(items[offset : offset + 50])}))
+            with contextlib.suppress(ConnectionClosed):
+                async for frame in console:
+                    await self._console_frame(console, json.loads(frame), number)
+
+    async def _console_frame(self, console: ClientConnection, parsed: dict[str, Any], number: int) -> None:
+        kind = parsed.get("type")
+        if kind == "error":
+            self.errors[f"console error {parsed.get('code')}"] += 1
+        elif kind == "message":
+            self._agent_message(parsed["thread_id"], parsed["message"], number)
+        elif kind == "messages":
+            for message in parsed["messages"]:
+                self._agent_message(parsed["thread_id"], message, number)
+            if parsed.get("has_more") and parsed["messages"]:
+                after = parsed["messages"][-1]["sequence"]
+                await console.send(json.dumps({"type": "resync", "threads": {str(parsed["thread_id"]): after}}))
+
+    def _agent_message(self, thread_id: int, message: dict[str, Any], number: int) -> None:
+        sequences = self.held[number].setdefault(thread_id, set())
+        if message["sequence"] in sequences:
+            return  # already held: a resync overlaps what the pushes brought
+        sequences.add(message["sequence"])
+        if message["direction"] != "inbound":
+            return
+        client_id = message["client_id"]
+        index = int(client_id.rsplit("-", 1)[-1])
+        if index % self.agents != number:
+            return
+        if client_id.startswith("w-"):
+            self.threads[index] = thread_id
+            future = self.thread_ready.get(index)
+            if future is not None and not future.done():
+                future.set_result(thread_id)
+        else:
+            Phase.current.received(client_id)
 
     async def agent_send(self, index: int, message_id: str) -> None:
         response = await self.http.post(
@@ -441,6 +509,7 @@ class ParleyClients:
 
 
 async def _read_visitor(socket: ClientConnection, clients: ParleyClients) -> None:
+    seen: set[str] = set()
     with contextlib.suppress(ConnectionClosed):
         async for frame in socket:
             if frame == '"pong"':
@@ -452,6 +521,9 @@ async def _read_visitor(socket: ClientConnection, clients: ParleyClients) -> Non
             if parsed.get("eventType") != "MessageCreated":
                 continue
             message = parsed["data"]["message"]
+            if message["id"] in seen:
+                continue  # a resync after a layer overflow may repeat what a push brought
+            seen.add(message["id"])
             if message["direction"] == "outbound":
                 Phase.current.received(message["messageContent"]["payload"]["text"])
 
@@ -494,9 +566,15 @@ async def gather_limited(coroutines: list[Any], limit: int) -> list[Any]:
     return await asyncio.gather(*(run(coroutine) for coroutine in coroutines))
 
 
-async def _drain(recorder: Recorder, seconds: float) -> None:
-    deadline = time.perf_counter() + seconds
+async def _drain(recorder: Recorder, quiet: float = 15.0, cap: float = 300.0) -> None:
+    """Waits until every message arrived, or none arrived for ``quiet`` seconds (the rest are lost)."""
+    deadline = time.perf_counter() + cap
+    last_count, last_progress = -1, time.perf_counter()
     while time.perf_counter() < deadline and not recorder.complete():
+        if recorder.delivered != last_count:
+            last_count, last_progress = recorder.delivered, time.perf_counter()
+        elif time.perf_counter() - last_progress > quiet:
+            return
         await asyncio.sleep(0.05)
 
 
@@ -532,7 +610,7 @@ async def open_loop(
         task = asyncio.create_task(send(index, direction, message_id))
         pending.add(task)
         task.add_done_callback(pending.discard)
-    await _drain(recorder, 15)
+    await _drain(recorder)
     cpu = cpu_seconds(server.pid) - cpu_before
     return {
         "offered_rate": rate,
@@ -559,7 +637,7 @@ async def burst(server: Server, conversations: list[Conversation], count: int, t
         recorder.expect(message_id, "v2a", start)
         sends.append(conversations[number % len(conversations)].send_visitor(message_id))
     await asyncio.gather(*sends, return_exceptions=True)
-    await _drain(recorder, 120)
+    await _drain(recorder)
     cpu = cpu_seconds(server.pid) - cpu_before
     elapsed = (recorder.last_receipt or time.perf_counter()) - start
     return {
@@ -663,6 +741,7 @@ async def run_parley(
         urls = [clients.visitor_url(token, f"idle{n}") for n, token in enumerate(tokens)]
         figures = await _measure(server, conversations, urls, plan)
         figures["errors"] = dict(clients.errors)
+        figures["console_reconnects"] = clients.reconnects
         return figures
     finally:
         await clients.close()
@@ -875,7 +954,7 @@ async def main(arguments: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Visitor gateway load generator (see the module docstring).")
-    parser.add_argument("--quick", action="store_true", help="100 conversations, 100 msg/s, about two minutes")
+    parser.add_argument("--quick", action="store_true", help="100 conversations, 50 msg/s, about two minutes")
     parser.add_argument("--conversations", type=int)
     parser.add_argument("--agents", type=int, help="agent console sockets (default 1)")
     parser.add_argument("--rates", help="comma-separated offered rates, messages per second")

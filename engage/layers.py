@@ -526,6 +526,8 @@ class _Subscriber:
                 await self._read(reader)
             except (OSError, asyncio.IncompleteReadError, ConnectionError, ValueError) as error:
                 logger.warning("channel layer: Redis subscriber connection lost (%s); retrying in %.1f s", error, delay)
+            except Exception:
+                logger.exception("channel layer: Redis subscriber failed; reconnecting in %.1f s", delay)
             if self.writer is not None:
                 self.writer.close()
                 self.writer = None
@@ -567,7 +569,10 @@ class _Subscriber:
                     items.append(int(line[1:]))
             kind = items[0]
             if kind == b"message":
-                self.layer._arrived(items[1], items[2])  # type: ignore[arg-type]
+                try:
+                    self.layer._arrived(items[1], items[2])  # type: ignore[arg-type]
+                except Exception:
+                    logger.exception("channel layer: could not deliver a message of %r", items[1])
             elif kind == b"subscribe":
                 waiting = self.pending.get(items[1])  # type: ignore[arg-type]
                 if waiting:

@@ -132,7 +132,7 @@ if REDIS_URL:
     _layer_backend = env("CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer")
     _layer_config: dict[str, object] = {"hosts": [REDIS_URL], "prefix": env("CHANNEL_LAYER_PREFIX", "parley")}
     if _layer_backend == "engage.layers.RedisFanoutChannelLayer":
-        _layer_config["capacity"] = int(env("CHANNEL_LAYER_CAPACITY", "200"))
+        _layer_config["capacity"] = int(env("CHANNEL_LAYER_CAPACITY", "1000"))
     CHANNEL_LAYERS = {"default": {"BACKEND": _layer_backend, "CONFIG": _layer_config}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -141,7 +141,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "engage.layers.InProcessChannelLayer",
-            "CONFIG": {"capacity": int(env("CHANNEL_LAYER_CAPACITY", "200")), "expiry": 60},
+            "CONFIG": {"capacity": int(env("CHANNEL_LAYER_CAPACITY", "1000")), "expiry": 60},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
