@@ -10,6 +10,7 @@ See docs/architecture.md.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -597,3 +598,19 @@ def attachment_create(
     attachment.file.save(clean_name, ContentFile(data), save=False)
     attachment.save()
     return attachment
+
+
+def attachments_unclaimed_delete(*, older_than: datetime.timedelta) -> int:
+    """Deletes uploads that no message used within ``older_than`` (the row, then its file).
+
+    Visitor uploads are anonymous until a message claims them; this bounds what
+    an abandoned or abusive upload costs. Safe to run twice; returns how many.
+    """
+    cutoff = timezone.now() - older_than
+    removed = 0
+    for attachment in Attachment.objects.filter(message__isnull=True, created_at__lt=cutoff).iterator():
+        # A message may have claimed it since the read: delete only if still unclaimed.
+        if Attachment.objects.filter(pk=attachment.pk, message__isnull=True).delete()[0]:
+            attachment.file.delete(save=False)
+            removed += 1
+    return removed
