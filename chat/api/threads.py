@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -68,8 +68,6 @@ class ThreadListView(AgentListAPIView):
             threads = threads.filter(channel_id=channel)
         q = (self.request.query_params.get("q") or "").strip()
         if q:
-            from django.db.models import Q
-
             threads = threads.filter(
                 Q(name__icontains=q)
                 | Q(public_id=q)
