@@ -264,7 +264,7 @@ def _browser(fingerprint: Any) -> dict[str, str]:
 def _adopt_names(state: ConnectionState, frame: ClientFrame) -> None:
     """Takes the visitor's name from the SDK (``customerName``, ``setName``) unless a signed identity set it."""
     customer = _customer(state)
-    identity = frame.payload.get("consumerIdentity")
+    identity = frame.payload.get("consumerIdentity") or frame.payload.get("customerIdentity")  # web, mobile
     if customer.is_verified or not isinstance(identity, dict):
         return
     names = {
