@@ -243,6 +243,14 @@ def test_live_chat_pre_chat_form_queue_agent_joined_and_end(acme, server: str, p
     assert _eventually(lambda: thread.contacts.get().status == "closed")
     _shot(page, "live-chat-ended")
 
+    chat.get_by_role("button", name="Start a new chat").click()
+    chat.get_by_role("button", name="Start chat").click()
+    _say(chat, "One more question")
+
+    assert _eventually(lambda: thread.contacts.count() == 2)
+    assert Thread.objects.filter(channel=acme.live).count() == 1
+    expect(chat.get_by_text("The chat has ended.")).to_have_count(0)
+
 
 def test_live_chat_offers_the_offline_form_when_nobody_is_available(acme, server: str, page: Page) -> None:
     page.goto(f"{server}/demo/live/")
@@ -480,3 +488,20 @@ def test_a_second_tab_continues_the_conversation(acme, server: str, page: Page) 
 
     expect(chat.locator(".msg.out .bubble")).to_have_text(["Hello to both tabs"])
     expect(other_chat.locator(".msg.out .bubble")).to_have_text(["Hello to both tabs"])
+
+
+def test_a_secured_cookie_session_keeps_the_identity_out_of_local_storage(acme, server: str, page: Page) -> None:
+    acme.messaging.auth_mode = "securedCookies"
+    acme.messaging.save(update_fields=["auth_mode"])
+    chat = _open_new_conversation(page, server)
+    _say(chat, "Cookie session")
+    customer = _visitor_thread(acme.messaging).customer
+
+    page.reload()
+
+    expect(page.locator("parley-chat").locator(".msg.in .bubble")).to_have_text(["Cookie session"])
+    stored = page.evaluate("() => JSON.stringify(Object.entries(localStorage))")
+    assert customer.id_on_external_platform not in stored
+    assert "customer" not in [key.rsplit(".", 1)[-1] for key in page.evaluate("() => Object.keys(localStorage)")]
+    cookies = [c for c in page.context.cookies() if c["httpOnly"]]
+    assert len(cookies) == 1

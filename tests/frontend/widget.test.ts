@@ -200,6 +200,10 @@ describe("ChatWidget, live chat", () => {
     const root = shadow();
     widget.open();
     const socket = await socketReady();
+    await vi.waitFor(() => expect(socket.sent.some((f) => f.payload?.eventType === "RecoverLivechat")).toBe(true));
+    const recover = socket.sent.find((f) => f.payload?.eventType === "RecoverLivechat");
+    expect(recover.payload.data).toEqual({});
+    socket.push({ eventId: recover.eventId, error: { errorCode: "RecoveringLivechatFailed", errorMessage: "No chat" } });
     await vi.waitFor(() => expect(root.querySelector("form.composer")!.hasAttribute("hidden")).toBe(false));
     const box = root.querySelector("textarea")!;
     box.value = "Hello";
@@ -228,7 +232,7 @@ describe("ChatWidget, live chat", () => {
 
     expect(root.textContent).toContain("The chat has ended.");
     expect(root.querySelector("form.composer")!.hasAttribute("hidden")).toBe(true);
-    expect(JSON.parse(localStorage.getItem("parley.1001.chat")!)).toEqual({ open: true, engaged: false });
+    expect(JSON.parse(localStorage.getItem("parley.1001.chat")!)).toEqual({ open: true, engaged: false, threadId });
     expect(ctx.events.map(([name]) => name)).toContain("chat:ended");
   });
 });

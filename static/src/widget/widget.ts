@@ -421,12 +421,15 @@ export class ChatWidget implements WidgetApi {
     await this.showThread(state.threadId, !this.context.config.multiThread);
   }
 
+  /** A live chat: the open session continues; otherwise a new one starts on the customer's
+   * thread (a live-chat channel keeps one thread per customer, each chat a new contact). */
   private async startLive(client: VisitorClient, state: ChatState): Promise<void> {
-    if (state.threadId) {
-      const recovered = await this.recover(state.threadId).catch(() => null);
-      if (recovered && !this.contactClosed) return;
+    const previous = await api.recoverThread(client, state.threadId, true).catch(() => null);
+    const threadId = previous ? String(previous.data.thread?.idOnExternalPlatform || state.threadId) : state.threadId;
+    if (previous && previous.data.contact?.status !== "closed" && threadId) {
+      if (await this.recover(threadId).catch(() => null)) return;
     }
-    this.resetConversation(newEventId());
+    this.resetConversation(threadId || newEventId());
     if ((await client.availability()) === "offline") return this.showOffline(client);
     const fields = this.settings.preContactFields;
     this.body.replaceChildren();
@@ -726,12 +729,12 @@ export class ChatWidget implements WidgetApi {
     this.endButton.hidden = true;
     this.showComposer(false);
     this.typingLine.replaceChildren();
-    this.saveState({ engaged: false, threadId: undefined });
+    this.saveState({ engaged: false });
     this.notice(this.t.chatEnded);
     const again = el("button", { type: "button" }, this.t.newChat);
     again.addEventListener("click", () => {
       again.remove();
-      this.connect().then((client) => this.startLive(client, {}));
+      this.connect().then((client) => this.startLive(client, this.state));
     });
     this.body.append(again);
     this.context.emit("chat:ended");
