@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from django.db import models
 
-from engage.models import Channel, TenantOwned
+from engage.models import Channel, Tenant, TenantOwned
+
+# Page views and events are the high-volume tables: their tenant key is kept by the
+# writer (it is the tenant of their visit, which has the constraint) and by the ORM's
+# cascades rather than by a per-row constraint trigger in PostgreSQL. See docs/analytics.md.
+
+
+def _unenforced_tenant() -> models.ForeignKey:
+    return models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_constraint=False)
 
 
 class Visitor(TenantOwned):
@@ -51,6 +59,7 @@ class Visit(TenantOwned):
 class PageView(TenantOwned):
     """One page view (also a single-page app's history change); its id is the browser's."""
 
+    tenant = _unenforced_tenant()
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="page_views")
     public_id = models.CharField(max_length=64)
     url = models.TextField()
@@ -84,6 +93,7 @@ class Event(TenantOwned):
         OFFER_RESPONSE = "offer_response", "Offer response"
         CUSTOM = "custom", "Custom"
 
+    tenant = _unenforced_tenant()
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
     name = models.CharField(max_length=64, blank=True, help_text="Trigger, item or offer id; a custom event's name.")

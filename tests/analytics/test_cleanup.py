@@ -47,3 +47,12 @@ def test_cleanup_can_be_limited_to_one_tenant(acme, globex) -> None:
     _visit(globex, visitor="old-globex", age_days=40)
     call_command("analytics_cleanup", "--days", "30", "--tenant", str(globex.tenant.pk), stdout=StringIO())
     assert list(Visitor.objects.values_list("tenant_id", flat=True)) == [acme.tenant.pk]
+
+
+@pytest.mark.django_db
+def test_deleting_a_tenant_removes_its_analytics_though_page_views_have_no_database_constraint(acme, globex) -> None:
+    _visit(acme, visitor="acme-visitor", age_days=1)
+    _visit(globex, visitor="globex-visitor", age_days=1)
+    acme.tenant.delete()
+    assert list(PageView.objects.values_list("public_id", flat=True)) == ["pv-globex-visitor"]
+    assert list(Event.objects.values_list("tenant_id", flat=True)) == [globex.tenant.pk]
