@@ -273,37 +273,37 @@ def _write_postgres(rows: _Rows) -> None:
 def _write_rowwise(rows: _Rows) -> None:
     with connection.cursor() as cursor:
         visitor_ids: dict[tuple[int, str], int] = {}
-        for key in sorted(rows.visitors):
-            first, last = rows.visitors[key]
+        for visitor_key in sorted(rows.visitors):
+            first, last = rows.visitors[visitor_key]
             cursor.execute(
                 "INSERT INTO analytics_visitor (tenant_id, public_id, first_seen_at, last_seen_at) "
                 "VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (tenant_id, public_id) DO UPDATE SET "
                 "first_seen_at = min(first_seen_at, excluded.first_seen_at), "
                 "last_seen_at = max(last_seen_at, excluded.last_seen_at) RETURNING id",
-                [key[0], key[1], _time(first), _time(last)],
+                [visitor_key[0], visitor_key[1], _time(first), _time(last)],
             )
-            visitor_ids[key] = cursor.fetchone()[0]
+            visitor_ids[visitor_key] = cursor.fetchone()[0]
         visit_ids: dict[tuple[int, str, str], int] = {}
-        for key in sorted(rows.visits):
-            first, last, channel = rows.visits[key]
+        for visit_key in sorted(rows.visits):
+            first, last, channel = rows.visits[visit_key]
             cursor.execute(
                 "INSERT INTO analytics_visit (tenant_id, visitor_id, channel_id, public_id, started_at, last_seen_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (visitor_id, public_id) DO UPDATE SET "
                 "started_at = min(started_at, excluded.started_at), "
                 "last_seen_at = max(last_seen_at, excluded.last_seen_at) RETURNING id",
-                [key[0], visitor_ids[key[:2]], channel, key[2], _time(first), _time(last)],
+                [visit_key[0], visitor_ids[visit_key[:2]], channel, visit_key[2], _time(first), _time(last)],
             )
-            visit_ids[key] = cursor.fetchone()[0]
-        for key in sorted(rows.page_views):
-            url, title, referrer, viewed, spent = rows.page_views[key]
+            visit_ids[visit_key] = cursor.fetchone()[0]
+        for view_key in sorted(rows.page_views):
+            url, title, referrer, viewed, spent = rows.page_views[view_key]
             cursor.execute(
                 "INSERT INTO analytics_pageview (tenant_id, visit_id, public_id, url, title, referrer, viewed_at, "
                 "time_on_page_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (visit_id, public_id) DO UPDATE SET viewed_at = min(viewed_at, excluded.viewed_at), "
                 "time_on_page_ms = max(time_on_page_ms, excluded.time_on_page_ms), "
                 "title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE title END",
-                [key[0], visit_ids[key[:3]], key[3], url, title, referrer, _time(viewed), spent],
+                [view_key[0], visit_ids[view_key[:3]], view_key[3], url, title, referrer, _time(viewed), spent],
             )
         cursor.executemany(
             "INSERT INTO analytics_event (tenant_id, visit_id, kind, name, page_view_id, occurred_at, data) "

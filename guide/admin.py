@@ -46,8 +46,10 @@ class TenantScopedInline(admin.TabularInline):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and not request.user.is_superuser and hasattr(field.queryset.model, "tenant_id"):
-            field.queryset = field.queryset.filter(tenant_id__in=administered_tenant_ids(request))
+        queryset = getattr(field, "queryset", None)
+        scoped = queryset is not None and hasattr(queryset.model, "tenant_id") and not request.user.is_superuser
+        if field is not None and queryset is not None and scoped:
+            field.queryset = queryset.filter(tenant_id__in=administered_tenant_ids(request))
         return field
 
 

@@ -320,9 +320,9 @@ class TriggerAction(TenantOwned):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        needs = {
-            self.Kind.SHOW_BUTTON: ("button", self.button),
-            self.Kind.SHOW_INVITATION: ("invitation", self.invitation),
+        needs: dict[str, tuple[str, ChatButton | Invitation | None]] = {
+            self.Kind.SHOW_BUTTON.value: ("button", self.button),
+            self.Kind.SHOW_INVITATION.value: ("invitation", self.invitation),
         }
         if self.kind in needs and needs[self.kind][1] is None:
             field = needs[self.kind][0]

@@ -164,12 +164,14 @@ NEGATED: dict[str, str] = {
 
 def _leaf(node: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
     op = node.get("op")
-    fact = facts.get(node.get("fact"), MISSING) if isinstance(node.get("fact"), str) else MISSING
+    if not isinstance(op, str):
+        return False
+    fact_name = node.get("fact")
+    fact = facts.get(fact_name, MISSING) if isinstance(fact_name, str) else MISSING
     value = node.get("value")
     ignore_case = node.get("ignoreCase") is True
-    negated = isinstance(op, str) and op in NEGATED
-    name = NEGATED[op] if negated else op
-    test = POSITIVE.get(name) if isinstance(name, str) else None
+    negated = op in NEGATED
+    test = POSITIVE.get(NEGATED[op] if negated else op)
     if test is None:
         return False
     try:
