@@ -25,18 +25,15 @@ from chat.gateway.large_events import large_event_read
 from chat.gateway.protocol import cxone_customer_identity
 from chat.gateway.protocol.channel_info import cxone_channel_info
 from chat.gateway.sessions import channel_for_visitors, cookie_name, token_exchange
+from chat.gateway.uploads import attachment_public_id, upload_token
 from engage.errors import InvalidInput, NotFound, ParleyError, PermissionDenied
-from engage.lib.signing import sign_value, unsign_value
 from engage.lib.storage import signed_url
 from engage.models import Channel, CustomFieldDefinition
 from engage.selectors import custom_field_definitions
 
 ALLOWED_HEADERS = "content-type, x-caller-service-id, x-sdk-platform, x-sdk-version"
-ATTACHMENT_PURPOSE = "attachment-claim"
-ATTACHMENT_CLAIM_SECONDS = 24 * 3600
 MAX_TOKEN_BODY = 16 * 1024
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")
-_FILE_URL = re.compile(r"/attachment/(?P<token>[A-Za-z0-9_\-:]+)/?$")
 
 
 class OriginRefused(PermissionDenied):
@@ -167,22 +164,12 @@ def attachment_upload(request: HttpRequest, channel: Channel) -> HttpResponse:
         return JsonResponse(
             {"allowedFileSize": restrictions["allowedFileSize"], "allowedFileTypes": restrictions["allowedFileTypes"]}
         )
-    token = sign_value(str(attachment.public_id), purpose=f"{ATTACHMENT_PURPOSE}.{channel.pk}")
+    token = upload_token(channel=channel, attachment=attachment)
     path = reverse(
         "gateway-attachment-file",
         kwargs={"brand_id": channel.brand.brand_id, "channel_id": channel.channel_id, "token": token},
     )
     return JsonResponse({"fileUrl": request.build_absolute_uri(path)})
-
-
-def attachment_public_id(*, channel: Channel, file_url: object) -> str | None:
-    """The attachment public id named by a ``fileUrl`` this channel issued (and that is still fresh)."""
-    if not isinstance(file_url, str):
-        return None
-    match = _FILE_URL.search(file_url.split("?", 1)[0])
-    if match is None:
-        return None
-    return unsign_value(match["token"], purpose=f"{ATTACHMENT_PURPOSE}.{channel.pk}", max_age=ATTACHMENT_CLAIM_SECONDS)
 
 
 @_visitor_endpoint({"GET"})
