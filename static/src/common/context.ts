@@ -105,9 +105,10 @@ export interface WidgetApi {
  *   the widget sends them over its socket so agents see them live.
  * - "chatmanager:<analytics event>" {name, …}: e.g. "chatmanager:invitation_shown".
  *
- * The chat manager reads config.proactive (inlined by the loader, see
- * guide/proactive/config.py) and the widget's "chat" record ({engaged, open,
- * threadId}) from session storage; it keeps "cm.engagement" {at} (the last activity
+ * The chat manager fetches its configuration from /guide/1.0/brand/{b}/channel/{c}/proactive
+ * (config.proactive when inlined); the loader config carries only `deferButton: true` when
+ * the channel has triggers and `visitIdleMinutes` when it is not 30 (guide/proactive/config.py).
+ * It reads the widget's "chat" record ({engaged, open, threadId}) from session storage; it keeps "cm.engagement" {at} (the last activity
  * of an engaged visitor, for the 24-hour idle rule), "cm.once" and "cm.dismissed"
  * ({visit, ids}) there, and "journey" is the analytics module's record of the visit.
  */
