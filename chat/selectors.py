@@ -63,10 +63,13 @@ def messages_before(
 
 
 def contact_current(*, thread: Thread) -> Contact | None:
-    """The open contact of the thread, else its latest one."""
+    """The open contact of the thread, else its latest one; with its agent. One query."""
+    open_first = models.Case(models.When(status__in=Contact.OPEN_STATUSES, then=0), default=1)
     return (
-        Contact.objects.filter(thread=thread, status__in=Contact.OPEN_STATUSES).first()
-        or Contact.objects.filter(thread=thread).order_by("-created_at").first()
+        Contact.objects.filter(thread=thread)
+        .select_related("assigned_agent__user")
+        .order_by(open_first, "-created_at", "-pk")
+        .first()
     )
 
 
