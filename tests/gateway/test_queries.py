@@ -94,3 +94,13 @@ def test_events_of_other_customers_are_dropped_unread(state, globex, django_asse
     event = {"event": "message.created", "customer_id": globex.visitor.pk, "thread_id": 1, "message_id": 1}
     with django_assert_num_queries(0):
         assert pushes.push_frames(state, event) == []
+
+
+def test_recover_with_an_assigned_agent_costs_the_same(state, acme, django_assert_num_queries):  # type: ignore[no-untyped-def]
+    from chat.models import Contact
+
+    contact = Contact.objects.get(thread=state.threads["t-1"])
+    services.contact_assign(contact=contact, agent=acme.alice)
+    with django_assert_num_queries(5):
+        answer = handlers.recover_thread(state, frame("RecoverThread", {"thread": {"idOnExternalPlatform": "t-1"}}))
+    assert answer[0]["postback"]["data"]["inboxAssignee"]["firstName"] == "Alice"
