@@ -86,10 +86,25 @@ export function content(message: ChatMessage, reply: Reply, t: Texts): Node[] {
       break;
     }
     default:
-      if (message.text) nodes.push(el("div", { class: "bubble" }, message.text));
+      if (message.text) nodes.push(formatted(message.text));
   }
   for (const file of message.attachments) nodes.push(attachment(file, t));
   return nodes;
+}
+
+/** Markdown-ish characters in the text cost nothing upfront: the text shows at once, the
+ * formatter is imported on first need (rarely used) and then replaces it in place. */
+const MARKUP = /[*_`]|\]\(|https?:\/\//;
+
+function formatted(text: string): HTMLElement {
+  const bubble = el("div", { class: "bubble" }, text);
+  if (MARKUP.test(text)) {
+    import("./markdown").then(
+      ({ markdown }) => bubble.replaceChildren(...markdown(text)),
+      () => undefined,
+    );
+  }
+  return bubble;
 }
 
 export function time(iso: string): string {

@@ -31,6 +31,7 @@ button:disabled{opacity:.5;cursor:default}
 .bubble{padding:8px 11px;border-radius:14px;background:#eef1f4;white-space:pre-wrap;overflow-wrap:anywhere}
 .in .bubble{background:var(--t);color:var(--hf)}
 .meta{font-size:11px;color:#52606d}
+.bubble a{color:inherit;text-decoration:underline}.bubble code{font-family:ui-monospace,monospace;font-size:13px}
 .actions{display:flex;flex-wrap:wrap;gap:4px;margin-top:4px}
 .actions button{background:var(--bg);color:var(--t);border:1px solid var(--t)}
 .card{border:1px solid #d9dee3;border-radius:10px;overflow:hidden;background:var(--bg)}
