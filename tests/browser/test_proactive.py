@@ -147,8 +147,10 @@ def test_twenty_seconds_on_the_pricing_page_show_the_invitation(demo, server: st
     expect(_items(page).get_by_role("dialog")).to_have_count(0)
     # The dismissal holds for the visit: the third page view does not bring it back.
     page.goto(f"{server}/demo/products/mugs/")
+    expect(_items(page).get_by_role("button", name="Chat with us")).to_be_visible()
     page.goto(f"{server}/demo/products/kettle/")
     expect(_items(page).get_by_role("button", name="Chat with us")).to_be_visible()
+    assert page.evaluate("JSON.parse(localStorage.getItem('parley.1001.journey')).pages.length") == 3
     page.wait_for_timeout(500)
     assert _items(page).get_by_role("dialog").count() == 0
     assert page.errors == []  # type: ignore[attr-defined]
@@ -171,3 +173,49 @@ def test_with_every_agent_away_only_the_offline_button_appears(demo, server: str
     expect(_items(online).get_by_role("dialog", name="An agent is free right now")).to_be_visible()
     expect(_items(online).get_by_role("button", name="Chat with an agent")).to_be_visible()
     online.context.close()
+
+
+def test_a_history_change_counts_as_a_page_view(demo, server: str, page: Page) -> None:
+    sent: list[str] = []
+    page.on("request", lambda request: "/analytics/1.0/" in request.url and sent.append(request.method))
+    page.goto(f"{server}/demo/")
+    # Each page's modules load after its "load" event: wait for them before moving on.
+    expect(_items(page).get_by_role("button", name="Chat with us")).to_be_visible()
+    page.goto(f"{server}/demo/products/kettle/")
+    expect(_items(page).get_by_role("button", name="Chat with us")).to_be_visible()
+    assert _items(page).get_by_role("dialog").count() == 0
+    page.evaluate("history.pushState({}, '', '/demo/products/kettle/reviews')")
+    expect(_items(page).get_by_role("dialog", name="Choosing a plan?")).to_be_visible()
+    assert "PUT" in sent  # the previous page view's time on page
+    paths = _eventually(
+        lambda: (
+            sorted(PageView.objects.filter(tenant=demo.tenant).values_list("url", flat=True))
+            if PageView.objects.filter(tenant=demo.tenant).count() == 3
+            else None
+        )
+    )
+    assert paths == [
+        f"{server}/demo/",
+        f"{server}/demo/products/kettle/",
+        f"{server}/demo/products/kettle/reviews",
+    ]
+
+
+def test_analytics_stop_quietly_for_the_window_when_the_backend_is_unreachable(demo, server: str, page: Page) -> None:
+    attempts: list[str] = []
+
+    def unreachable(route):  # type: ignore[no-untyped-def]
+        attempts.append(route.request.url)
+        route.abort("connectionrefused")
+
+    page.route("**/analytics/1.0/**", unreachable)
+    page.goto(f"{server}/demo/")
+    expect(_items(page).get_by_role("button", name="Chat with us")).to_be_visible()
+    page.wait_for_function("sessionStorage.getItem('parley.1001.analytics.disabled') === 'true'")
+    page.goto(f"{server}/demo/products/kettle/")
+    expect(_items(page).get_by_role("button", name="Chat with us")).to_be_visible()
+    page.goto(f"{server}/demo/products/teapot/")
+    # The triggers still see the journey (third page view) though nothing is sent any more.
+    expect(_items(page).get_by_role("dialog", name="Choosing a plan?")).to_be_visible()
+    assert len(attempts) == 1
+    assert [error for error in page.errors if "net::" not in error] == []  # type: ignore[attr-defined]
