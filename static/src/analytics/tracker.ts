@@ -95,7 +95,7 @@ export function createTracker(context: ParleyContext, store: SessionStore, optio
   });
   pageView();
 
-  return {
+  const api: AnalyticsApi = {
     track(type, name = "", data) {
       journeyTouch(store, journey, now());
       const event: Record<string, unknown> = { type, at: now(), name: String(name).slice(0, 64), pageView: current.id };
@@ -106,4 +106,12 @@ export function createTracker(context: ParleyContext, store: SessionStore, optio
     pageStartedAt: () => startedAt,
     disabled: () => store.getSession(DISABLED_KEY) === true,
   };
+  // Page API: parley('track', 'offer_response' | 'custom', name, data) records the page's own events.
+  context.command("track", (type, name, data) => {
+    if (type !== "offer_response" && type !== "custom") return;
+    if (typeof name !== "string" || !/^[A-Za-z0-9_.:-]{0,64}$/.test(name)) return;
+    const values = data && typeof data === "object" && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined;
+    api.track(type, name, values);
+  });
+  return api;
 }

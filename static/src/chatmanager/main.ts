@@ -68,7 +68,9 @@ export default async function init(context: ParleyContext): Promise<ChatManager 
     run();
     shareContext();
   });
-  context.on("chat:engaged", () => {
+  context.on("chat:engaged", (detail) => {
+    const thread = (detail as { threadId?: unknown } | undefined)?.threadId;
+    analytics?.track("chat_engaged", typeof thread === "string" ? thread.slice(0, 64) : "");
     manager.engagementTouch();
     manager.items.clear();
     shareContext();

@@ -58,7 +58,7 @@ export interface ManagerDeps {
   proactive: ProactiveConfig;
   store: SessionStore;
   analytics: AnalyticsApi | null;
-  openWidget(options?: { restore?: boolean; message?: string }): Promise<unknown>;
+  openWidget(options?: { restore?: boolean; message?: string; welcome?: string }): Promise<unknown>;
   /** The probability to execute a trigger marked "only if agents are available". */
   availability(): Promise<number>;
   emit(event: string, detail?: unknown): void;
@@ -280,9 +280,9 @@ export class ChatManager {
     }
   }
 
-  private async open(source: string, name: string, message?: string): Promise<void> {
+  private async open(source: string, name: string, welcome?: string): Promise<void> {
     this.track("chat_shown", name, { source });
-    await this.deps.openWidget(message ? { message } : {});
+    await this.deps.openWidget(welcome ? { welcome } : {});
   }
 
   private accept(kind: "button" | "invitation", id: string, mode: Mode): void {

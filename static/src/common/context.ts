@@ -77,7 +77,9 @@ export interface VisitorIdentity {
 /** What `load("widget")` resolves to. The chat manager calls `open()` from its buttons
  * and invitations. */
 export interface WidgetApi {
-  open(options?: { restore?: boolean; message?: string }): void;
+  /** `message` prefills the visitor's composer; `welcome` (added by issue 6) is a proactive
+   * welcome message the chat shows as from the brand when it opens. */
+  open(options?: { restore?: boolean; message?: string; welcome?: string }): void;
   minimize(): void;
   isOpen(): boolean;
 }

@@ -122,6 +122,21 @@ describe("web analytics", () => {
   });
 });
 
+describe("page API", () => {
+  it("parley('track') records offer responses and custom events, nothing else", async () => {
+    const { context, sent } = harness();
+    context.commands.track("offer_response", "spring-sale", { accepted: true });
+    context.commands.track("custom", "bad name!", {});
+    context.commands.track("trigger_executed", "1");
+    await flushTimers();
+    const events = sent[0].body.events as Record<string, unknown>[];
+    expect(events.map((event) => [event.type, event.name, event.data])).toEqual([
+      ["page_view", undefined, undefined],
+      ["offer_response", "spring-sale", { accepted: true }],
+    ]);
+  });
+});
+
 describe("journey", () => {
   it("starts a new visit after the idle time and counts visits", () => {
     const store = fakeStore();

@@ -19,11 +19,15 @@ export function fakeStore(initial: Record<string, unknown> = {}): SessionStore &
   };
 }
 
-export function fakeContext(config: Partial<ChannelConfig> = {}): ParleyContext & { events: [string, unknown][] } {
+export function fakeContext(
+  config: Partial<ChannelConfig> = {},
+): ParleyContext & { events: [string, unknown][]; commands: Record<string, (...args: unknown[]) => unknown> } {
   const listeners: Record<string, ((detail: unknown) => void)[]> = {};
   const events: [string, unknown][] = [];
+  const commands: Record<string, (...args: unknown[]) => unknown> = {};
   return {
     events,
+    commands,
     config: {
       brandId: 1001,
       channelId: "chat_live",
@@ -43,6 +47,8 @@ export function fakeContext(config: Partial<ChannelConfig> = {}): ParleyContext 
       events.push([event, detail]);
       for (const listener of listeners[event] || []) listener(detail);
     },
-    command: () => undefined,
+    command(name, handler) {
+      commands[name] = handler;
+    },
   };
 }

@@ -237,7 +237,7 @@ describe("configured triggers", () => {
     const triggers = [trigger("1", { all: [] }, [{ kind: "showInvitation", invitation: "7" }, { kind: "welcomeMessage", message: "Hi!" }])];
     const { manager, opened, store, analytics } = setup({ proactive: { triggers } });
     await manager.evaluate();
-    expect(opened).toEqual([{ message: "Hi!" }]);
+    expect(opened).toEqual([{ welcome: "Hi!" }]);
     shadow()!.querySelector<HTMLButtonElement>(".dismiss")!.click();
     expect(shadow()!.querySelector("[data-parley-invitation]")).toBeNull();
     expect(store.get("cm.dismissed")).toEqual({ visit: "visit-00001", ids: ["invitation:7"] });
