@@ -298,3 +298,32 @@ describe("ChatWidget, history", () => {
     expect(Array.from(root.querySelectorAll("button")).some((b) => b.textContent === "Show older messages")).toBe(false);
   });
 });
+
+describe("ChatWidget, a signed customer id on an anonymous channel", () => {
+  it("falls back to the browser's anonymous id, never the unsigned company id", async () => {
+    const bodies: any[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string, init?: RequestInit) => {
+        if (!url.includes("/oauth/token")) return jsonResponse(CHANNEL_INFO);
+        const body = JSON.parse(String(init!.body));
+        bodies.push(body);
+        return body.thirdParty
+          ? jsonResponse({ errorCode: "auth_mode_not_allowed", errorMessage: "no" }, 403)
+          : jsonResponse({ accessToken: "tt-2", customerIdentity: body.customerIdentity });
+      }),
+    );
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const store = createStore({ brandId: 1001 });
+    Object.assign(store.identity(), { customerId: "crm-42", token: "h.p.s" });
+    const widget = new ChatWidget(context(), store);
+
+    widget.open();
+    await socketReady();
+
+    expect(bodies[0]).toEqual({ thirdParty: { authorization_code: "h.p.s", grant_type: "authorization_code" } });
+    expect(bodies[1].customerIdentity.idOnExternalPlatform).toBe(JSON.parse(localStorage.getItem("parley.1001.customer")!));
+    expect(bodies[1].customerIdentity.idOnExternalPlatform).not.toBe("crm-42");
+    expect(warn).toHaveBeenCalledWith("Parley: this channel does not accept signed customer ids; the visitor chats anonymously.");
+  });
+});

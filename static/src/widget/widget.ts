@@ -9,7 +9,7 @@ import * as api from "./events";
 import { type FileRules, fileProblem } from "./files";
 import { type PreChatAnswer, offlineForm, preChatForm } from "./forms";
 import { format, texts, type Texts } from "./i18n";
-import { type AuthMode, type Frame, newEventId, VisitorClient } from "./protocol";
+import { type AuthMode, type Frame, newEventId, ProtocolError, VisitorClient } from "./protocol";
 import { messageRow } from "./render";
 import { stylesheet, theme } from "./styles";
 
@@ -89,6 +89,7 @@ export class ChatWidget implements WidgetApi {
   private settingsLoaded: Promise<void> | null = null;
   private agentContext: AgentContext | null = null;
   private extrasSent = "";
+  private signedIdRefused = false;
   private attach = el("button", { type: "button", class: "icon", hidden: "" }, icon(ATTACH_ICON));
   private picker = el("input", { type: "file", hidden: "", "aria-hidden": "true", tabindex: "-1" });
   private opened = false;
@@ -289,9 +290,15 @@ export class ChatWidget implements WidgetApi {
 
   // --- connection -----------------------------------------------------------------------
 
+  /** Whether the page's signed customer id is to be used (not refused by the channel's auth mode). */
+  private signedId(): boolean {
+    const identity = this.session.identity();
+    return !!(identity.customerId && identity.token) && !this.signedIdRefused;
+  }
+
   private customerId(): string | undefined {
     const identity = this.session.identity();
-    if (identity.customerId && identity.token) return identity.customerId;
+    if (this.signedId()) return identity.customerId;
     const mode = this.context.config.authMode as AuthMode;
     if (mode === "securedCookies" || mode === "thirdParty") return undefined;
     let id = this.session.get<string>("customer");
@@ -315,7 +322,7 @@ export class ChatWidget implements WidgetApi {
       visitorId: this.session.visitorId,
       visitId: this.session.visitId,
       customerId: this.customerId(),
-      identityToken: identity.customerId ? identity.token : undefined,
+      identityToken: this.signedId() ? identity.token : undefined,
       authorizationCode: identity.authorizationCode,
       identity: () => {
         const name = (this.session.identity().name || "").trim();
@@ -336,6 +343,12 @@ export class ChatWidget implements WidgetApi {
       () => client,
       (error) => {
         this.connecting = null;
+        if (error instanceof ProtocolError && error.code === "auth_mode_not_allowed" && this.signedId()) {
+          // An anonymous channel takes no signed ids (only third-party channels do): chat anonymously.
+          console.warn("Parley: this channel does not accept signed customer ids; the visitor chats anonymously.");
+          this.signedIdRefused = true;
+          return this.connect();
+        }
         throw error;
       },
     );
@@ -346,7 +359,7 @@ export class ChatWidget implements WidgetApi {
     const identity = this.session.identity();
     const client = this.client;
     if (!client) return;
-    if (identity.customerId && identity.token && identity.customerId !== client.customerId) {
+    if (this.signedId() && identity.customerId !== client.customerId) {
       // A different person: a new session on the next start (seed 003, "Company Managed UUID").
       client.close();
       this.client = null;
