@@ -12,6 +12,8 @@ loader's budget is 1.5 KB brotli (docs/performance.md).
 from __future__ import annotations
 
 import json
+import posixpath
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +53,29 @@ def manifest() -> dict[str, str]:
         return {}
 
 
+_STATIC_IMPORT = re.compile(r'(?:^|[;}])\s*import\s*(?:[\w*{}\s,$]+from\s*)?"(\.{1,2}/[^"]+)"')
+
+
+@lru_cache(maxsize=16)
+def _static_imports(path: str, mtime: float) -> tuple[str, ...]:
+    code = Path(path).read_text()
+    folder = posixpath.dirname(Path(path).relative_to(dist_dir()).as_posix())
+    return tuple(posixpath.normpath(posixpath.join(folder, found)) for found in _STATIC_IMPORT.findall(code))
+
+
+def widget_preload() -> list[str]:
+    """Shared chunks the widget imports statically, so the loader can fetch them alongside it
+    (one round trip instead of two when the chat opens)."""
+    file = module_files().get("widget")
+    if file is None:
+        return []
+    path = dist_dir() / file
+    try:
+        return list(_static_imports(str(path), path.stat().st_mtime))
+    except FileNotFoundError:
+        return []
+
+
 def module_files() -> dict[str, str]:
     """Content-hashed file names (relative to /static/dist/) of the built modules."""
     files = manifest()
@@ -81,6 +106,7 @@ def loader_config(channel: Channel) -> dict[str, Any]:
         "display": channel.display,
         "authMode": channel.auth_mode,
         "modules": module_files(),
+        "preload": widget_preload(),
         "theme": channel.theme or {},
         "translations": _button_texts(channel),
     }

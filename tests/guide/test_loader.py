@@ -8,7 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from guide.loader.config import contributions, manifest, module_files
+from guide.loader.config import contributions, dist_dir, manifest, module_files, widget_preload
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,7 @@ def test_loader_inlines_the_public_channel_configuration(acme, client: Client) -
         "isLiveChat": False,
         "modules": module_files(),
         "multiThread": True,
+        "preload": widget_preload(),
         "theme": acme.messaging.theme,
         "translations": {"en": {"weAreOffline": "We'll answer soon", "weAreOnline": "We're online"}},
         **contributions(acme.messaging),
@@ -54,6 +55,17 @@ def test_loader_modules_are_the_built_content_hashed_files(acme, client: Client)
     assert files["session"] == manifest()["session.js"]
     assert files["widget"] == manifest()["widget.js"]
     assert re.fullmatch(r"session\.[A-Z0-9]{8}\.js", files["session"])
+
+
+def test_the_widget_chunks_to_preload_are_its_static_imports() -> None:
+    widget = (dist_dir() / manifest()["widget.js"]).read_text()
+    chunks = widget_preload()
+
+    assert chunks == sorted(set(chunks), key=chunks.index)
+    for chunk in chunks:
+        assert (dist_dir() / chunk).is_file()
+        assert f'"./{chunk}"' in widget
+    assert not any("upload" in chunk or "emoji" in chunk or "markdown" in chunk for chunk in chunks)
 
 
 def test_live_chat_loader_keeps_only_button_texts(acme, client: Client) -> None:
@@ -127,7 +139,6 @@ def test_an_inactive_tenant_has_no_loader(acme, client: Client) -> None:
 
 
 def test_loader_bundle_has_no_static_imports() -> None:
-    from guide.loader.config import dist_dir
 
     code = (dist_dir() / manifest()["loader.js"]).read_text()
 

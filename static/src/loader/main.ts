@@ -20,6 +20,8 @@ import type { ChannelConfig, Listener, ModuleName, ParleyContext } from "../comm
 
 declare const PARLEY_CONFIG: ChannelConfig & {
   modules: Partial<Record<ModuleName, string>>;
+  /** Chunks the widget imports statically: fetched alongside it (one round trip, not two). */
+  preload?: string[];
   deferButton?: boolean;
   theme?: Record<string, string>;
   translations?: Record<string, Record<string, string>>;
@@ -90,6 +92,7 @@ function parley(...call: unknown[]): unknown {
 }
 
 function openChat(options?: unknown): Promise<unknown> {
+  for (const chunk of config.preload || []) import(/* @vite-ignore */ `${base}/static/dist/${chunk}`).catch(() => 0);
   return context.load("widget").then((widget) => (widget as { open(o?: unknown): void }).open(options));
 }
 
