@@ -64,6 +64,7 @@ export default async function init(context: ParleyContext): Promise<ChatManager 
     if (manager.engaged()) context.emit("chatmanager:context", manager.agentContext());
   };
   context.on("analytics:pageview", () => {
+    if (manager.engaged()) manager.engagementTouch();
     manager.pageChanged();
     run();
     shareContext();
@@ -80,8 +81,13 @@ export default async function init(context: ParleyContext): Promise<ChatManager 
     manager.suspend();
     shareContext();
   });
-  context.on("chat:message", () => manager.engagementTouch());
+  // The 24-hour rule counts the visitor's activity: their messages, opening the chat, browsing.
+  context.on("chat:message", (detail) => {
+    if ((detail as { direction?: unknown } | undefined)?.direction === "inbound") manager.engagementTouch();
+  });
+  context.on("widget:open", () => manager.engaged() && manager.engagementTouch());
   context.on("identity:changed", run);
+  if (manager.engaged()) manager.engagementTouch(); // this page view is activity too
   run();
   shareContext();
   if (triggersPresent) setInterval(run, EVALUATE_EVERY_MS);
