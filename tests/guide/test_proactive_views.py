@@ -157,3 +157,16 @@ def test_the_loader_waits_for_the_chat_manager_only_when_triggers_exist(client, 
     acme.live.save()
     assert (config()["deferButton"], config()["visitIdleMinutes"]) == (True, 45)
     assert "triggers" not in json_module.dumps(config())
+
+
+def test_the_config_read_has_a_fixed_number_of_queries(client, acme, django_assert_num_queries) -> None:
+    _invite_on_pricing(acme)
+    for index in range(5):
+        trigger_create(
+            acme.live,
+            name=f"extra {index}",
+            conditions=[{"fact": "page.path", "operator": "isSet"}],
+            actions=[{"kind": "openChat"}],
+        )
+    with django_assert_num_queries(8):
+        assert client.get(_config_url(acme.live)).status_code == 200
