@@ -68,6 +68,9 @@ class Ingestion:
         self.trusted_proxies = trusted_proxies
         self.clock = clock
 
+    def _retry(self, cors: dict[str, str]) -> dict[str, str]:
+        return {**cors, "Retry-After": str(self.limiter.retry_after())}
+
     def client_ip(self, peer: str | None, forwarded_for: str | None) -> str:
         if self.trusted_proxies and forwarded_for:
             hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
@@ -101,9 +104,8 @@ class Ingestion:
         if method != allowed_method:
             return _error(405, "method_not_allowed", f"Use {allowed_method}.", {**cors, "Allow": allowed_method})
         ip = self.client_ip(peer, headers.get("x-forwarded-for"))
-        retry = {**cors, "Retry-After": str(self.limiter.retry_after())}
         if not self.limiter.hit("ip", ip, self.ip_limit):
-            return _error(429, "rate_limited", "Too many requests from this address.", retry)
+            return _error(429, "rate_limited", "Too many requests from this address.", self._retry(cors))
         if len(body) > MAX_BODY_BYTES:
             return _error(413, "too_large", f"The body is larger than {MAX_BODY_BYTES} bytes.", cors)
         now_ms = int(self.clock() * 1000)
@@ -116,9 +118,9 @@ class Ingestion:
         except Invalid as error:
             return _error(400, "invalid_input", error.message, cors)
         if not self.limiter.hit(f"visitor:{channel.tenant_id}", batch.visitor, self.visitor_limit):
-            return _error(429, "rate_limited", "Too many requests from this visitor.", retry)
+            return _error(429, "rate_limited", "Too many requests from this visitor.", self._retry(cors))
         if not self.writer.submit(channel.tenant_id, channel.channel_pk, batch):
-            return _error(503, "overloaded", "Analytics are being written; try again shortly.", retry)
+            return _error(503, "overloaded", "Analytics are being written; try again shortly.", self._retry(cors))
         return Answer(202, b'{"accepted":%d}' % batch.size, tuple(cors.items()))
 
 
