@@ -57,8 +57,10 @@ const context: ParleyContext = {
   config,
   load(name) {
     const file = config.modules[name];
+    const url = (path: string) => `${base}/static/dist/${path}`;
+    if (!modules[name] && name == "widget") for (const chunk of config.preload || []) import(url(chunk)).catch(() => 0);
     return (modules[name] ||= file
-      ? import(/* @vite-ignore */ `${base}/static/dist/${file}`).then((module) => module.default(context))
+      ? import(/* @vite-ignore */ url(file)).then((module) => module.default(context))
       : Promise.reject(new Error(`Parley: no module ${name}`)));
   },
   on(event, listener) {
@@ -92,7 +94,6 @@ function parley(...call: unknown[]): unknown {
 }
 
 function openChat(options?: unknown): Promise<unknown> {
-  for (const chunk of config.preload || []) import(/* @vite-ignore */ `${base}/static/dist/${chunk}`).catch(() => 0);
   return context.load("widget").then((widget) => (widget as { open(o?: unknown): void }).open(options));
 }
 
