@@ -83,6 +83,8 @@ def module_files() -> dict[str, str]:
 
 
 BUTTON_TEXTS = ("weAreOnline", "weAreOffline")
+# The colours the loader's button and the widget's first paint use (static/src/widget/styles.ts).
+THEME_KEYS = ("buttonColor", "headerBgColor", "headerFontColor", "textColor", "themeColor", "widgetBgColor")
 
 
 def _button_texts(channel: Channel) -> dict[str, dict[str, str]]:
@@ -107,7 +109,7 @@ def loader_config(channel: Channel) -> dict[str, Any]:
         "authMode": channel.auth_mode,
         "modules": module_files(),
         "preload": widget_preload(),
-        "theme": channel.theme or {},
+        "theme": {key: value for key, value in (channel.theme or {}).items() if key in THEME_KEYS},
         "translations": _button_texts(channel),
     }
     config.update(contributions(channel))

@@ -42,7 +42,14 @@ def test_loader_inlines_the_public_channel_configuration(acme, client: Client) -
         "modules": module_files(),
         "multiThread": True,
         "preload": widget_preload(),
-        "theme": acme.messaging.theme,
+        "theme": {
+            "buttonColor": "#2f5d8a",
+            "headerBgColor": "#2f5d8a",
+            "headerFontColor": "#ffffff",
+            "textColor": "#1f2933",
+            "themeColor": "#2f5d8a",
+            "widgetBgColor": "#ffffff",
+        },
         "translations": {"en": {"weAreOffline": "We'll answer soon", "weAreOnline": "We're online"}},
         **contributions(acme.messaging),
     }
