@@ -200,10 +200,19 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if _default is not None:
-                await asyncio.get_running_loop().run_in_executor(None, _default.writer.close)
-                _default.limiter.stop()
+                await asyncio.get_running_loop().run_in_executor(None, _shutdown, _default)
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def _shutdown(ingestion: Ingestion) -> None:
+    from django.db import connection
+
+    try:
+        ingestion.writer.close()
+        ingestion.limiter.stop()
+    finally:
+        connection.close()  # this executor thread's connection, back to the pool
 
 
 def mount(fallback: ASGIApp) -> ASGIApp:

@@ -308,3 +308,22 @@ def test_the_django_route_serves_the_same_handler(client, ingestion, acme) -> No
         "error": {"code": "invalid_input", "message": "The body is not JSON."}
     }
     assert ingestion.writer.flush() == 1
+
+
+async def test_the_lifespan_shutdown_writes_what_was_accepted(http, ingestion, acme) -> None:
+    from analytics.ingest import lifespan
+
+    assert (await http.post(events_url(), content=body(page_view(), page_view("pv-000002")))).status_code == 202
+    assert await _rows(PageView) == []
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await lifespan({"type": "lifespan"}, receive, send)
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    assert [row["public_id"] for row in await _rows(PageView)] == ["pv-000001", "pv-000002"]
