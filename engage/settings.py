@@ -20,7 +20,8 @@ VAR_DIR = Path(os.environ.get("PARLEY_VAR_DIR", BASE_DIR / "var"))
 
 
 def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    """The variable's value; unset or empty means the default."""
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -134,7 +135,13 @@ if REDIS_URL:
     if _layer_backend == "engage.layers.RedisFanoutChannelLayer":
         _layer_config["capacity"] = int(env("CHANNEL_LAYER_CAPACITY", "1000"))
     CHANNEL_LAYERS = {"default": {"BACKEND": _layer_backend, "CONFIG": _layer_config}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "parley"),
+        }
+    }
 else:
     # One process: engage/layers.py (indexed, bounded, loop-safe); the stock
     # InMemoryChannelLayer walks every channel on each operation.
