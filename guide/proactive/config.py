@@ -128,16 +128,37 @@ def proactive_config(channel: Channel) -> dict[str, Any]:
     return {"version": digest, **config}
 
 
+def _shows_a_button_unconditionally(trigger: Trigger) -> bool:
+    """True when the trigger holds on every page at once and shows a button.
+
+    Then a button is to be shown anyway, and the loader draws its own at once,
+    which the chat manager replaces when it has evaluated its rules: the visitor
+    sees a button as early as on a page with a static one.
+    """
+    return (
+        not trigger.only_if_agents_available
+        and not list(trigger.conditions.all())
+        and any(action.kind == TriggerAction.Kind.SHOW_BUTTON for action in trigger.actions.all())
+    )
+
+
 def loader_contribution(channel: Channel) -> dict[str, Any]:
     """What the loader needs to know before the chat manager has fetched its configuration.
 
     The configuration itself stays out of the loader (its budget is 1.5 KB): the chat
     manager fetches it from the cacheable endpoint. With active triggers the loader
     waits for the chat manager instead of showing its default button first
-    (``deferButton``); a visit idle time other than 30 minutes is passed on.
+    (``deferButton``), unless the first trigger shows a button on every page
+    anyway; a visit idle time other than 30 minutes is passed on.
     """
     contribution: dict[str, Any] = {}
-    if Trigger.objects.filter(channel=channel, tenant_id=channel.tenant_id, is_active=True).exists():
+    first = (
+        Trigger.objects.filter(channel=channel, tenant_id=channel.tenant_id, is_active=True)
+        .prefetch_related("conditions", "actions")
+        .order_by("order", "pk")
+        .first()
+    )
+    if first is not None and not _shows_a_button_unconditionally(first):
         contribution["deferButton"] = True
     if channel.idle_timeout_minutes != DEFAULT_VISIT_IDLE_MINUTES:
         contribution["visitIdleMinutes"] = channel.idle_timeout_minutes

@@ -5,6 +5,7 @@ import pytest
 from chat import services
 from engage.models import Channel, Membership
 from engage.services import membership_set_presence
+from guide.proactive.demo import seed_proactive_demo
 from tests.factories.guide import button_create, invitation_create, trigger_create, variable_create
 
 
@@ -157,6 +158,19 @@ def test_the_loader_waits_for_the_chat_manager_only_when_triggers_exist(client, 
     acme.live.save()
     assert (config()["deferButton"], config()["visitIdleMinutes"]) == (True, 45)
     assert "triggers" not in json_module.dumps(config())
+
+
+def test_the_loader_draws_its_button_at_once_when_the_first_trigger_shows_one_anyway(client, acme) -> None:
+    import json as json_module
+
+    def config(channel: str) -> dict:
+        source = client.get(f"/loader/1001/{channel}.js").content.decode()
+        return json_module.loads(source[source.rindex("})(") + 3 : source.rindex(");")])
+
+    seed_proactive_demo()
+    # chat_msg: the first trigger shows a button on every page; chat_live: only if agents are available.
+    assert "deferButton" not in config("chat_msg")
+    assert config("chat_live")["deferButton"] is True
 
 
 def test_the_config_read_has_a_fixed_number_of_queries(client, acme, django_assert_num_queries) -> None:

@@ -31,7 +31,10 @@ export default async function init(context: ParleyContext): Promise<ChatManager 
   config.proactive = proactive;
   const triggersPresent = proactive.triggers.length > 0;
   // Without configured triggers the loader's default button stays (at least one trigger is the norm).
-  if (triggersPresent) context.emit("chatmanager:ready");
+  // When the loader deferred, nothing is on screen: take over at once. Otherwise its button stays
+  // until our first evaluation has drawn our own items, so no button disappears in between.
+  const deferred = Boolean(config.deferButton);
+  if (triggersPresent && deferred) context.emit("chatmanager:ready");
   const store = (await context.load("session")) as SessionStore;
   const analytics = (await context.load("analytics").catch(() => null)) as AnalyticsApi | null;
 
@@ -88,7 +91,8 @@ export default async function init(context: ParleyContext): Promise<ChatManager 
   context.on("widget:open", () => manager.engaged() && manager.engagementTouch());
   context.on("identity:changed", run);
   if (manager.engaged()) manager.engagementTouch(); // this page view is activity too
-  run();
+  const first = manager.evaluate().catch(() => undefined);
+  if (triggersPresent && !deferred) await first.then(() => context.emit("chatmanager:ready"));
   shareContext();
   if (triggersPresent) setInterval(run, EVALUATE_EVERY_MS);
   return manager;

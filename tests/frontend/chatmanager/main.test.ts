@@ -44,6 +44,7 @@ describe("chat manager module", () => {
       { id: "1", name: "always", rule: { all: [] }, onlyIfAgentsAvailable: false, oncePerVisit: false, stopHere: false,
         actions: [{ kind: "showButton", button: "1" }] },
     ]));
+    context.config.deferButton = true;
     const manager = await init(context);
     expect(fetcher).toHaveBeenCalledWith("https://parley.example/guide/1.0/brand/1001/channel/chat_live/proactive", {
       credentials: "omit",
@@ -53,6 +54,24 @@ describe("chat manager module", () => {
     await vi.advanceTimersByTimeAsync(10);
     const button = document.querySelector("parley-items")!.shadowRoot!.querySelector("button")!;
     expect(button.textContent).toBe("Chat with us");
+  });
+
+  it("when the loader already shows its button, takes over only once its own button is drawn", async () => {
+    const { context } = setup(config([
+      { id: "1", name: "always", rule: { all: [] }, onlyIfAgentsAvailable: false, oncePerVisit: false, stopHere: false,
+        actions: [{ kind: "showButton", button: "1" }] },
+    ]));
+    let drawnAtReady: string | null | undefined;
+    const emit = context.emit.bind(context);
+    context.emit = (event: string, detail?: unknown) => {
+      if (event === "chatmanager:ready") {
+        drawnAtReady = document.querySelector("parley-items")?.shadowRoot?.querySelector("button")?.textContent;
+      }
+      emit(event, detail);
+    };
+    await init(context);
+    expect(context.events.map(([name]) => name)).toContain("chatmanager:ready");
+    expect(drawnAtReady).toBe("Chat with us");
   });
 
   it("without configured triggers leaves the loader's button alone", async () => {
