@@ -104,6 +104,20 @@ function agentMessage(threadId: string, text: string, id = "m-agent") {
 }
 
 describe("ChatWidget, messaging with several threads", () => {
+  it("shows a trigger's proactive welcome message instead of the channel's", async () => {
+    const ctx = context();
+    const widget = new ChatWidget(ctx, createStore({ brandId: 1001 }));
+    const root = shadow();
+    widget.open({ welcome: "Choosing a plan? Ask us." });
+    const socket = await socketReady();
+    await vi.waitFor(() => expect(socket.sent.some((f) => f.payload?.eventType === "FetchThreadList")).toBe(true));
+    answer(socket, "ThreadListFetched", { threads: [] });
+    await flush();
+    (Array.from(root.querySelectorAll("button")).find((b) => b.textContent === "New conversation") as HTMLButtonElement).click();
+    await flush();
+    expect(Array.from(root.querySelectorAll(".notice")).map((n) => n.textContent)).toEqual(["Choosing a plan? Ask us."]);
+  });
+
   it("opens on the thread list, starts a conversation and shows the agent's answer", async () => {
     const ctx = context();
     const widget = new ChatWidget(ctx, createStore({ brandId: 1001 }));

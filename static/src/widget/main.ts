@@ -7,7 +7,7 @@ import { ChatWidget } from "./widget";
 export default async function init(context: ParleyContext): Promise<WidgetApi> {
   const session = (await context.load("session")) as SessionStore;
   const widget = new ChatWidget(context, session);
-  context.command("open", (options) => widget.open(options as { message?: string }));
+  context.command("open", (options) => widget.open(options as { message?: string; welcome?: string }));
   context.command("minimize", () => widget.minimize());
   context.emit("widget:ready");
   return widget;

@@ -93,6 +93,7 @@ export class ChatWidget implements WidgetApi {
   private attach = el("button", { type: "button", class: "icon", hidden: "" }, icon(ATTACH_ICON));
   private picker = el("input", { type: "file", hidden: "", "aria-hidden": "true", tabindex: "-1" });
   private opened = false;
+  private proactiveWelcome = "";
   private readonly embedded: boolean;
   private readonly live: boolean;
 
@@ -142,7 +143,12 @@ export class ChatWidget implements WidgetApi {
     return !this.frame.hidden;
   }
 
-  open(options: { restore?: boolean; message?: string } = {}): void {
+  open(options: { restore?: boolean; message?: string; welcome?: string } = {}): void {
+    if (options.welcome) {
+      // A proactive welcome message (a trigger's action) replaces the channel's for this chat.
+      this.proactiveWelcome = options.welcome;
+      if (this.opened) this.notice(options.welcome);
+    }
     const restoreMinimised = options.restore && !this.embedded && this.state.open === false;
     if (restoreMinimised) {
       this.showLauncher(true);
@@ -460,7 +466,8 @@ export class ChatWidget implements WidgetApi {
   }
 
   private welcome(): void {
-    if (this.settings.welcome) this.notice(this.settings.welcome);
+    const text = this.proactiveWelcome || this.settings.welcome;
+    if (text) this.notice(text);
   }
 
   private showComposer(visible: boolean): void {
