@@ -104,6 +104,16 @@ function agentMessage(threadId: string, text: string, id = "m-agent") {
 }
 
 describe("ChatWidget, messaging with several threads", () => {
+  it("does not bring back a chat whose visitor was idle for 24 hours (continuation ends)", () => {
+    const store = createStore({ brandId: 1001 });
+    store.set("chat", { engaged: true, open: true, threadId: "t-1" });
+    store.set("cm.engagement", { at: Date.now() - 24 * 3600 * 1000 });
+    const widget = new ChatWidget(context(), store);
+    widget.open({ restore: true });
+    expect(shadow().querySelector("section")!.hidden).toBe(true);
+    expect(store.get("chat")).toEqual({ engaged: false, open: true, threadId: "t-1" });
+  });
+
   it("shows a trigger's proactive welcome message instead of the channel's", async () => {
     const ctx = context();
     const widget = new ChatWidget(ctx, createStore({ brandId: 1001 }));

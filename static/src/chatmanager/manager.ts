@@ -6,6 +6,7 @@
  * holds wins and the rest are not evaluated; while the visitor is engaged no
  * other trigger runs. See docs/proactive.md.
  */
+import { ENGAGEMENT_IDLE_MS, engagementExpired } from "../common/engagement";
 import type { AnalyticsApi } from "../analytics/tracker";
 import type { ChannelConfig, SessionStore, VisitorIdentity } from "../common/context";
 import { factsBuild, type VariableConfig, variablesRead } from "./facts";
@@ -48,7 +49,7 @@ export interface ChatState {
 }
 
 /** Continuation lasts while the engaged visitor was active within this time (seed 003). */
-export const ENGAGEMENT_IDLE_MS = 24 * 3600 * 1000;
+export { ENGAGEMENT_IDLE_MS };
 export const EVALUATE_EVERY_MS = 1000;
 
 export type Outcome = "embedded" | "continuation" | "messaging" | "configured" | null;
@@ -126,7 +127,7 @@ export class ChatManager {
       this.engagementTouch();
       return true;
     }
-    if (this.now() - last.at < ENGAGEMENT_IDLE_MS) return true;
+    if (!engagementExpired(this.deps.store, this.now())) return true;
     // The visit idle duration passed: the engagement is over, on this page and the next.
     this.deps.store.set("chat", { ...state, engaged: false });
     return false;

@@ -1,6 +1,7 @@
 /** The chat client: launcher, window, views and the protocol conversation
  * (docs/frontend.md, "Widget"). Rendered in a shadow root with a constructed
  * stylesheet; every text comes in as a text node. */
+import { engagementExpired } from "../common/engagement";
 import type { ParleyContext, SessionStore, WidgetApi } from "../common/context";
 import { el } from "../common/escape";
 import { type ChannelSettings, fetchChannelInfo } from "./channelinfo";
@@ -148,6 +149,11 @@ export class ChatWidget implements WidgetApi {
       // A proactive welcome message (a trigger's action) replaces the channel's for this chat.
       this.proactiveWelcome = options.welcome;
       if (this.opened) this.notice(options.welcome);
+    }
+    if (options.restore && !this.embedded && engagementExpired(this.session)) {
+      // Continuation ends after 24 hours without the visitor's activity (seed 003).
+      this.saveState({ engaged: false });
+      return;
     }
     const restoreMinimised = options.restore && !this.embedded && this.state.open === false;
     if (restoreMinimised) {
