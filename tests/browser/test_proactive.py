@@ -16,7 +16,6 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from analytics import ingest
 from analytics.models import PageView
 from chat.models import Thread
 from engage.models import Membership
@@ -32,13 +31,8 @@ def server(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     settings.WHITENOISE_USE_FINDERS = True
     settings.WHITENOISE_AUTOREFRESH = True
     settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"proactive-test-{uuid.uuid4().hex}"}}
-    ingest.set_default(None)  # a fresh ingestion: no channel answers cached from an earlier test
-    with serving() as base:
+    with serving() as base:  # drains and forgets the analytics ingestion around each test
         yield base
-    current = ingest._default
-    if current is not None:
-        current.writer.close()
-    ingest.set_default(None)
 
 
 @pytest.fixture(scope="module")

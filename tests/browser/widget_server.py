@@ -39,6 +39,7 @@ def serving() -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    _analytics_drain()  # a fresh ingestion: no channel answers cached from an earlier test
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         application(), log_level="warning", lifespan="off", ws="websockets-sansio", timeout_graceful_shutdown=3
@@ -62,7 +63,19 @@ def serving() -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+        _analytics_drain()
         _settle_database()
+
+
+def _analytics_drain() -> None:
+    """Writes what the page's analytics left pending and forgets the process's ingestion
+    (its channel cache holds ids of this test's tenants, which the flush removes)."""
+    from analytics import ingest
+
+    current = ingest._default
+    ingest.set_default(None)
+    if current is not None:
+        current.writer.close()
 
 
 def _settle_database() -> None:
