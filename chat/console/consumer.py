@@ -192,6 +192,15 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         elif isinstance(frame, protocol.Seen):
             await self._send(await _seen(self.agent, frame))
 
+    async def layer_overflow(self, message: dict[str, Any]) -> None:
+        """The channel layer dropped events for this slow socket: close it on purpose.
+
+        The console reconnects and resyncs every thread it holds by sequence, so
+        nothing is lost (docs/performance.md, "Channel layers"); 1013 is "try again later".
+        """
+        logger.warning("console: channel layer overflow (%s); closing for a resync", message.get("reason"))
+        await self.close(code=1013)
+
     async def chat_event(self, message: dict[str, Any]) -> None:
         """A domain event from ``chat.realtime``: forward it if the agent may read its thread."""
         assert self.agent is not None
