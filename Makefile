@@ -41,7 +41,7 @@ test: setup build
 	@services="$$($(BIN)/python scripts/test_services.py)" && eval "$$services" && \
 	  npm test --silent && \
 	  $(BIN)/lint-imports && \
-	  $(BIN)/python manage.py makemigrations --check --dry-run -v0 && \
+	  DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run -v0 && \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

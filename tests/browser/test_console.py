@@ -8,7 +8,6 @@ channel layer. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -19,14 +18,13 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from chat import services
 from chat.models import CannedResponse, Contact, Message, Thread
 from engage.management.commands.seed_demo import seed_acme
 from engage.models import Channel, Membership, Tenant
 from tests.browser.console_server import RestartableServer, Visitor
-from tests.browser.widget_server import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -41,21 +39,6 @@ def _bundle() -> None:
     if not manifest.exists() or '"console.js"' not in manifest.read_text():
         subprocess.run(["npm", "run", "--silent", "build"], cwd=ROOT, check=True)
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -8,19 +8,18 @@ Marked ``redis`` like the widget's browser tests (the server runs in a thread).
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from analytics.models import PageView
 from chat.models import Thread
 from engage.models import Membership
 from guide.proactive.demo import seed_proactive_demo
-from tests.browser.widget_server import CHROMIUM_ARGS, serving
+from tests.browser.widget_server import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -34,21 +33,6 @@ def server(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     with serving() as base:  # drains and forgets the analytics ingestion around each test
         yield base
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a loop in this thread
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

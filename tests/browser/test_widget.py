@@ -6,7 +6,6 @@ from the test thread, so pushes cross threads through the Redis channel layer.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,13 +15,13 @@ from pathlib import Path
 import jwt
 import pytest
 from django.db import connection
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from chat import services
 from chat.models import Thread
 from engage import services as engage_services
 from engage.models import Membership
-from tests.browser.widget_server import CHROMIUM_ARGS, serving
+from tests.browser.widget_server import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -40,23 +39,6 @@ def server(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     with serving() as base:
         yield base
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API keeps an event loop running in this thread; Django's
-    # guard would refuse every ORM call of the test (and the flush) otherwise.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
