@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
 from chat import services
 from chat.models import Contact, Message
+from tests.concurrency import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _run_concurrently(workers: int, work: Callable[[int], None]) -> list[BaseException]:
-    barrier = threading.Barrier(workers)
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            work(index)
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
 
 
 def test_concurrent_writers_get_gap_free_unique_sequences(acme):
@@ -44,7 +20,7 @@ def test_concurrent_writers_get_gap_free_unique_sequences(acme):
                 thread=thread, author_type="customer", content={"text": f"{index}-{n}"}, client_id=f"{index}-{n}"
             )
 
-    errors = _run_concurrently(8, write)
+    errors = run_concurrently(8, write)
     assert errors == []
     sequences = list(Message.objects.filter(thread=thread).order_by("sequence").values_list("sequence", flat=True))
     assert sequences == list(range(1, 81))
@@ -60,7 +36,7 @@ def test_concurrent_retries_of_one_client_id_create_one_message(acme):
             services.message_create(thread=thread, author_type="customer", content={"text": "once"}, client_id="same")
         )
 
-    errors = _run_concurrently(8, send)
+    errors = run_concurrently(8, send)
     assert errors == []
     assert Message.objects.filter(thread=thread).count() == 1
     assert sorted(result.created for result in results) == [False] * 7 + [True]
@@ -73,5 +49,5 @@ def test_concurrent_first_contacts_of_one_customer_make_one_customer(acme):
     def identify(index: int) -> None:
         ids.append(services.customer_identify(brand=acme.brand, id_on_external_platform="racer").pk)
 
-    assert _run_concurrently(8, identify) == []
+    assert run_concurrently(8, identify) == []
     assert len(set(ids)) == 1

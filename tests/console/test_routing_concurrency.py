@@ -10,7 +10,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 
 import pytest
 from django.db import connection, transaction
@@ -19,30 +18,10 @@ from chat import assignment, events
 from chat.errors import AgentAtCapacity, AlreadyAssigned
 from chat.models import Contact
 from engage.models import Membership
+from tests.concurrency import run_concurrently
 from tests.console.helpers import set_presence, waiting_contact
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _run_concurrently(workers: int, work: Callable[[int], None]) -> list[BaseException]:
-    barrier = threading.Barrier(workers)
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            work(index)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return errors
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +49,7 @@ def test_concurrent_routers_never_double_assign_nor_exceed_capacity(acme, publis
         for _ in range(3):
             assignment.tenant_route(tenant_id=acme.tenant.pk)
 
-    assert _run_concurrently(8, route) == []
+    assert run_concurrently(8, route) == []
     loads = assignment.agent_loads(agent_ids=[acme.alice.pk, acme.bob.pk, acme.admin.pk])
     assert loads == {acme.alice.pk: 4, acme.bob.pk: 3, acme.admin.pk: 2}
     first = _first_assignments(published)
@@ -93,7 +72,7 @@ def test_concurrent_picks_of_one_contact_have_one_winner(acme, published):
         except AlreadyAssigned:
             outcomes.append("refused")
 
-    assert _run_concurrently(9, pick) == []
+    assert run_concurrently(9, pick) == []
     contact.refresh_from_db()
     winner = contact.assigned_agent_id
     # The winner's repeated picks are no-ops; everyone else is refused.
@@ -121,7 +100,7 @@ def test_concurrent_picks_and_routing_respect_capacity(acme, published):
             except (AgentAtCapacity, AlreadyAssigned) as error:
                 refusals.append(error.code)
 
-    assert _run_concurrently(12, work) == []
+    assert run_concurrently(12, work) == []
     assert assignment.agent_loads(agent_ids=[acme.alice.pk]) == {acme.alice.pk: 3}
     first = _first_assignments(published)
     assert sum(first.values()) == 3
