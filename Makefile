@@ -40,6 +40,7 @@ run: setup build
 test: setup build
 	@services="$$($(BIN)/python scripts/test_services.py)" && eval "$$services" && \
 	  npm test --silent && \
+	  $(BIN)/ruff check --quiet . && $(BIN)/ruff format --check --quiet . && \
 	  $(BIN)/lint-imports && \
 	  DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run -v0 && \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -25,7 +25,15 @@ class ReadOnlyTenantAdmin(TenantScopedAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(ReadOnlyTenantAdmin):
-    list_display = ["id_on_external_platform", "first_name", "last_name", "email", "brand", "is_verified", "last_seen_at"]
+    list_display = [
+        "id_on_external_platform",
+        "first_name",
+        "last_name",
+        "email",
+        "brand",
+        "is_verified",
+        "last_seen_at",
+    ]
     list_filter = ["is_verified", "brand"]
     search_fields = ["id_on_external_platform", "first_name", "last_name", "email"]
     date_hierarchy = "last_seen_at"
@@ -33,7 +41,16 @@ class CustomerAdmin(ReadOnlyTenantAdmin):
 
 @admin.register(Thread)
 class ThreadAdmin(ReadOnlyTenantAdmin):
-    list_display = ["public_id", "name", "channel", "customer", "is_locked", "is_archived", "last_sequence", "last_message_at"]
+    list_display = [
+        "public_id",
+        "name",
+        "channel",
+        "customer",
+        "is_locked",
+        "is_archived",
+        "last_sequence",
+        "last_message_at",
+    ]
     list_filter = ["is_locked", "is_archived", "channel"]
     search_fields = ["public_id", "name", "customer__id_on_external_platform", "customer__email"]
     list_select_related = ["channel", "customer"]

@@ -185,9 +185,7 @@ class Attachment(TenantOwned):
     """A private file sent in a thread; served only through signed URLs."""
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
-    message = models.ForeignKey(
-        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
-    )
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     file = models.FileField(upload_to=attachment_path, max_length=300)
     file_name = models.CharField(max_length=200)
@@ -216,9 +214,7 @@ class CannedResponse(TenantOwned):
 
     class Meta:
         ordering = ["title"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "shortcut"], name="canned_response_unique_shortcut")
-        ]
+        constraints = [models.UniqueConstraint(fields=["tenant", "shortcut"], name="canned_response_unique_shortcut")]
 
     def __str__(self) -> str:
         return f"{self.title} (/{self.shortcut})"

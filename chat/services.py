@@ -529,13 +529,15 @@ def _other_side(reader: str) -> Q:
 def _messages_mark(thread: Thread, reader: str, up_to_sequence: int | None, field: str) -> int:
     upper = thread.last_sequence if up_to_sequence is None else min(int(up_to_sequence), thread.last_sequence)
     now = timezone.now()
-    query = Message.objects.filter(_other_side(reader), thread=thread, sequence__lte=upper, **{f"{field}__isnull": True})
+    query = Message.objects.filter(
+        _other_side(reader), thread=thread, sequence__lte=upper, **{f"{field}__isnull": True}
+    )
     with transaction.atomic():
         count = query.update(**{field: now})
         if field == "seen_at":
-            Message.objects.filter(_other_side(reader), thread=thread, sequence__lte=upper, delivered_at__isnull=True).update(
-                delivered_at=now
-            )
+            Message.objects.filter(
+                _other_side(reader), thread=thread, sequence__lte=upper, delivered_at__isnull=True
+            ).update(delivered_at=now)
         if count:
             event = events.MessagesSeen if field == "seen_at" else events.MessagesDelivered
             publish(event(**_thread_fields(thread), reader=reader, up_to_sequence=upper))

@@ -17,9 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 
-public_id_validator = RegexValidator(
-    r"^[A-Za-z0-9_\-]{1,64}$", "Use 1–64 letters, digits, underscores or hyphens."
-)
+public_id_validator = RegexValidator(r"^[A-Za-z0-9_\-]{1,64}$", "Use 1–64 letters, digits, underscores or hyphens.")
 
 
 def _validate_time_zone(value: str) -> None:
@@ -135,7 +133,9 @@ class Channel(TenantOwned):
         help_text='Website origins allowed to open the chat, e.g. ["https://shop.example"]. Empty allows any.',
     )
     attachments_enabled = models.BooleanField(default=True)
-    max_file_size_mb = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1), MaxValueValidator(100)])
+    max_file_size_mb = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
     allowed_file_types = models.JSONField(default=default_file_types, blank=True)
     translations = models.JSONField(default=dict, blank=True, help_text='{"en_US": {"weAreOnline": "…"}, …}')
     theme = models.JSONField(default=default_theme, blank=True)
@@ -267,14 +267,12 @@ class CustomFieldDefinition(TenantOwned):
 
     class Meta:
         ordering = ["scope", "order", "ident"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "scope", "ident"], name="custom_field_unique_ident")
-        ]
+        constraints = [models.UniqueConstraint(fields=["tenant", "scope", "ident"], name="custom_field_unique_ident")]
 
     def __str__(self) -> str:
         return f"{self.label} ({self.scope})"
 
     def clean(self) -> None:
-        if self.field_type == self.FieldType.LIST:
-            if not self.choices or not all(isinstance(c, dict) and "value" in c for c in self.choices):
-                raise ValidationError({"choices": 'A list needs choices like [{"value": "a", "label": "A"}].'})
+        well_formed = bool(self.choices) and all(isinstance(c, dict) and "value" in c for c in self.choices)
+        if self.field_type == self.FieldType.LIST and not well_formed:
+            raise ValidationError({"choices": 'A list needs choices like [{"value": "a", "label": "A"}].'})

@@ -12,7 +12,9 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "test_services.py"
 
 def _run(**env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in {"CI", "DATABASE_URL", "REDIS_URL"}}
-    return subprocess.run([sys.executable, str(SCRIPT)], env={**base, **env}, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT)], env={**base, **env}, capture_output=True, text=True, timeout=30
+    )
 
 
 def test_unreachable_service_is_skipped_loudly_outside_ci():

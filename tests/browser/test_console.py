@@ -40,7 +40,6 @@ def _bundle() -> None:
         subprocess.run(["npm", "run", "--silent", "build"], cwd=ROOT, check=True)
 
 
-
 @pytest.fixture
 def servers(settings) -> Iterator[tuple[RestartableServer, RestartableServer]]:  # type: ignore[no-untyped-def]
     """(visitor server, console server)."""

@@ -34,7 +34,6 @@ def server(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
         yield base
 
 
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context()

@@ -11,14 +11,19 @@ from elasticsearch.dsl.connections import connections
 from chat import search, services
 from chat.models import Message
 
-ES_HEADERS = {"X-Elastic-Product": "Elasticsearch", "Content-Type": "application/vnd.elasticsearch+json;compatible-with=9"}
+ES_HEADERS = {
+    "X-Elastic-Product": "Elasticsearch",
+    "Content-Type": "application/vnd.elasticsearch+json;compatible-with=9",
+}
 
 
 @pytest.fixture
 def threads(acme, globex):
     made = {}
     for cast, name in ((acme, "Refund for order 42"), (globex, "Refund at Globex")):
-        thread, _ = services.thread_get_or_create(channel=cast.messaging, customer=cast.visitor, public_id="s", name=name)
+        thread, _ = services.thread_get_or_create(
+            channel=cast.messaging, customer=cast.visitor, public_id="s", name=name
+        )
         made[cast.tenant.slug] = thread
     return made
 
@@ -64,7 +69,9 @@ def test_new_messages_are_indexed_after_commit_with_their_tenant(acme, elasticse
     elasticsearch.expect_request("/_bulk").respond_with_handler(bulk)
     thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="i")
     message = services.message_create(thread=thread, author_type="customer", content={"text": "lost parcel"}).message
-    services.message_create(thread=thread, author_type="agent", agent=acme.alice, content={"text": "n"}, is_internal=True)
+    services.message_create(
+        thread=thread, author_type="agent", agent=acme.alice, content={"text": "n"}, is_internal=True
+    )
     assert len(bulk_bodies) == 1
     action, source = [json.loads(line) for line in bulk_bodies[0].strip().splitlines()]
     assert action == {"index": {"_index": "parley-messages", "_id": message.pk}}
@@ -79,7 +86,10 @@ def test_new_messages_are_indexed_after_commit_with_their_tenant(acme, elasticse
 
 
 def test_elasticsearch_hits_of_another_tenant_are_dropped(acme, globex, threads, elasticsearch):
-    hits = [{"_index": "parley-messages", "_id": "1", "_score": 1.0, "_source": {"thread_id": t.pk}} for t in threads.values()]
+    hits = [
+        {"_index": "parley-messages", "_id": "1", "_score": 1.0, "_source": {"thread_id": t.pk}}
+        for t in threads.values()
+    ]
     body = {"took": 1, "timed_out": False, "hits": {"total": {"value": 2, "relation": "eq"}, "hits": hits}}
     elasticsearch.expect_request("/parley-messages/_search", method="POST").respond_with_json(body, headers=ES_HEADERS)
     assert search.thread_ids_matching(tenant=acme.tenant, text="zebra") == [threads["acme"].pk]

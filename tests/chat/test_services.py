@@ -2,7 +2,14 @@ import pytest
 from django.db import transaction
 
 from chat import events, services
-from chat.errors import ContactClosed, InvalidContent, InvalidTransition, ThreadLimitReached, ThreadLocked, ThreadNotFound
+from chat.errors import (
+    ContactClosed,
+    InvalidContent,
+    InvalidTransition,
+    ThreadLimitReached,
+    ThreadLocked,
+    ThreadNotFound,
+)
 from chat.models import Contact, Customer, Message, Thread
 from engage.errors import InvalidInput, NotFound
 
@@ -60,7 +67,7 @@ def test_live_chat_allows_a_new_session_once_the_last_one_ended(acme):
     with pytest.raises(ThreadLimitReached):
         services.thread_get_or_create(channel=acme.live, customer=acme.visitor, public_id="two")
     services.contact_set_status(contact=Contact.objects.get(thread=first), status="resolved")
-    second, created = services.thread_get_or_create(channel=acme.live, customer=acme.visitor, public_id="two")
+    _, created = services.thread_get_or_create(channel=acme.live, customer=acme.visitor, public_id="two")
     assert created is True
     assert list(Thread.objects.filter(channel=acme.live).order_by("pk").values_list("public_id", flat=True)) == [
         "one",
@@ -274,10 +281,9 @@ def test_a_refused_message_publishes_nothing(transactional_db, acme, published):
     published.clear()
     with pytest.raises(InvalidContent):
         services.message_create(thread=thread, author_type="customer", content={"text": ""})
-    with pytest.raises(ThreadLocked):
-        with transaction.atomic():
-            services.thread_set_locked(thread=thread, locked=True)
-            services.message_create(thread=thread, author_type="customer", content=_text("x"))
+    with pytest.raises(ThreadLocked), transaction.atomic():
+        services.thread_set_locked(thread=thread, locked=True)
+        services.message_create(thread=thread, author_type="customer", content=_text("x"))
     assert published == []
     thread.refresh_from_db()
     assert thread.is_locked is False

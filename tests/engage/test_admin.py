@@ -58,8 +58,15 @@ def test_add_form_offers_only_own_tenant_and_objects(acme_admin_client, acme, gl
 def test_admin_cannot_create_objects_in_another_tenant(acme_admin_client, acme, globex):
     response = acme_admin_client.post(
         reverse("admin:engage_customfielddefinition_add"),
-        {"tenant": globex.tenant.pk, "ident": "sneaky", "label": "Sneaky", "scope": "contact", "field_type": "text",
-         "choices": "[]", "order": 0},
+        {
+            "tenant": globex.tenant.pk,
+            "ident": "sneaky",
+            "label": "Sneaky",
+            "scope": "contact",
+            "field_type": "text",
+            "choices": "[]",
+            "order": 0,
+        },
     )
     assert response.status_code == 200
     assert "tenant" in response.context["adminform"].form.errors

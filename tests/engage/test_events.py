@@ -21,10 +21,9 @@ def test_event_is_delivered_after_commit_not_before(transactional_db, published)
 
 
 def test_event_is_never_delivered_on_rollback(transactional_db, published):
-    with pytest.raises(RuntimeError):
-        with transaction.atomic():
-            events.publish(Pinged(tenant_id=1, value=7))
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        events.publish(Pinged(tenant_id=1, value=7))
+        raise RuntimeError("boom")
     assert published == []
 
 

@@ -70,6 +70,10 @@ def test_with_a_bucket_configured_links_are_short_lived_s3v4_presigned_urls():
     assert result.returncode == 0, result.stderr
     parts = urlsplit(result.stdout.strip())
     query = parse_qs(parts.query)
-    assert (parts.scheme, parts.netloc, parts.path) == ("http", "127.0.0.1:9", "/parley-attachments/attachments/1/abc/note.txt")
+    assert (parts.scheme, parts.netloc, parts.path) == (
+        "http",
+        "127.0.0.1:9",
+        "/parley-attachments/attachments/1/abc/note.txt",
+    )
     assert (query["X-Amz-Algorithm"], query["X-Amz-Expires"]) == (["AWS4-HMAC-SHA256"], ["120"])
     assert "X-Amz-Signature" in query

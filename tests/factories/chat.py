@@ -36,4 +36,6 @@ class MessageFactory(factory.django.DjangoModelFactory):
     client_id = factory.Faker("uuid4")
     direction = Message.Direction.INBOUND
     author_type = Message.Author.CUSTOMER
-    content = factory.LazyAttribute(lambda o: {"text": "hello", "payload": {}, "postback": None, "fallbackText": "hello"})
+    content = factory.LazyAttribute(
+        lambda o: {"text": "hello", "payload": {}, "postback": None, "fallbackText": "hello"}
+    )

@@ -56,7 +56,10 @@ def seed_acme() -> None:
         tenant=acme, scope="customer", ident="email", defaults={"label": "E-mail", "field_type": "email"}
     )
     CustomFieldDefinition.objects.update_or_create(
-        tenant=acme, scope="customer", ident="customer_since", defaults={"label": "Customer since", "field_type": "date"}
+        tenant=acme,
+        scope="customer",
+        ident="customer_since",
+        defaults={"label": "Customer since", "field_type": "date"},
     )
     messaging, _ = Channel.objects.update_or_create(
         brand=brand,
@@ -97,7 +100,9 @@ def seed_acme() -> None:
 
 
 def seed_globex() -> None:
-    globex, _ = Tenant.objects.update_or_create(slug="globex", defaults={"name": "Globex", "time_zone": "America/New_York"})
+    globex, _ = Tenant.objects.update_or_create(
+        slug="globex", defaults={"name": "Globex", "time_zone": "America/New_York"}
+    )
     brand, _ = Brand.objects.update_or_create(brand_id=2002, defaults={"tenant": globex, "name": "Globex"})
     channel, _ = Channel.objects.update_or_create(
         brand=brand,
