@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from chat import search
 from chat.errors import ThreadNotFound
 from chat.models import Contact, Message, Thread
 from engage.errors import InvalidInput, NotFound, PermissionDenied
@@ -138,14 +139,7 @@ def contacts_inbox(*, agent: Membership, filters: InboxFilter) -> QuerySet[Conta
         contacts = contacts.filter(assigned_agent_id=filters.agent_id)
     q = filters.q.strip()
     if q:
-        contacts = contacts.filter(
-            Q(thread__customer__first_name__icontains=q)
-            | Q(thread__customer__last_name__icontains=q)
-            | Q(thread__customer__email__icontains=q)
-            | Q(thread__customer__id_on_external_platform__icontains=q)
-            | Q(thread__name__icontains=q)
-            | Q(thread__public_id=q)
-        )
+        contacts = contacts.filter(search.thread_match(q, tenant_id=agent.tenant_id, prefix="thread__"))
     return (
         contacts.select_related("thread__channel", "thread__customer", "queue", "assigned_agent__user")
         .annotate(unread_count=_unread())

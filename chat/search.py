@@ -6,13 +6,17 @@ combine them with their own (tenant-scoped) querysets.
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Q
+from elasticsearch import ApiError, TransportError
 
 from chat.models import Thread
 from engage.models import Tenant
 
 MAX_HITS = 500
+logger = logging.getLogger(__name__)
 
 
 def message_search_query(*, tenant_id: int, text: str):  # type: ignore[no-untyped-def]
@@ -28,25 +32,36 @@ def message_search_query(*, tenant_id: int, text: str):  # type: ignore[no-untyp
     )
 
 
-def _database_matches(tenant: Tenant, text: str) -> QuerySet[Thread]:
-    return Thread.objects.filter(tenant=tenant).filter(
-        Q(customer__first_name__icontains=text)
-        | Q(customer__last_name__icontains=text)
-        | Q(customer__email__icontains=text)
-        | Q(customer__id_on_external_platform__icontains=text)
-        | Q(name__icontains=text)
-        | Q(public_id=text)
+def thread_match(text: str, *, tenant_id: int, prefix: str = "") -> Q:
+    """A filter for the tenant's threads matching ``text``, on any model that reaches a thread.
+
+    ``prefix`` is the lookup path to the thread ("" on Thread, "thread__" on Contact).
+    The database part covers customer names, e-mail, id and the thread's name and
+    public id; with Elasticsearch the threads whose messages match are added.
+    Callers keep their own tenant filter: this adds matches, never other tenants' rows.
+    """
+    text = text.strip()[:200]
+    match = (
+        Q(**{f"{prefix}customer__first_name__icontains": text})
+        | Q(**{f"{prefix}customer__last_name__icontains": text})
+        | Q(**{f"{prefix}customer__email__icontains": text})
+        | Q(**{f"{prefix}customer__id_on_external_platform__icontains": text})
+        | Q(**{f"{prefix}name__icontains": text})
+        | Q(**{f"{prefix}public_id": text})
     )
+    if settings.SEARCH_BACKEND == "elasticsearch" and text:
+        try:
+            response = message_search_query(tenant_id=tenant_id, text=text).execute()
+        except (ApiError, TransportError):
+            logger.warning("search cluster unavailable: searching the database only", exc_info=True)
+        else:
+            match |= Q(**{f"{prefix}pk__in": sorted({int(hit.thread_id) for hit in response})})
+    return match
 
 
 def thread_ids_matching(*, tenant: Tenant, text: str) -> list[int]:
     """Ids of the tenant's threads whose customer, name or (with Elasticsearch) messages match."""
-    text = text.strip()[:200]
-    if not text:
+    if not text.strip():
         return []
-    ids = set(_database_matches(tenant, text).values_list("pk", flat=True)[:MAX_HITS])
-    if settings.SEARCH_BACKEND == "elasticsearch":
-        response = message_search_query(tenant_id=tenant.pk, text=text).execute()
-        hit_ids = {int(hit.thread_id) for hit in response}
-        ids |= set(Thread.objects.filter(tenant=tenant, pk__in=hit_ids).values_list("pk", flat=True))
-    return sorted(ids)
+    threads = Thread.objects.filter(tenant=tenant).filter(thread_match(text, tenant_id=tenant.pk))
+    return sorted(threads.values_list("pk", flat=True)[:MAX_HITS])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat import inbox, selectors, services
+from chat import inbox, search, selectors, services
 from chat.api.access import agent_for
 from chat.api.permissions import AgentAPIView, AgentListAPIView
 from chat.api.serializers import (
@@ -68,14 +68,7 @@ class ThreadListView(AgentListAPIView):
             threads = threads.filter(channel_id=channel)
         q = (self.request.query_params.get("q") or "").strip()
         if q:
-            threads = threads.filter(
-                Q(name__icontains=q)
-                | Q(public_id=q)
-                | Q(customer__first_name__icontains=q)
-                | Q(customer__last_name__icontains=q)
-                | Q(customer__email__icontains=q)
-                | Q(customer__id_on_external_platform__icontains=q)
-            )
+            threads = threads.filter(search.thread_match(q, tenant_id=agent.tenant_id))
         latest = Contact.objects.filter(thread_id=OuterRef("pk")).order_by("-created_at").values("status")[:1]
         return (
             threads.select_related("channel", "customer")

@@ -93,3 +93,22 @@ def test_elasticsearch_hits_of_another_tenant_are_dropped(acme, globex, threads,
     body = {"took": 1, "timed_out": False, "hits": {"total": {"value": 2, "relation": "eq"}, "hits": hits}}
     elasticsearch.expect_request("/parley-messages/_search", method="POST").respond_with_json(body, headers=ES_HEADERS)
     assert search.thread_ids_matching(tenant=acme.tenant, text="zebra") == [threads["acme"].pk]
+
+
+def test_agent_api_finds_threads_by_message_text_with_elasticsearch(client, acme, globex, threads, elasticsearch):
+    hits = [
+        {"_index": "parley-messages", "_id": str(t.pk), "_score": 1.0, "_source": {"thread_id": t.pk}}
+        for t in threads.values()
+    ]
+    body = {"took": 1, "timed_out": False, "hits": {"total": {"value": 2, "relation": "eq"}, "hits": hits}}
+    elasticsearch.expect_request("/parley-messages/_search", method="POST").respond_with_json(body, headers=ES_HEADERS)
+    client.force_login(acme.admin.user)
+    response = client.get("/api/v1/threads/", {"q": "zebra"})
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["results"]] == [threads["acme"].pk]
+
+
+def test_an_unavailable_cluster_leaves_database_search_working(acme, threads, elasticsearch):
+    elasticsearch.expect_request("/parley-messages/_search").respond_with_data("down", status=503)
+    assert search.thread_ids_matching(tenant=acme.tenant, text="refund") == [threads["acme"].pk]
+    assert search.thread_ids_matching(tenant=acme.tenant, text="zebra") == []
