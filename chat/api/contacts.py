@@ -44,6 +44,14 @@ def _member(agent: Membership, agent_id: int) -> Membership:
     return member
 
 
+def _contact_to_act_on(request: Request, contact_id: int) -> tuple[Membership, Contact]:
+    """The requesting agent and the contact they may act on (a foreign or unknown one is 404)."""
+    agent = agent_for(request)
+    contact = inbox.contact_for_agent(agent=agent, contact_id=contact_id)
+    inbox.contact_check_actor(agent=agent, contact=contact)
+    return agent, contact
+
+
 class ContactListView(AgentListAPIView):
     """The inbox: ``view`` is mine, queue, all (administrators), resolved or closed."""
 
@@ -112,9 +120,7 @@ class ContactTransferView(AgentAPIView):
 
     @extend_schema(request=TransferInputSerializer, responses=ContactSerializer)
     def post(self, request: Request, contact_id: int) -> Response:
-        agent = agent_for(request)
-        contact = inbox.contact_for_agent(agent=agent, contact_id=contact_id)
-        inbox.contact_check_actor(agent=agent, contact=contact)
+        agent, contact = _contact_to_act_on(request, contact_id)
         data = TransferInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         agent_id, queue_id = data.validated_data.get("agent_id"), data.validated_data.get("queue_id")
@@ -135,9 +141,7 @@ class ContactUnassignView(AgentAPIView):
 
     @extend_schema(request=None, responses=ContactSerializer)
     def post(self, request: Request, contact_id: int) -> Response:
-        agent = agent_for(request)
-        contact = inbox.contact_for_agent(agent=agent, contact_id=contact_id)
-        inbox.contact_check_actor(agent=agent, contact=contact)
+        agent, contact = _contact_to_act_on(request, contact_id)
         assignment.contact_unassign(contact=contact, by=agent)
         return Response(_contact_data(agent, contact))
 
@@ -147,9 +151,7 @@ class ContactStatusView(AgentAPIView):
 
     @extend_schema(request=StatusInputSerializer, responses=ContactSerializer)
     def post(self, request: Request, contact_id: int) -> Response:
-        agent = agent_for(request)
-        contact = inbox.contact_for_agent(agent=agent, contact_id=contact_id)
-        inbox.contact_check_actor(agent=agent, contact=contact)
+        agent, contact = _contact_to_act_on(request, contact_id)
         data = StatusInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.contact_set_status(contact=contact, status=data.validated_data["status"], by=agent)
@@ -161,9 +163,7 @@ class ContactEndView(AgentAPIView):
 
     @extend_schema(request=None, responses=ContactSerializer)
     def post(self, request: Request, contact_id: int) -> Response:
-        agent = agent_for(request)
-        contact = inbox.contact_for_agent(agent=agent, contact_id=contact_id)
-        inbox.contact_check_actor(agent=agent, contact=contact)
+        agent, contact = _contact_to_act_on(request, contact_id)
         if not contact.thread.channel.is_live_chat:
             raise Conflict("Only live chats are ended; resolve or lock a messaging thread.", code="not_live_chat")
         services.contact_set_status(contact=contact, status=Contact.Status.CLOSED, by=agent)
@@ -175,9 +175,7 @@ class ContactCustomFieldsView(AgentAPIView):
 
     @extend_schema(request=CustomFieldsInputSerializer, responses=ContactSerializer)
     def patch(self, request: Request, contact_id: int) -> Response:
-        agent = agent_for(request)
-        contact = inbox.contact_for_agent(agent=agent, contact_id=contact_id)
-        inbox.contact_check_actor(agent=agent, contact=contact)
+        agent, contact = _contact_to_act_on(request, contact_id)
         data = CustomFieldsInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.contact_update_custom_fields(contact=contact, values=data.validated_data["values"], by=agent)
