@@ -9,7 +9,6 @@ Marked ``redis`` like the widget's browser tests (the server runs in a thread).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -19,19 +18,8 @@ from analytics.models import PageView
 from chat.models import Thread
 from engage.models import Membership
 from guide.proactive.demo import seed_proactive_demo
-from tests.browser.widget_server import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def server(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    settings.PARLEY_DEMO = True
-    settings.WHITENOISE_USE_FINDERS = True
-    settings.WHITENOISE_AUTOREFRESH = True
-    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"proactive-test-{uuid.uuid4().hex}"}}
-    with serving() as base:  # drains and forgets the analytics ingestion around each test
-        yield base
 
 
 @pytest.fixture

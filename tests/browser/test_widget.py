@@ -7,7 +7,6 @@ from the test thread, so pushes cross threads through the Redis channel layer.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,23 +20,10 @@ from chat import services
 from chat.models import Thread
 from engage import services as engage_services
 from engage.models import Membership
-from tests.browser.widget_server import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-@pytest.fixture
-def server(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    settings.PARLEY_DEMO = True
-    settings.WHITENOISE_USE_FINDERS = True
-    settings.WHITENOISE_AUTOREFRESH = True
-    # The shared Redis cache outlives the test database, whose ids restart: a fresh key
-    # prefix keeps e.g. last-published queue positions of an earlier run from leaking in.
-    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"widget-test-{uuid.uuid4().hex}"}}
-    with serving() as base:
-        yield base
 
 
 @pytest.fixture
