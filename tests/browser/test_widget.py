@@ -299,6 +299,9 @@ def test_multi_thread_list_new_rename_and_archive(acme, server: str, page: Page)
     chat.get_by_role("button", name="Rename", exact=True).click()
     expect(chat.get_by_role("button", name="Kettle question", exact=True)).to_be_visible()
     chat.get_by_role("button", name="New conversation").click()
+    # Type only once the new, empty conversation is on screen (the view is rebuilt).
+    expect(chat.locator(".msg.in")).to_have_count(0)
+    expect(chat.get_by_role("textbox", name="Write a message…")).to_be_visible()
     _say(chat, "About the mugs")
     expect(chat.locator(".msg.in .bubble")).to_have_text(["About the mugs"])
     assert _eventually(
