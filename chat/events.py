@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from engage.events import Event
 
@@ -38,6 +38,8 @@ class MessageCreated(ThreadEvent):
     direction: str
     author_type: str
     is_internal: bool = False
+    # The message as written (``chat.snapshots``), so sockets render it without a read.
+    snapshot: dict[str, Any] | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -30,6 +30,7 @@ from chat.errors import (
     ThreadNotFound,
 )
 from chat.models import Attachment, Contact, Customer, Message, Thread
+from chat.snapshots import message_snapshot
 from engage.custom_fields import custom_fields_validate
 from engage.errors import InvalidInput
 from engage.events import publish
@@ -254,7 +255,11 @@ def contact_open(*, thread: Thread) -> Contact:
     At most one contact of a thread is open (a partial unique constraint), so
     concurrent first messages share one contact. Publishes ContactCreated.
     """
-    contact = Contact.objects.filter(thread=thread, status__in=Contact.OPEN_STATUSES).first()
+    contact = (
+        Contact.objects.filter(thread=thread, status__in=Contact.OPEN_STATUSES)
+        .select_related("assigned_agent__user")
+        .first()
+    )
     if contact is not None:
         return contact
     now = timezone.now()
@@ -428,7 +433,7 @@ def message_create(
         raise InvalidInput("A message id has 1–200 characters.")
     inbound = author_type == Message.Author.CUSTOMER
     with transaction.atomic():
-        locked = Thread.objects.select_for_update().get(pk=thread.pk)
+        locked = Thread.objects.select_for_update(of=("self",)).select_related("customer").get(pk=thread.pk)
         if client_id:
             original = Message.objects.filter(thread=locked, client_id=client_id).first()
             if original is not None:
@@ -436,7 +441,11 @@ def message_create(
         if inbound and locked.is_locked:
             raise ThreadLocked()
         if is_internal:
-            contact = Contact.objects.filter(thread=locked, status__in=Contact.OPEN_STATUSES).first()
+            contact = (
+                Contact.objects.filter(thread=locked, status__in=Contact.OPEN_STATUSES)
+                .select_related("assigned_agent__user")
+                .first()
+            )
         else:
             contact = contact_open(thread=locked)
         now = timezone.now()
@@ -472,6 +481,7 @@ def message_create(
                 direction=message.direction,
                 author_type=author_type,
                 is_internal=is_internal,
+                snapshot=message_snapshot(message, thread=locked, contact=contact, attachments=attachments),
             )
         )
     thread.last_sequence, thread.is_archived = locked.last_sequence, locked.is_archived

@@ -22,6 +22,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.core.exceptions import SynchronousOnlyOperation
 
 from chat import realtime
 from chat.gateway.handlers import HANDLERS, customer_bind
@@ -84,6 +85,17 @@ def _base_url(scope: dict[str, Any]) -> str:
     forwarded = (_header(scope, b"x-forwarded-proto") or "").split(",")[0].strip()
     secure = scope.get("scheme") == "wss" or forwarded == "https"
     return f"{'https' if secure else 'http'}://{host}"
+
+
+async def _push_frames(state: ConnectionState, event: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message event that carries its snapshot renders in the event loop, with no database
+    work and no thread hop; anything else (or a snapshot render that would need a read) in a worker."""
+    if event.get("snapshot") is not None:
+        try:
+            return push_frames(state, event)
+        except SynchronousOnlyOperation:
+            pass
+    return await in_worker(push_frames)(state, event)
 
 
 class VisitorConsumer(AsyncWebsocketConsumer):
@@ -191,7 +203,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         if name == "typing.changed" and event.get("actor") != "agent":
             return
         try:
-            frames = await in_worker(push_frames)(state, event)
+            frames = await _push_frames(state, event)
         except Exception:
             logger.exception("visitor gateway: push of %s failed", name)
             return

@@ -20,6 +20,7 @@ from chat.errors import ThreadNotFound
 from chat.gateway.protocol import cxone_contact, cxone_message, cxone_push, cxone_thread_view, cxone_user
 from chat.gateway.state import ConnectionState
 from chat.models import Contact, Message, Thread
+from chat.snapshots import message_from_snapshot
 
 Frames = list[dict[str, Any]]
 CACHE_SECONDS = 5.0
@@ -90,7 +91,9 @@ def message_created(state: ConnectionState, event: dict[str, Any]) -> Frames:
         return []
 
     def build() -> dict[str, Any] | None:
-        message = selectors.message_for_customer(tenant_id=state.channel.tenant_id, message_id=event["message_id"])
+        message = message_from_snapshot(event.get("snapshot"))
+        if message is None or message.tenant_id != state.channel.tenant_id or message.pk != event["message_id"]:
+            message = selectors.message_for_customer(tenant_id=state.channel.tenant_id, message_id=event["message_id"])
         return _message_frame(state, message) if message is not None else None
 
     frame = _cached(("message", event["message_id"]), build)

@@ -1,0 +1,199 @@
+"""A message as it was written, carried in its ``MessageCreated`` event.
+
+``chat.services.message_create`` has the message, its thread, customer,
+contact, author and attachments in memory when it commits. It publishes them
+with the event (``message_snapshot``), so every socket that shows the message,
+in any process, renders it from the event (``message_from_snapshot``) instead
+of reading it back from the database: one write, no read per socket.
+
+A snapshot holds plain values (what msgpack and JSON carry): only the fields
+the renderers read. The rebuilt instances are what the ORM would have loaded;
+any other field is deferred and, if ever read, loaded from the database like
+a deferred field of a query, so a renderer that reads more stays correct.
+Message content travels in clear inside the channel layer, as it does on the
+sockets it is sent to; it is encrypted at rest only (docs/architecture.md).
+A snapshot of another format version is ignored: the reader falls back to
+the database.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from django.contrib.auth import get_user_model
+from django.db import DEFAULT_DB_ALIAS, models
+
+from chat.models import Attachment, Contact, Customer, Message, Thread
+from engage.models import Membership
+
+VERSION = 1
+
+M = TypeVar("M", bound=models.Model)
+
+_FIELDS: dict[type[models.Model], tuple[str, ...]] = {
+    Message: (
+        "id",
+        "tenant_id",
+        "thread_id",
+        "contact_id",
+        "sequence",
+        "public_id",
+        "client_id",
+        "direction",
+        "author_type",
+        "author_agent_id",
+        "content_type",
+        "content",
+        "is_internal",
+        "created_at",
+        "delivered_at",
+        "seen_at",
+    ),
+    Thread: (
+        "id",
+        "tenant_id",
+        "channel_id",
+        "customer_id",
+        "public_id",
+        "name",
+        "is_locked",
+        "is_archived",
+        "last_sequence",
+        "created_at",
+        "updated_at",
+        "last_message_at",
+    ),
+    Customer: ("id", "tenant_id", "brand_id", "id_on_external_platform", "first_name", "last_name", "image"),
+    Contact: (
+        "id",
+        "tenant_id",
+        "thread_id",
+        "status",
+        "queue_id",
+        "assigned_agent_id",
+        "custom_fields",
+        "created_at",
+        "status_updated_at",
+        "assigned_at",
+        "waiting_since",
+        "ended_at",
+    ),
+    Membership: ("id", "tenant_id", "user_id", "role", "nickname"),
+    Attachment: ("id", "tenant_id", "channel_id", "message_id", "public_id", "file", "file_name", "mime_type", "size"),
+}
+
+
+def _user_fields() -> tuple[str, ...]:
+    user_model = get_user_model()
+    return ("id", user_model.USERNAME_FIELD, "first_name", "last_name")
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, models.fields.files.FieldFile):
+        return value.name
+    return value
+
+
+def _dump(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    return {name: _encode(getattr(instance, name)) for name in fields}
+
+
+_decoders: dict[type[models.Model], dict[str, Callable[[Any], Any]]] = {}
+
+
+def _decoders_of(model: type[models.Model]) -> dict[str, Callable[[Any], Any]]:
+    found = _decoders.get(model)
+    if found is None:
+        found = {}
+        for field in model._meta.concrete_fields:
+            if isinstance(field, models.DateTimeField):
+                found[field.attname] = datetime.datetime.fromisoformat
+            elif isinstance(field, models.UUIDField):
+                found[field.attname] = uuid.UUID
+        _decoders[model] = found
+    return found
+
+
+def _load(model: type[M], values: Mapping[str, Any]) -> M:
+    """An instance as ``Model.from_db`` builds it: unlisted fields are deferred."""
+    decoders = _decoders_of(model)
+    row = {
+        name: (decoders[name](value) if value is not None and name in decoders else value)
+        for name, value in values.items()
+    }
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in row]
+    return model.from_db(DEFAULT_DB_ALIAS, names, [row[name] for name in names])
+
+
+def _dump_membership(membership: Membership | None) -> dict[str, Any] | None:
+    if membership is None:
+        return None
+    return {**_dump(membership, _FIELDS[Membership]), "user": _dump(membership.user, _user_fields())}
+
+
+def _load_membership(values: Mapping[str, Any] | None) -> Membership | None:
+    if values is None:
+        return None
+    membership = _load(Membership, {key: value for key, value in values.items() if key != "user"})
+    membership.user = _load(get_user_model(), values["user"])
+    return membership
+
+
+def message_snapshot(
+    message: Message,
+    *,
+    thread: Thread,
+    contact: Contact | None,
+    attachments: Iterable[Attachment] = (),
+) -> dict[str, Any]:
+    """What renderers need of a message just written, as plain values.
+
+    The caller has loaded ``thread.customer``, ``contact.assigned_agent.user``
+    and ``message.author_agent.user``; this reads nothing from the database.
+    """
+    return {
+        "v": VERSION,
+        "message": _dump(message, _FIELDS[Message]),
+        "thread": _dump(thread, _FIELDS[Thread]),
+        "customer": _dump(thread.customer, _FIELDS[Customer]),
+        "contact": None if contact is None else _dump(contact, _FIELDS[Contact]),
+        "assignee": None if contact is None else _dump_membership(contact.assigned_agent),
+        "author": _dump_membership(message.author_agent),
+        "attachments": [_dump(attachment, _FIELDS[Attachment]) for attachment in attachments],
+    }
+
+
+def message_from_snapshot(snapshot: Mapping[str, Any] | None) -> Message | None:
+    """The message of a snapshot, with its thread, customer, contact, author and attachments.
+
+    No database access: relations are set from the snapshot. None when there is
+    no snapshot or it has another format version.
+    """
+    if not snapshot or snapshot.get("v") != VERSION:
+        return None
+    thread = _load(Thread, snapshot["thread"])
+    thread.customer = _load(Customer, snapshot["customer"])
+    message = _load(Message, snapshot["message"])
+    message.thread = thread
+    contact = None
+    if snapshot["contact"] is not None:
+        contact = _load(Contact, snapshot["contact"])
+        contact.thread = thread
+        contact.assigned_agent = _load_membership(snapshot["assignee"])
+    message.contact = contact
+    message.author_agent = _load_membership(snapshot["author"])
+    attachments = [_load(Attachment, values) for values in snapshot["attachments"]]
+    for attachment in attachments:
+        attachment.message = message
+    cached = Attachment.objects.filter(message_id=message.pk)  # its results known, as prefetch_related leaves it
+    cached._result_cache = attachments
+    cached._prefetch_done = True
+    message._prefetched_objects_cache = {"attachments": cached}
+    return message
