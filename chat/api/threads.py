@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from chat import inbox, search, selectors, services
 from chat.api.access import agent_for
 from chat.api.permissions import AgentAPIView, AgentListAPIView
+from chat.api.replies import Reply, reply_send
 from chat.api.serializers import (
     MessageInputSerializer,
     MessagePageSerializer,
@@ -22,7 +23,7 @@ from chat.api.serializers import (
     ThreadRefSerializer,
     TypingInputSerializer,
 )
-from chat.models import Attachment, Contact, Message, Thread
+from chat.models import Contact, Message, Thread
 from engage.errors import Conflict, InvalidInput
 
 MAX_PAGE = 200
@@ -87,17 +88,6 @@ class ThreadDetailView(AgentAPIView):
         return Response(thread_detail_data(agent=agent, thread=thread))
 
 
-def _attachments(agent, thread: Thread, ids: list) -> list[Attachment]:  # type: ignore[no-untyped-def]
-    found = list(
-        Attachment.objects.filter(
-            tenant_id=agent.tenant_id, channel_id=thread.channel_id, public_id__in=ids, message__isnull=True
-        )
-    )
-    if len(found) != len(set(ids)):
-        raise InvalidInput("An attachment is unknown or already used.", code="invalid_attachment")
-    return found
-
-
 class ThreadMessagesView(AgentAPIView):
     """Messages by sequence: ``after`` (resync, oldest first) or ``before`` (older pages)."""
 
@@ -141,26 +131,16 @@ class ThreadMessagesView(AgentAPIView):
         data = MessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if not values["is_internal"]:
-            inbox.thread_check_reply(agent=agent, thread=thread)
-        content = values.get("content") or {"text": values.get("text", "")}
-        attachments = _attachments(agent, thread, values.get("attachment_ids") or [])
-        result = services.message_create(
-            thread=thread,
-            author_type=Message.Author.AGENT,
+        reply = Reply(
+            text=values.get("text", ""),
             content_type=values["content_type"],
-            content=content,
+            content=values.get("content"),
             client_id=values.get("client_id"),
-            agent=agent,
-            attachments=attachments,
             is_internal=values["is_internal"],
+            attachment_ids=values.get("attachment_ids") or (),
         )
-        message = selectors.messages_after(
-            thread=thread, after_sequence=result.message.sequence - 1, limit=1, for_customer=False
-        )[0]
-        return Response(
-            MessageSerializer(message).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        )
+        message, created = reply_send(agent=agent, thread=thread, reply=reply)
+        return Response(message, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class ThreadNotesView(AgentAPIView):

@@ -5,8 +5,8 @@ tenant (``?tenant=<slug>`` when they have several); anyone else is refused
 before ``accept()``. The consumer joins ``tenant.<id>.console`` (see
 ``chat.realtime``) and forwards the events of the threads the agent may read
 (their queues' channels; every channel for administrators). Writes from the
-console go through the REST API, except typing and seen, which are cheap and
-frequent. Protocol: ``chat.console.protocol``, docs/agent-protocol.md.
+console go through the REST API, except typing, seen and replies (``send``),
+which are frequent. Protocol: ``chat.console.protocol``, docs/agent-protocol.md.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import inbox, realtime, selectors, services
+from chat.api.replies import Reply, reply_send
 from chat.api.serializers import MessageSerializer
 from chat.console import protocol
 from chat.models import Message
@@ -126,6 +127,22 @@ def _seen(agent: Membership, frame: protocol.Seen) -> dict[str, Any]:
     return protocol.ack_frame(ref=frame.ref, marked=marked)
 
 
+@database_sync_to_async
+def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
+    """The REST reply's checks and write, in one worker call (docs/agent-protocol.md, ``send``)."""
+    thread = inbox.thread_for_agent(agent=agent, thread_id=frame.thread_id)
+    reply = Reply(
+        text=frame.text,
+        content_type=frame.content_type,
+        content=frame.content,
+        client_id=frame.client_id,
+        is_internal=frame.is_internal,
+        attachment_ids=frame.attachment_ids,
+    )
+    message, created = reply_send(agent=agent, thread=thread, reply=reply)
+    return protocol.sent_frame(thread_id=thread.pk, message=message, created=created, ref=frame.ref)
+
+
 class ConsoleConsumer(AsyncWebsocketConsumer):
     agent: Membership | None = None
     group: str | None = None
@@ -191,6 +208,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self._send(await _typing(self.agent, frame))
         elif isinstance(frame, protocol.Seen):
             await self._send(await _seen(self.agent, frame))
+        elif isinstance(frame, protocol.Send):
+            await self._send(await _reply(self.agent, frame))
 
     async def layer_overflow(self, message: dict[str, Any]) -> None:
         """The channel layer dropped events for this slow socket: close it on purpose.

@@ -5,6 +5,7 @@ import "./console.css";
 import { el } from "../common/escape";
 import { Api, ApiError } from "./api";
 import { renderPanel } from "./panel";
+import { ReplySender } from "./replies";
 import { messageItem } from "./render";
 import { ConsoleSocket, type SocketState } from "./socket";
 import { MessageStore } from "./store";
@@ -40,10 +41,6 @@ const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) 
 const TYPING_IDLE_MS = 4000;
 const OPEN_STATUSES = new Set(["new", "open", "pending", "escalated"]);
 
-function newClientId(): string {
-  return typeof crypto.randomUUID === "function" ? crypto.randomUUID() : `c-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-}
-
 function since(iso: string | null): string {
   if (!iso) return "";
   const minutes = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));
@@ -56,6 +53,7 @@ function since(iso: string | null): string {
 class ConsoleApp {
   readonly api: Api;
   readonly socket: ConsoleSocket;
+  private readonly replies: ReplySender;
   private readonly notifier = new Notifier();
   private view = "mine";
   private contacts: Contact[] = [];
@@ -83,6 +81,7 @@ class ConsoleApp {
       reconnected: () => this.refreshInbox(),
       failing: () => void this.checkSession(),
     });
+    this.replies = new ReplySender(this.socket, this.api);
   }
 
   async start(): Promise<void> {
@@ -353,10 +352,9 @@ class ConsoleApp {
     if (!text && !this.pendingAttachments.length) return;
     const error = $("composer-error");
     error.textContent = "";
-    const body: Record<string, unknown> = { text, client_id: newClientId(), is_internal: note };
-    if (this.pendingAttachments.length && !note) body.attachment_ids = this.pendingAttachments.map((file) => file.id);
+    const attachmentIds = note ? [] : this.pendingAttachments.map((file) => file.id);
     try {
-      const message = await this.api.post<Message>(`/threads/${this.thread.id}/messages/`, body);
+      const message = await this.replies.send({ threadId: this.thread.id, text, isInternal: note, attachmentIds });
       textarea.value = "";
       this.pendingAttachments = [];
       $("pending-files").textContent = "";

@@ -2,7 +2,8 @@
  *
  * After every (re)connect it sends one `resync` frame with the last sequence it
  * holds for each open thread, so nothing written while it was down is lost;
- * the message store drops what arrives twice. See docs/agent-protocol.md. */
+ * the message store drops what arrives twice. `request` sends a frame and waits
+ * for the answer carrying its `ref`. See docs/agent-protocol.md. */
 
 import type { ClientFrame, ServerFrame } from "./types";
 
@@ -20,6 +21,17 @@ export interface SocketHandlers {
 }
 
 const REFUSED = 4403;
+/** How long `request` waits for an answer before the caller tries another way. */
+export const ANSWER_TIMEOUT_MS = 15000;
+
+/** The socket is not open, closed before answering, or did not answer in time. */
+export class SocketUnavailable extends Error {}
+
+interface Waiter {
+  resolve(frame: ServerFrame): void;
+  reject(error: Error): void;
+  timer: number;
+}
 
 export class ConsoleSocket {
   private socket: WebSocket | null = null;
@@ -28,6 +40,8 @@ export class ConsoleSocket {
   private stopped = false;
   private timer: number | undefined;
   private heartbeat: number | undefined;
+  private readonly waiting = new Map<string, Waiter>();
+  private refs = 0;
 
   constructor(
     private readonly url: string,
@@ -61,11 +75,43 @@ export class ConsoleSocket {
     return true;
   }
 
+  /** Sends `frame` with a fresh `ref` and resolves with the server's answer to it (`sent`, `ack`,
+   * `error`…). Rejects with SocketUnavailable when the socket is not open, closes before the
+   * answer, or no answer comes within `timeoutMs`: whether the server acted is then unknown,
+   * so only an idempotent frame should be tried again another way. */
+  request(frame: ClientFrame, timeoutMs = ANSWER_TIMEOUT_MS): Promise<ServerFrame> {
+    const ref = `q${++this.refs}`;
+    if (!this.send({ ...frame, ref })) return Promise.reject(new SocketUnavailable("The console socket is not open."));
+    return new Promise<ServerFrame>((resolve, reject) => {
+      const timer = window.setTimeout(() => {
+        this.waiting.delete(ref);
+        reject(new SocketUnavailable("The console socket did not answer."));
+      }, timeoutMs);
+      this.waiting.set(ref, { resolve, reject, timer });
+    });
+  }
+
+  private abandonRequests(): void {
+    for (const waiter of this.waiting.values()) {
+      window.clearTimeout(waiter.timer);
+      waiter.reject(new SocketUnavailable("The console socket closed."));
+    }
+    this.waiting.clear();
+  }
+
   private receive(data: unknown): void {
     let frame: ServerFrame;
     try {
       frame = JSON.parse(String(data)) as ServerFrame;
     } catch {
+      return;
+    }
+    const ref = "ref" in frame ? frame.ref : undefined;
+    const waiter = typeof ref === "string" ? this.waiting.get(ref) : undefined;
+    if (waiter) {
+      this.waiting.delete(ref as string);
+      window.clearTimeout(waiter.timer);
+      waiter.resolve(frame);
       return;
     }
     if (frame.type === "welcome") {
@@ -85,6 +131,7 @@ export class ConsoleSocket {
   private closed(socket: WebSocket, code: number): void {
     if (socket !== this.socket) return;
     window.clearInterval(this.heartbeat);
+    this.abandonRequests();
     if (this.stopped) {
       this.handlers.state("closed");
       return;

@@ -131,6 +131,7 @@ export type ServerFrame =
   | { type: "message"; thread_id: number; message: Message }
   | { type: "event"; event: DomainEvent }
   | { type: "ack"; ref: unknown; marked?: number }
+  | { type: "sent"; ref: unknown; thread_id: number; created: boolean; message: Message }
   | { type: "pong"; ref: unknown }
   | { type: "error"; code: string; message: string; ref: unknown };
 
@@ -138,4 +139,15 @@ export type ClientFrame =
   | { type: "resync"; threads: Record<string, number>; ref?: string | number }
   | { type: "typing"; thread_id: number; is_typing: boolean; ref?: string | number }
   | { type: "seen"; thread_id: number; up_to_sequence?: number; ref?: string | number }
+  | {
+      type: "send";
+      thread_id: number;
+      client_id: string;
+      text?: string;
+      content_type?: string;
+      content?: Record<string, unknown>;
+      is_internal?: boolean;
+      attachment_ids?: string[];
+      ref?: string | number;
+    }
   | { type: "ping"; ref?: string | number };

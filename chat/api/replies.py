@@ -1,0 +1,90 @@
+"""An agent's reply: the one write the REST endpoint and the console socket share.
+
+``POST /api/v1/threads/<id>/messages/`` and the console socket's ``send`` frame
+(docs/agent-protocol.md) both end here, so both check the same things: the
+caller reads the thread (``inbox.thread_for_agent``, done by the caller), may
+reply to it unless it is an internal note (``inbox.thread_check_reply``), and
+names attachments of the thread's channel that no message holds yet. A
+``client_id`` already used in the thread returns the original message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from rest_framework import serializers
+
+from chat import inbox, services
+from chat.api.serializers import AttachmentSerializer, MessageSerializer
+from chat.models import Attachment, Message, Thread
+from engage.errors import InvalidInput
+from engage.models import Membership
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    text: str = ""
+    content_type: str = "TEXT"
+    content: dict[str, Any] | None = None
+    client_id: str | None = None
+    is_internal: bool = False
+    attachment_ids: Sequence[Any] = ()
+
+
+class _WrittenMessageSerializer(MessageSerializer):
+    """A message just written: its attachments are the ones claimed, so none is read back."""
+
+    attachments = serializers.SerializerMethodField()
+
+    def get_attachments(self, message: Message) -> list[dict[str, Any]]:
+        return AttachmentSerializer(self.context["attachments"], many=True).data  # type: ignore[return-value]
+
+
+def attachments_unclaimed(*, agent: Membership, thread: Thread, ids: Sequence[Any]) -> list[Attachment]:
+    """The attachments named, of the thread's channel and held by no message, or InvalidInput."""
+    if not ids:
+        return []
+    found = list(
+        Attachment.objects.filter(
+            tenant_id=agent.tenant_id, channel_id=thread.channel_id, public_id__in=ids, message__isnull=True
+        )
+    )
+    if len(found) != len(set(ids)):
+        raise InvalidInput("An attachment is unknown or already used.", code="invalid_attachment")
+    return found
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    """The REST representation of a stored message (author and attachments read with it)."""
+    stored = (
+        Message.objects.filter(pk=message.pk).select_related("author_agent__user").prefetch_related("attachments").get()
+    )
+    return MessageSerializer(stored).data  # type: ignore[return-value]
+
+
+def reply_send(*, agent: Membership, thread: Thread, reply: Reply) -> tuple[dict[str, Any], bool]:
+    """Writes the reply; returns its REST representation and whether it is new.
+
+    ``thread`` comes from ``inbox.thread_for_agent``. A new message is serialised
+    from memory (the agent, its user and the claimed attachments are at hand); a
+    repeated ``client_id`` reads the original back.
+    """
+    if not reply.is_internal:
+        inbox.thread_check_reply(agent=agent, thread=thread)
+    attachments = attachments_unclaimed(agent=agent, thread=thread, ids=reply.attachment_ids)
+    result = services.message_create(
+        thread=thread,
+        author_type=Message.Author.AGENT,
+        content_type=reply.content_type,
+        content=reply.content or {"text": reply.text},
+        client_id=reply.client_id,
+        agent=agent,
+        attachments=attachments,
+        is_internal=reply.is_internal,
+    )
+    if not result.created:
+        return message_data(result.message), False
+    data = _WrittenMessageSerializer(result.message, context={"attachments": attachments}).data
+    return data, True  # type: ignore[return-value]
