@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from chat import search
@@ -77,6 +77,39 @@ def thread_check_reply(*, agent: Membership, thread: Thread) -> None:
     contact = Contact.objects.filter(thread=thread, status__in=Contact.OPEN_STATUSES).only("assigned_agent_id").first()
     if contact is not None and contact.assigned_agent_id != agent.pk:
         raise PermissionDenied("Accept the contact before replying.", code="not_assigned")
+
+
+def thread_for_reply(*, agent: Membership, thread_id: int | str) -> Thread:
+    """``thread_for_agent`` then ``thread_check_reply``, in one query: the reply path's lookup.
+
+    The thread's open contact (at most one) comes along as a subquery: its assignee, 0 when
+    unassigned, None when there is no open contact.
+    """
+    if agent.is_admin:
+        return thread_for_agent(agent=agent, thread_id=thread_id)
+    try:
+        pk = int(thread_id)
+    except (TypeError, ValueError):
+        raise ThreadNotFound() from None
+    assignee = (
+        Contact.objects.filter(thread_id=OuterRef("pk"), status__in=Contact.OPEN_STATUSES)
+        .order_by()
+        .values_list(Coalesce("assigned_agent_id", Value(0)))[:1]
+    )
+    thread = (
+        _readable_threads(agent)
+        .filter(pk=pk)
+        .select_related("channel", "customer")
+        .annotate(open_contact_assignee=Subquery(assignee, output_field=IntegerField()))
+        .distinct()
+        .first()
+    )
+    if thread is None:
+        raise ThreadNotFound()
+    open_assignee = thread.open_contact_assignee  # type: ignore[attr-defined]
+    if open_assignee is not None and open_assignee != agent.pk:
+        raise PermissionDenied("Accept the contact before replying.", code="not_assigned")
+    return thread
 
 
 def _unread() -> Coalesce:

@@ -2,10 +2,11 @@
 
 ``POST /api/v1/threads/<id>/messages/`` and the console socket's ``send`` frame
 (docs/agent-protocol.md) both end here, so both check the same things: the
-caller reads the thread (``inbox.thread_for_agent``, done by the caller), may
-reply to it unless it is an internal note (``inbox.thread_check_reply``), and
-names attachments of the thread's channel that no message holds yet. A
-``client_id`` already used in the thread returns the original message.
+caller reads the thread (``inbox.thread_for_agent``), may reply to it unless it
+is an internal note (``inbox.thread_check_reply``; both in one query:
+``inbox.thread_for_reply``), and names attachments of the thread's channel that
+no message holds yet. A ``client_id`` already used in the thread returns the
+original message.
 """
 
 from __future__ import annotations
@@ -64,15 +65,18 @@ def message_data(message: Message) -> dict[str, Any]:
     return MessageSerializer(stored).data  # type: ignore[return-value]
 
 
-def reply_send(*, agent: Membership, thread: Thread, reply: Reply) -> tuple[dict[str, Any], bool]:
+def reply_send(*, agent: Membership, thread_id: int, reply: Reply) -> tuple[dict[str, Any], bool]:
     """Writes the reply; returns its REST representation and whether it is new.
 
-    ``thread`` comes from ``inbox.thread_for_agent``. A new message is serialised
-    from memory (the agent, its user and the claimed attachments are at hand); a
-    repeated ``client_id`` reads the original back.
+    ThreadNotFound for a thread the agent may not read (or of another tenant),
+    PermissionDenied (``not_assigned``) for a reply they may not send. A new
+    message is serialised from memory (the agent, its user and the claimed
+    attachments are at hand); a repeated ``client_id`` reads the original back.
     """
-    if not reply.is_internal:
-        inbox.thread_check_reply(agent=agent, thread=thread)
+    if reply.is_internal:
+        thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+    else:
+        thread = inbox.thread_for_reply(agent=agent, thread_id=thread_id)
     attachments = attachments_unclaimed(agent=agent, thread=thread, ids=reply.attachment_ids)
     result = services.message_create(
         thread=thread,

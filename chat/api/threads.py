@@ -127,7 +127,6 @@ class ThreadMessagesView(AgentAPIView):
     def post(self, request: Request, thread_id: int) -> Response:
         """Sends a reply (or, with ``is_internal``, a note). A repeated ``client_id`` returns the original."""
         agent = agent_for(request)
-        thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
         data = MessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -139,7 +138,7 @@ class ThreadMessagesView(AgentAPIView):
             is_internal=values["is_internal"],
             attachment_ids=values.get("attachment_ids") or (),
         )
-        message, created = reply_send(agent=agent, thread=thread, reply=reply)
+        message, created = reply_send(agent=agent, thread_id=thread_id, reply=reply)
         return Response(message, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

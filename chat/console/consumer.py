@@ -130,7 +130,6 @@ def _seen(agent: Membership, frame: protocol.Seen) -> dict[str, Any]:
 @database_sync_to_async
 def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
     """The REST reply's checks and write, in one worker call (docs/agent-protocol.md, ``send``)."""
-    thread = inbox.thread_for_agent(agent=agent, thread_id=frame.thread_id)
     reply = Reply(
         text=frame.text,
         content_type=frame.content_type,
@@ -139,8 +138,8 @@ def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
         is_internal=frame.is_internal,
         attachment_ids=frame.attachment_ids,
     )
-    message, created = reply_send(agent=agent, thread=thread, reply=reply)
-    return protocol.sent_frame(thread_id=thread.pk, message=message, created=created, ref=frame.ref)
+    message, created = reply_send(agent=agent, thread_id=frame.thread_id, reply=reply)
+    return protocol.sent_frame(thread_id=frame.thread_id, message=message, created=created, ref=frame.ref)
 
 
 class ConsoleConsumer(AsyncWebsocketConsumer):

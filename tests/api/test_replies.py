@@ -1,0 +1,75 @@
+"""The reply path's one-query lookup agrees with ``thread_for_agent`` + ``thread_check_reply``."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from chat import assignment, inbox, services
+from chat.errors import ThreadNotFound
+from chat.models import Contact
+from engage.errors import PermissionDenied
+from tests.console.helpers import waiting_contact
+
+pytestmark = pytest.mark.django_db
+
+
+def _verdict(check, *args) -> str:  # type: ignore[no-untyped-def]
+    try:
+        check(*args)
+    except ThreadNotFound:
+        return "thread_not_found"
+    except PermissionDenied as error:
+        return error.code
+    return "ok"
+
+
+def _two_steps(agent, thread_id) -> None:  # type: ignore[no-untyped-def]
+    thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+    inbox.thread_check_reply(agent=agent, thread=thread)
+
+
+def _for_reply(agent, thread_id) -> None:  # type: ignore[no-untyped-def]
+    inbox.thread_for_reply(agent=agent, thread_id=thread_id)
+
+
+def _one_query(agent, thread_id) -> None:  # type: ignore[no-untyped-def]
+    with CaptureQueriesContext(connection) as queries:
+        thread = inbox.thread_for_reply(agent=agent, thread_id=thread_id)
+    assert len(queries) == 1
+    assert thread.pk == int(thread_id)
+
+
+def test_same_verdict_in_every_case(acme, globex):
+    alices = assignment.contact_pick(contact=waiting_contact(acme, "c1"), agent=acme.alice)
+    waiting = waiting_contact(acme, "c2")
+    ended = assignment.contact_pick(contact=waiting_contact(acme, "c3"), agent=acme.bob)
+    services.contact_set_status(contact=ended, status=Contact.Status.CLOSED, by=acme.bob)
+    scenes = {
+        "alice's contact": alices.thread_id,
+        "unassigned open contact": waiting.thread_id,
+        "no open contact": ended.thread_id,
+    }
+    expected = {
+        ("alice", "alice's contact"): "ok",
+        ("alice", "unassigned open contact"): "not_assigned",
+        ("alice", "no open contact"): "ok",
+        ("bob", "alice's contact"): "not_assigned",
+        ("bob", "unassigned open contact"): "not_assigned",
+        ("bob", "no open contact"): "ok",
+        ("admin", "alice's contact"): "ok",
+        ("admin", "unassigned open contact"): "ok",
+        ("admin", "no open contact"): "ok",
+        ("globex", "alice's contact"): "thread_not_found",
+        ("globex", "unassigned open contact"): "thread_not_found",
+        ("globex", "no open contact"): "thread_not_found",
+    }
+    agents = {"alice": acme.alice, "bob": acme.bob, "admin": acme.admin, "globex": globex.admin}
+    for (who, scene), verdict in expected.items():
+        agent, thread_id = agents[who], scenes[scene]
+        assert _verdict(_two_steps, agent, thread_id) == verdict, (who, scene)
+        assert _verdict(_for_reply, agent, thread_id) == verdict, (who, scene)
+    for bad in ("x", None, 10**12):
+        assert _verdict(_for_reply, acme.alice, bad) == "thread_not_found"
+    _one_query(acme.alice, alices.thread_id)
