@@ -8,6 +8,7 @@ channel layer. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -290,6 +291,43 @@ def test_killing_the_console_socket_loses_and_doubles_nothing(browser, servers, 
     texts = alice.locator("#messages li .body p").all_inner_texts()
     assert texts == ["m1", "m2", "m3", "m4", "m5", "m6", "m7"]
     _shot(alice, "07-resynced")
+
+
+def test_replies_go_over_the_socket_and_over_rest_when_it_is_down(browser, servers, visitor):
+    visitor.say("Hello?")
+    alice = _login(browser, servers[1].base, "alice")
+    alice.click('.tab[data-view="queue"]')
+    alice.locator('[data-testid="contact"]').first.click()
+    alice.click("#accept")
+    expect(alice.locator("#accept")).to_be_hidden()
+    posts: list[str] = []
+    frames: list[dict] = []
+    alice.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/messages/") else None)
+    alice.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(json.loads(payload))))
+    alice.evaluate("window.parleyConsole.socket.drop()")  # reconnects: the listener sees the new socket
+    expect(alice.locator("#connection")).to_have_text("Live")
+
+    alice.fill("#reply", "Over the socket")
+    alice.press("#reply", "Enter")
+    expect(alice.locator("#messages li.outbound")).to_have_count(1)
+    _wait_for(lambda: visitor.received_texts() == ["Over the socket"])
+    sends = [frame for frame in frames if frame["type"] == "send"]
+    assert [(frame["text"], frame["is_internal"]) for frame in sends] == [("Over the socket", False)]
+    assert posts == []
+
+    # The socket is down: the same reply goes over REST.
+    alice.evaluate("window.parleyConsole.socket.stop()")
+    expect(alice.locator("#connection")).not_to_have_text("Live")
+    alice.fill("#reply", "Over REST")
+    alice.press("#reply", "Enter")
+    expect(alice.locator("#messages li.outbound")).to_have_count(2)
+    _wait_for(lambda: visitor.received_texts() == ["Over the socket", "Over REST"])
+    assert len(posts) == 1
+    thread = Contact.objects.get(thread__customer__id_on_external_platform=visitor.customer_id).thread
+    stored = list(Message.objects.filter(thread=thread).order_by("sequence").values_list("sequence", "client_id"))
+    assert [sequence for sequence, _ in stored] == [1, 2, 3]
+    assert stored[1][1] == sends[0]["client_id"]
+    assert len({client_id for _, client_id in stored}) == 3
 
 
 def test_keyboard_focus_and_narrow_window(browser, servers, visitor):
