@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from chat import search
@@ -79,36 +79,40 @@ def thread_check_reply(*, agent: Membership, thread: Thread) -> None:
         raise PermissionDenied("Accept the contact before replying.", code="not_assigned")
 
 
-def thread_for_reply(*, agent: Membership, thread_id: int | str) -> Thread:
-    """``thread_for_agent`` then ``thread_check_reply``, in one query: the reply path's lookup.
+def thread_for_reply(*, agent: Membership, thread_id: int | str, note: bool = False) -> Thread:
+    """The thread an agent writes a reply (or a ``note``) to, in one query.
 
-    The thread's open contact (at most one) comes along as a subquery: its assignee, 0 when
-    unassigned, None when there is no open contact.
+    The same verdicts as ``thread_for_agent`` then, for a reply, ``thread_check_reply``;
+    cheaper for the reply path: the channel and the customer are not loaded, the
+    agent's queues are an EXISTS instead of a join, and the thread's open contact
+    (at most one) comes as a subquery: its assignee, 0 when unassigned, None when
+    there is none.
     """
-    if agent.is_admin:
-        return thread_for_agent(agent=agent, thread_id=thread_id)
     try:
         pk = int(thread_id)
     except (TypeError, ValueError):
         raise ThreadNotFound() from None
-    assignee = (
-        Contact.objects.filter(thread_id=OuterRef("pk"), status__in=Contact.OPEN_STATUSES)
-        .order_by()
-        .values_list(Coalesce("assigned_agent_id", Value(0)))[:1]
-    )
-    thread = (
-        _readable_threads(agent)
-        .filter(pk=pk)
-        .select_related("channel", "customer")
-        .annotate(open_contact_assignee=Subquery(assignee, output_field=IntegerField()))
-        .distinct()
-        .first()
-    )
+    threads = Thread.objects.filter(tenant_id=agent.tenant_id, pk=pk)
+    if not agent.is_admin:
+        serving = Membership.queues.through.objects.filter(
+            membership_id=agent.pk, routingqueue__channels=OuterRef("channel_id")
+        )
+        threads = threads.filter(Exists(serving))
+    check = not note and not agent.is_admin
+    if check:
+        assignee = (
+            Contact.objects.filter(thread_id=OuterRef("pk"), status__in=Contact.OPEN_STATUSES)
+            .order_by()
+            .values_list(Coalesce("assigned_agent_id", Value(0)))[:1]
+        )
+        threads = threads.annotate(open_contact_assignee=Subquery(assignee, output_field=IntegerField()))
+    thread = next(iter(threads[:1]), None)
     if thread is None:
         raise ThreadNotFound()
-    open_assignee = thread.open_contact_assignee  # type: ignore[attr-defined]
-    if open_assignee is not None and open_assignee != agent.pk:
-        raise PermissionDenied("Accept the contact before replying.", code="not_assigned")
+    if check:
+        open_assignee = thread.open_contact_assignee  # type: ignore[attr-defined]
+        if open_assignee is not None and open_assignee != agent.pk:
+            raise PermissionDenied("Accept the contact before replying.", code="not_assigned")
     return thread
 
 

@@ -73,10 +73,7 @@ def reply_send(*, agent: Membership, thread_id: int, reply: Reply) -> tuple[dict
     message is serialised from memory (the agent, its user and the claimed
     attachments are at hand); a repeated ``client_id`` reads the original back.
     """
-    if reply.is_internal:
-        thread = inbox.thread_for_agent(agent=agent, thread_id=thread_id)
-    else:
-        thread = inbox.thread_for_reply(agent=agent, thread_id=thread_id)
+    thread = inbox.thread_for_reply(agent=agent, thread_id=thread_id, note=reply.is_internal)
     attachments = attachments_unclaimed(agent=agent, thread=thread, ids=reply.attachment_ids)
     result = services.message_create(
         thread=thread,

@@ -1,4 +1,4 @@
-"""The reply path's one-query lookup agrees with ``thread_for_agent`` + ``thread_check_reply``."""
+"""The reply path's one-query lookup agrees with ``thread_for_agent`` (+ ``thread_check_reply`` for replies)."""
 
 from __future__ import annotations
 
@@ -30,14 +30,24 @@ def _two_steps(agent, thread_id) -> None:  # type: ignore[no-untyped-def]
     inbox.thread_check_reply(agent=agent, thread=thread)
 
 
+def _read_step(agent, thread_id) -> None:  # type: ignore[no-untyped-def]
+    inbox.thread_for_agent(agent=agent, thread_id=thread_id)
+
+
 def _for_reply(agent, thread_id) -> None:  # type: ignore[no-untyped-def]
-    inbox.thread_for_reply(agent=agent, thread_id=thread_id)
+    _one_query(agent, thread_id, note=False)
 
 
-def _one_query(agent, thread_id) -> None:  # type: ignore[no-untyped-def]
+def _for_note(agent, thread_id) -> None:  # type: ignore[no-untyped-def]
+    _one_query(agent, thread_id, note=True)
+
+
+def _one_query(agent, thread_id, *, note: bool) -> None:  # type: ignore[no-untyped-def]
     with CaptureQueriesContext(connection) as queries:
-        thread = inbox.thread_for_reply(agent=agent, thread_id=thread_id)
-    assert len(queries) == 1
+        try:
+            thread = inbox.thread_for_reply(agent=agent, thread_id=thread_id, note=note)
+        finally:
+            assert len(queries) <= 1  # none for an id that is not a number
     assert thread.pk == int(thread_id)
 
 
@@ -70,6 +80,17 @@ def test_same_verdict_in_every_case(acme, globex):
         agent, thread_id = agents[who], scenes[scene]
         assert _verdict(_two_steps, agent, thread_id) == verdict, (who, scene)
         assert _verdict(_for_reply, agent, thread_id) == verdict, (who, scene)
+        # A note needs only to read the thread.
+        note = "thread_not_found" if verdict == "thread_not_found" else "ok"
+        assert _verdict(_read_step, agent, thread_id) == note, (who, scene)
+        assert _verdict(_for_note, agent, thread_id) == note, (who, scene)
     for bad in ("x", None, 10**12):
         assert _verdict(_for_reply, acme.alice, bad) == "thread_not_found"
-    _one_query(acme.alice, alices.thread_id)
+
+
+def test_an_agent_outside_the_threads_queues_finds_nothing(acme):
+    alices = assignment.contact_pick(contact=waiting_contact(acme, "c1"), agent=acme.alice)
+    acme.queue.agents.remove(acme.alice)
+    assert _verdict(_two_steps, acme.alice, alices.thread_id) == "thread_not_found"
+    assert _verdict(_for_reply, acme.alice, alices.thread_id) == "thread_not_found"
+    assert _verdict(_for_note, acme.alice, alices.thread_id) == "thread_not_found"
