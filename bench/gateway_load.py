@@ -10,8 +10,10 @@ and seeds, and on Redis) it runs N concurrent conversations. A conversation is
 a visitor socket speaking the CXone visitor protocol (token exchange, then
 ``ws/visitor`` with the transaction token, SendMessage frames, MessageCreated
 pushes) and an agent: agent console sockets (``ws/console``, logged in as the
-tenant administrator) receive, and replies go through the agent REST API as
-the console sends them, so the server under test does the agent's writes too.
+tenant administrator) receive, and reply as the browser console does: a ``send``
+frame on the console socket (over the agent REST API, same client id, if the
+socket closes before answering; ``--agent-replies rest`` sends every reply over
+REST as consoles did before), so the server under test does the agent's writes too.
 
 Measured, open loop (every message has a scheduled send time; latency runs
 from that time, so a server that falls behind cannot hide it):
@@ -75,6 +77,7 @@ class Plan:
     idle: int  # idle connections for memory and connection rate
     agents: int  # agent console sockets
     servers: tuple[str, ...]
+    agent_replies: str = "socket"  # "socket": send frames on the console socket; "rest": the agent REST API
 
 
 QUICK = Plan(
@@ -376,8 +379,14 @@ class BareConversation(Conversation):
 class ParleyClients:
     """Token exchange, the agent's REST client and the agent's view of the console fan-out."""
 
-    def __init__(self, server: Parley, api_token: str, session: str, conversations: int) -> None:
+    def __init__(
+        self, server: Parley, api_token: str, session: str, conversations: int, replies: str = "socket"
+    ) -> None:
         self.server = server
+        self.replies = replies
+        self.live: dict[int, ClientConnection] = {}  # console number -> its open socket
+        # send ref -> (the console it went on, its sent/error answer)
+        self.answers: dict[str, tuple[ClientConnection, asyncio.Future[dict[str, Any]]]] = {}
         self.http = httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{server.port}",
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
@@ -448,6 +457,7 @@ class ParleyClients:
             except Exception:
                 await asyncio.sleep(0.5)
                 continue
+            self.live[number] = console
             if first:
                 self.consoles_ready[number].set_result(None)
                 first = False
@@ -460,10 +470,24 @@ class ParleyClients:
             with contextlib.suppress(ConnectionClosed):
                 async for frame in console:
                     await self._console_frame(console, json.loads(frame), number)
+            if self.live.get(number) is console:
+                del self.live[number]
+            for ref, (sent_on, future) in list(self.answers.items()):
+                if sent_on is console:
+                    del self.answers[ref]
+                    if not future.done():
+                        future.set_exception(ConnectionClosed(None, None))
 
     async def _console_frame(self, console: ClientConnection, parsed: dict[str, Any], number: int) -> None:
         kind = parsed.get("type")
-        if kind == "error":
+        waiting = self.answers.pop(parsed["ref"], None) if kind in ("sent", "error") and parsed.get("ref") else None
+        if waiting is not None:
+            future = waiting[1]
+            if not future.done():
+                future.set_result(parsed)
+            if kind == "error":
+                self.errors[f"console send error {parsed.get('code')}"] += 1
+        elif kind == "error":
             self.errors[f"console error {parsed.get('code')}"] += 1
         elif kind == "message":
             self._agent_message(parsed["thread_id"], parsed["message"], number)
@@ -494,6 +518,25 @@ class ParleyClients:
             Phase.current.received(client_id)
 
     async def agent_send(self, index: int, message_id: str) -> None:
+        """Like the browser console: over its socket when open, else (or if it closes first) over REST."""
+        console = self.live.get(index % self.agents) if self.replies == "socket" else None
+        if console is not None:
+            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            self.answers[message_id] = (console, future)
+            frame = {"type": "send", "thread_id": self.threads[index], "client_id": message_id, "text": message_id}
+            try:
+                await console.send(json.dumps({**frame, "ref": message_id}))
+                answer = await asyncio.wait_for(future, 60)
+            except (ConnectionClosed, TimeoutError):
+                self.answers.pop(message_id, None)
+                self.errors["agent replies over REST (socket closed or silent)"] += 1
+            else:
+                if answer["type"] != "sent":
+                    raise RuntimeError(f"agent reply refused with {answer.get('code')}")
+                return
+        await self._agent_rest(index, message_id)
+
+    async def _agent_rest(self, index: int, message_id: str) -> None:
         response = await self.http.post(
             f"/api/v1/threads/{self.threads[index]}/messages/",
             json={"text": message_id, "client_id": message_id},
@@ -760,7 +803,7 @@ async def run_parley(
 ) -> dict[str, Any]:
     server = Parley(name, environment)
     await server.start()
-    clients = ParleyClients(server, api_token, session, plan.conversations)
+    clients = ParleyClients(server, api_token, session, plan.conversations, plan.agent_replies)
     try:
         await clients.start_agent(plan.agents)
         conversations: list[Conversation] = [ParleyConversation(index, clients) for index in range(plan.conversations)]
@@ -960,6 +1003,7 @@ async def main(arguments: argparse.Namespace) -> None:
     PROFILE_DIR = Path(arguments.profile) if arguments.profile else None
     if arguments.agents:
         plan = dataclasses.replace(plan, agents=arguments.agents)
+    plan = dataclasses.replace(plan, agent_replies=arguments.agent_replies)
     if arguments.conversations:
         plan = dataclasses.replace(plan, conversations=arguments.conversations)
     if arguments.rates:
@@ -991,6 +1035,12 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="100 conversations, 50 msg/s, about two minutes")
     parser.add_argument("--conversations", type=int)
     parser.add_argument("--agents", type=int, help="agent console sockets (default 1)")
+    parser.add_argument(
+        "--agent-replies",
+        choices=("socket", "rest"),
+        default="socket",
+        help="agent replies as send frames on the console socket (default, as the console does) or over REST",
+    )
     parser.add_argument("--rates", help="comma-separated offered rates, messages per second")
     parser.add_argument("--servers", help="comma-separated: daphne,uvicorn (empty: bare relay only)")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"))
