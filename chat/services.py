@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from chat import events
+from chat import _sql, events
 from chat.content import content_validate
 from chat.errors import (
     ContactClosed,
@@ -262,6 +262,11 @@ def contact_open(*, thread: Thread) -> Contact:
     )
     if contact is not None:
         return contact
+    return _contact_start(thread)
+
+
+def _contact_start(thread: Thread) -> Contact:
+    """A new contact of the thread, waiting in the channel's queue; the open one if a concurrent writer won."""
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -275,7 +280,9 @@ def contact_open(*, thread: Thread) -> Contact:
             )
             publish(events.ContactCreated(**_thread_fields(thread), contact_id=contact.pk))
     except IntegrityError:
-        return Contact.objects.get(thread=thread, status__in=Contact.OPEN_STATUSES)
+        return Contact.objects.select_related("assigned_agent__user").get(
+            thread=thread, status__in=Contact.OPEN_STATUSES
+        )
     return contact
 
 
@@ -396,6 +403,8 @@ def _attachments_claim(thread: Thread, attachments: Iterable[Attachment], messag
     ).update(message=message)
     if claimed != len(set(ids)):
         raise InvalidContent("An attachment is unknown or already used.")
+    for attachment in attachments:
+        attachment.message = message
 
 
 def message_create(
@@ -432,60 +441,85 @@ def message_create(
     if client_id is not None and not (0 < len(client_id) <= MAX_CLIENT_ID):
         raise InvalidInput("A message id has 1–200 characters.")
     inbound = author_type == Message.Author.CUSTOMER
-    with transaction.atomic():
-        locked = Thread.objects.select_for_update(of=("self",)).select_related("customer").get(pk=thread.pk)
-        if client_id:
-            original = Message.objects.filter(thread=locked, client_id=client_id).first()
-            if original is not None:
-                return MessageResult(original, False)
-        if inbound and locked.is_locked:
-            raise ThreadLocked()
-        if is_internal:
-            contact = (
-                Contact.objects.filter(thread=locked, status__in=Contact.OPEN_STATUSES)
-                .select_related("assigned_agent__user")
-                .first()
+    try:
+        with transaction.atomic():
+            message, locked = _message_write(
+                thread_pk=thread.pk,
+                message=Message(
+                    tenant_id=thread.tenant_id,
+                    client_id=client_id,
+                    direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
+                    author_type=author_type,
+                    author_agent=agent,
+                    content_type=content_type,
+                    content=normalised,
+                    is_internal=is_internal,
+                ),
+                attachments=attachments,
             )
-        else:
-            contact = contact_open(thread=locked)
-        now = timezone.now()
-        locked.last_sequence += 1
-        thread_fields = ["last_sequence", "updated_at"]
-        if not is_internal:
-            locked.last_message_at = now
-            thread_fields.append("last_message_at")
-        if inbound and locked.is_archived:
-            locked.is_archived = False
-            thread_fields.append("is_archived")
-        locked.save(update_fields=thread_fields)
-        message = Message.objects.create(
-            tenant_id=locked.tenant_id,
-            thread=locked,
-            contact=contact,
-            sequence=locked.last_sequence,
-            client_id=client_id or f"parley-{locked.pk}-{locked.last_sequence}",
-            direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
-            author_type=author_type,
-            author_agent=agent,
-            content_type=content_type,
-            content=normalised,
-            is_internal=is_internal,
-            created_at=now,
-        )
-        _attachments_claim(locked, attachments, message)
-        publish(
-            events.MessageCreated(
-                **_thread_fields(locked),
-                message_id=message.pk,
-                sequence=message.sequence,
-                direction=message.direction,
-                author_type=author_type,
-                is_internal=is_internal,
-                snapshot=message_snapshot(message, thread=locked, contact=contact, attachments=attachments),
-            )
-        )
+    except _KnownClientId as known:
+        return MessageResult(known.original, False)
     thread.last_sequence, thread.is_archived = locked.last_sequence, locked.is_archived
     return MessageResult(message, True)
+
+
+class _KnownClientId(Exception):
+    """Raised inside the transaction to roll back what a retry wrote before it was recognised."""
+
+    def __init__(self, original: Message) -> None:
+        self.original = original
+
+
+def _message_write(*, thread_pk: int, message: Message, attachments: list[Attachment]) -> tuple[Message, Thread]:
+    """The transaction of ``message_create``: 2 statements for most messages (chat/_sql.py).
+
+    1. The thread's next sequence number (an UPDATE that locks the thread row
+       until commit), read with its customer and open contact.
+    2. The message, unless its client id is taken (the unique constraint decides:
+       a retry then reads the original and rolls everything back).
+    A locked thread, a missing contact and attachments cost a few more.
+    """
+    connection = transaction.get_connection()
+    inbound = message.author_type == Message.Author.CUSTOMER
+    client_id = message.client_id
+    message.created_at = now = timezone.now()
+    taken = _sql.thread_take_sequence(
+        connection, thread_pk, now, last_message=not message.is_internal, unarchive=inbound
+    )
+    if taken is None:
+        raise Thread.DoesNotExist("Thread matching query does not exist.")
+    locked, contact = taken
+    needs_contact = contact is None and not message.is_internal
+    if client_id and ((inbound and locked.is_locked) or needs_contact):
+        # Before refusing or opening a contact: a retry returns its original whatever changed since.
+        original = Message.objects.filter(thread_id=locked.pk, client_id=client_id).first()
+        if original is not None:
+            raise _KnownClientId(original)
+    if inbound and locked.is_locked:
+        raise ThreadLocked()
+    if needs_contact:
+        contact = _contact_start(locked)
+    message.thread = locked
+    message.contact = contact
+    message.sequence = locked.last_sequence
+    message.client_id = client_id or f"parley-{locked.pk}-{locked.last_sequence}"
+    if not _sql.message_insert(connection, message):
+        if not client_id:
+            raise IntegrityError(f"The message id {message.client_id!r} is taken in thread {locked.pk}.")
+        raise _KnownClientId(Message.objects.get(thread_id=locked.pk, client_id=client_id))
+    _attachments_claim(locked, attachments, message)
+    publish(
+        events.MessageCreated(
+            **_thread_fields(locked),
+            message_id=message.pk,
+            sequence=message.sequence,
+            direction=message.direction,
+            author_type=message.author_type,
+            is_internal=message.is_internal,
+            snapshot=message_snapshot(message, thread=locked, contact=contact, attachments=attachments),
+        )
+    )
+    return message, locked
 
 
 def offline_message_create(
