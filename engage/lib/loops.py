@@ -1,0 +1,66 @@
+"""Handing work from a worker thread to the ASGI server's event loop without waiting for it.
+
+Database work of a socket runs in worker threads (``sync_to_async``). When it
+publishes a realtime event, ``async_to_sync`` would block the worker until the
+event loop has run the send: two thread switches and a wait per event, about
+a tenth of the gateway's CPU per message (docs/performance.md). A worker
+started by ``sync_to_async`` knows the loop that started it; ``run_soon``
+schedules the coroutine there and returns at once. Callbacks scheduled from
+one thread run in the order they were scheduled, so events keep their order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from asgiref.sync import SyncToAsync, async_to_sync
+
+logger = logging.getLogger(__name__)
+
+# Tasks keep a reference here until done: the loop holds only weak references to them.
+_running: set[asyncio.Task[Any]] = set()
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The running loop that started this worker thread, if this is such a thread."""
+    local = SyncToAsync.threadlocal
+    loop = getattr(local, "main_event_loop", None)
+    if loop is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    if loop.is_closed() or not loop.is_running():
+        return None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return loop
+    return None  # this thread runs a loop itself: not a plain worker
+
+
+def _done(task: asyncio.Task[Any]) -> None:
+    _running.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("background send failed", exc_info=task.exception())
+
+
+def _start(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    task = asyncio.get_running_loop().create_task(factory())
+    _running.add(task)
+    task.add_done_callback(_done)
+
+
+def run_soon(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    """Runs ``factory()`` on the server's loop without waiting, from one of its worker threads;
+    elsewhere (a management command, a Celery task, a test) runs it to completion now."""
+    loop = _server_loop()
+    if loop is None:
+
+        async def complete() -> None:
+            await factory()
+
+        async_to_sync(complete)()
+        return
+    loop.call_soon_threadsafe(_start, factory)
