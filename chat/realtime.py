@@ -2,9 +2,10 @@
 
 Groups (names are stable; adapters join them):
 
-- ``thread.<id>.customer`` — the customer's sockets on that thread. Internal
-  notes never go here.
-- ``customer.<id>`` — every socket of one customer (thread list changes).
+- ``customer.<id>`` — every socket of one customer, whatever the thread: every
+  thread event the customer may see (internal notes never go here). A socket
+  joins this one group, at the upgrade, so threads created later or on another
+  socket need no join; the visitor gateway drops events of other channels.
 - ``tenant.<id>.console`` — every agent console of the tenant; consumers filter
   by what the agent may see.
 
@@ -16,16 +17,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from chat import events
+from engage.lib.loops import run_soon
 
 logger = logging.getLogger(__name__)
-
-
-def thread_customer_group(thread_id: int) -> str:
-    return f"thread.{thread_id}.customer"
 
 
 def customer_group(customer_id: int) -> str:
@@ -43,9 +40,7 @@ def _visible_to_customer(event: events.ThreadEvent) -> bool:
 def groups_for(event: events.Event) -> list[str]:
     groups = [tenant_console_group(event.tenant_id)]
     if isinstance(event, events.ThreadEvent) and _visible_to_customer(event):
-        groups.append(thread_customer_group(event.thread_id))
-        if isinstance(event, (events.ThreadCreated, events.ThreadUpdated)):
-            groups.append(customer_group(event.customer_id))
+        groups.append(customer_group(event.customer_id))
     return groups
 
 
@@ -61,14 +56,15 @@ async def _send_to_groups(layer: Any, groups: list[str], message: dict[str, Any]
 def fan_out(event: events.Event) -> None:
     """Sends ``{"type": "chat.event", "event": {...}}`` to each group of the event.
 
-    One trip to the event loop for all the groups: called from a worker thread,
-    each ``async_to_sync`` call is a thread hop (docs/performance.md).
+    One trip to the event loop for all the groups. From a worker thread of the
+    server, the send is handed to its loop without waiting (``engage.lib.loops``).
     """
     layer = get_channel_layer()
     if layer is None:  # pragma: no cover - no layer configured
         return
     message = {"type": "chat.event", "event": event.as_dict()}
-    async_to_sync(_send_to_groups)(layer, groups_for(event), message)
+    groups = groups_for(event)
+    run_soon(lambda: _send_to_groups(layer, groups, message))
 
 
 def register() -> None:

@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels routes.
 
-WebSocket routes live in ``chat/routing.py`` (visitor gateway, agent console).
+WebSocket routes live in ``chat/routing.py`` (visitor gateway, agent console;
+only the console's routes go through Django's session and auth middleware).
 """
 
 import os
@@ -10,7 +11,6 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engage.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from analytics.ingest import lifespan as analytics_lifespan  # noqa: E402
@@ -22,6 +22,6 @@ application = ProtocolTypeRouter(
         # /analytics/1.0/… (the hottest path) is answered by a lean ASGI app before Django.
         "http": analytics_mount(django_asgi_app),
         "lifespan": analytics_lifespan,
-        "websocket": AuthMiddlewareStack(URLRouter(chat_websockets)),
+        "websocket": URLRouter(chat_websockets),
     }
 )

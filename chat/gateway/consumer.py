@@ -19,12 +19,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 
-from chat import realtime
 from chat.gateway.handlers import HANDLERS, customer_bind
 from chat.gateway.large_events import large_event_store
 from chat.gateway.protocol import (
@@ -40,9 +40,10 @@ from chat.gateway.protocol import (
     cxone_parse_frame,
 )
 from chat.gateway.pushes import push_frames, resync_frames
-from chat.gateway.sessions import handshake_accept
+from chat.gateway.sessions import channel_cached, handshake_accept
 from chat.gateway.state import ConnectionState
 from engage.errors import ParleyError
+from engage.models import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +115,8 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         self._window_count += 1
         return self._window_count > limit
 
-    def _open(self, query: dict[str, str], origin: str | None) -> ConnectionState:
-        handshake = handshake_accept(query=query, origin=origin)
+    def _open(self, query: dict[str, str], origin: str | None, cached: Channel | None = None) -> ConnectionState:
+        handshake = handshake_accept(query=query, origin=origin, cached=cached)
         state = ConnectionState(
             channel=handshake.channel,
             customer=None,
@@ -130,8 +131,13 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         return state
 
     async def connect(self) -> None:
+        query, origin = _query(self.scope), _header(self.scope, b"origin")
         try:
-            self.state = await in_worker(self._open)(_query(self.scope), _header(self.scope, b"origin"))
+            cached = channel_cached(brand_id=query.get("brandId"), channel_id=query.get("channelId"))
+            if cached is not None:
+                self.state = self._open(query, origin, cached)  # no database work: no thread hop
+            else:
+                self.state = await in_worker(self._open)(query, origin)
             await self.state.flush_joins()
         except ParleyError as error:
             logger.info("visitor handshake refused: %s", error.code)
@@ -146,6 +152,19 @@ class VisitorConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.state is not None:
             await self.state.leave_all()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its ``close_old_connections`` before every message.
+
+        That call hops to the process's one thread-sensitive thread for each
+        upgrade, frame and push, so every socket waits for every other. This
+        consumer touches the database only through ``in_worker``, which cleans
+        its own thread's connections around each call.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         text = cxone_dumps(frame)
@@ -195,10 +214,10 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         event = message.get("event") or {}
         if state is None or state.customer is None or event.get("customer_id") != state.customer.pk:
             return
+        if event.get("channel_id") not in (None, state.channel.pk):
+            return  # the customer's group carries the threads of every channel of the brand
         name = event.get("event")
         if name == "thread.created":
-            if event.get("channel_id") == state.channel.pk:
-                await state.join(realtime.thread_customer_group(event["thread_id"]))
             return
         if name == "typing.changed" and event.get("actor") != "agent":
             return

@@ -8,22 +8,33 @@ Identity rules (docs/visitor-protocol.md §Identity):
 - a company-managed id is accepted only as a verified JWT (``chat.gateway.identity``);
 - ``securedCookies`` ids are minted by Parley and kept in a signed HttpOnly cookie;
 - a transaction token binds a socket to one customer of one channel.
+
+The upgrade of a socket with a transaction token does no database work: the
+channel comes from a per-process cache (``channel_cached``: at most
+``PARLEY_GATEWAY_CHANNEL_CACHE_SECONDS``, default 10, old; emptied when a
+channel, brand or tenant is saved or deleted in this process; refreshed by every
+visitor HTTP request, which reads the row; ``handshake_accept``) and the customer is the one the
+signed token names, read on first use (``customer_from_token``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core import signing
+from django.db.models.signals import post_delete, post_save
 
 from chat import selectors, services
 from chat.gateway.identity import IdentityRefused, VerifiedIdentity, identity_verify
 from chat.gateway.tokens import token_issue, token_read
 from chat.models import Customer
 from engage.errors import InvalidInput, NotFound, ParleyError, PermissionDenied
-from engage.models import Channel
+from engage.models import Brand, Channel, Tenant
 from engage.selectors import channel_get_public
 
 COOKIE_SALT = "parley.gateway.cookie"
@@ -53,16 +64,94 @@ def cookie_name(channel: Channel) -> str:
     return f"parley_customer_{channel.brand.brand_id}"
 
 
-def channel_for_visitors(*, brand_id: Any, channel_id: Any) -> Channel:
-    """The active channel named by the public pair, or NotFound / ChannelUnavailable."""
+# --- Channels, cached per process ---------------------------------------------------
+
+CHANNEL_CACHE_SIZE = 4096
+# (brandId, channelId) -> (monotonic expiry, channel with brand and tenant); read without a lock.
+_channels: dict[tuple[int, str], tuple[float, Channel]] = {}
+_channels_lock = threading.Lock()
+_channels_generation = 0
+_clock = time.monotonic
+
+
+def _channel_cache_seconds() -> float:
+    return float(getattr(settings, "PARLEY_GATEWAY_CHANNEL_CACHE_SECONDS", 10.0))
+
+
+def _channel_key(brand_id: Any, channel_id: Any) -> tuple[int, str]:
     if not isinstance(channel_id, str) or not channel_id:
         raise NotFound("Unknown brand or channel.")
-    channel = channel_get_public(brand_id=brand_id, channel_id=channel_id)
+    try:
+        return int(brand_id), channel_id
+    except (TypeError, ValueError):
+        raise NotFound("Unknown brand or channel.") from None
+
+
+def channel_cached(*, brand_id: Any, channel_id: Any) -> Channel | None:
+    """The process's fresh copy of the channel row, or None when it has to be read. No database work."""
+    try:
+        key = _channel_key(brand_id, channel_id)
+    except NotFound:
+        return None
+    hit = _channels.get(key)
+    if hit is None or _clock() >= hit[0]:
+        return None
+    return hit[1]
+
+
+def channel_cache_clear(**_: Any) -> None:
+    """Forgets every cached channel (on save or delete of a channel, brand or tenant in this process)."""
+    global _channels_generation
+    with _channels_lock:
+        _channels_generation += 1
+        _channels.clear()
+
+
+for _model in (Channel, Brand, Tenant):
+    post_save.connect(channel_cache_clear, sender=_model, dispatch_uid=f"gateway-channels-{_model.__name__}-save")
+    post_delete.connect(channel_cache_clear, sender=_model, dispatch_uid=f"gateway-channels-{_model.__name__}-delete")
+
+
+def _channel_read(key: tuple[int, str]) -> Channel:
+    generation = _channels_generation
+    channel = channel_get_public(brand_id=key[0], channel_id=key[1])
+    seconds = _channel_cache_seconds()
+    if seconds > 0:
+        with _channels_lock:
+            if generation == _channels_generation:  # not saved meanwhile
+                if len(_channels) >= CHANNEL_CACHE_SIZE:
+                    _channels.clear()
+                _channels[key] = (_clock() + seconds, channel)
+    return channel
+
+
+def _usable(channel: Channel) -> Channel:
     if channel.status == Channel.Status.DISABLED:
         raise NotFound("Unknown brand or channel.")
     if not channel.is_active:
         raise ChannelUnavailable()
     return channel
+
+
+def channel_for_visitors(*, brand_id: Any, channel_id: Any) -> Channel:
+    """The active channel named by the public pair, or NotFound / ChannelUnavailable.
+
+    Read from the database, and kept as the process's copy for the upgrades.
+    """
+    return _usable(_channel_read(_channel_key(brand_id, channel_id)))
+
+
+def customer_from_token(*, channel: Channel, customer_pk: int) -> Customer:
+    """The customer a valid transaction token names, as an unread row (primary key, tenant, brand).
+
+    The signature is the proof: Parley signs a transaction token only for a
+    customer of the channel's brand (``_transaction_token``), and the token is
+    bound to the channel. The other fields are read on first use
+    (``chat.gateway.handlers.common.customer_of``), in a worker thread.
+    """
+    values = {"id": customer_pk, "tenant_id": channel.tenant_id, "brand_id": channel.brand_id}
+    names = [field.attname for field in Customer._meta.concrete_fields if field.attname in values]
+    return Customer.from_db(None, names, [values[name] for name in names])
 
 
 def _names(identity: Any) -> dict[str, str]:
@@ -222,18 +311,27 @@ class Handshake:
     visitor_id: str
 
 
-def handshake_accept(*, query: dict[str, str], origin: str | None) -> Handshake:
-    """Checks channel, Origin and credentials of an upgrade; raises HandshakeRefused (or NotFound)."""
-    channel = channel_for_visitors(brand_id=query.get("brandId"), channel_id=query.get("channelId"))
+def handshake_accept(*, query: dict[str, str], origin: str | None, cached: Channel | None = None) -> Handshake:
+    """Checks channel, Origin and credentials of an upgrade; raises HandshakeRefused (or NotFound).
+
+    ``cached`` is the process's copy of the query's channel (``channel_cached``):
+    then there is no database work at all, and the consumer runs this in the
+    event loop. The copy is shared by every socket of the channel: read it,
+    never modify it.
+    """
+    if cached is not None:
+        channel = _usable(cached)
+    else:
+        channel = channel_for_visitors(brand_id=query.get("brandId"), channel_id=query.get("channelId"))
     if not channel.allows_origin(origin):
         raise HandshakeRefused("This website may not open the chat.")
     visitor_id = (query.get("visitorId") or "")[:200]
     token = query.get("transactionToken")
     if token:
         claims = token_read(kind="transaction", token=token, channel_pk=channel.pk)
-        customer = claims and selectors.customer_get(brand_pk=channel.brand_id, customer_pk=claims.customer_pk)
-        if not customer:
+        if claims is None:
             raise HandshakeRefused("The transaction token is invalid or has expired.")
+        customer = customer_from_token(channel=channel, customer_pk=claims.customer_pk)
         return Handshake(channel=channel, customer=customer, legacy_customer_id=None, visitor_id=visitor_id)
     if channel.auth_mode != Channel.AuthMode.NONE:
         raise HandshakeRefused("This channel needs a secured session (transactionToken).")

@@ -1,10 +1,13 @@
 """Per-connection state of a visitor socket: channel configuration, customer, joined groups.
 
-The channel row is read once at the handshake and kept for the life of the
-socket (configuration changes apply to new connections). Threads the customer
+The channel is the process's cached row (``chat.gateway.sessions``), shared by
+every socket of the channel and kept for the life of the socket (configuration
+changes apply to new connections); nothing may modify it. Threads the customer
 has touched on this socket are cached by public id, so typing, seen marks and
-sends on a known thread cost no lookup. Only the consumer's own task touches
-this object (handlers run one at a time), so it needs no lock.
+sends on a known thread cost no lookup. The socket joins one group, the
+customer's (``chat.realtime``), whatever the thread. Only the consumer's own
+task touches this object (handlers run one at a time), so it needs no lock.
+Slotted, so an idle socket carries no per-instance ``__dict__``.
 """
 
 from __future__ import annotations
@@ -14,16 +17,13 @@ import dataclasses
 from collections import OrderedDict
 from typing import Any
 
-from asgiref.sync import async_to_sync
-
-from chat import realtime
 from chat.models import Customer, Thread
 from engage.models import Channel, Membership
 
 MAX_CACHED_THREADS = 200
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class ConnectionState:
     channel: Channel
     customer: Customer | None
@@ -63,29 +63,18 @@ class ConnectionState:
                 return thread
         return None
 
-    def remember(self, thread: Thread, *, join_now: bool = True) -> Thread:
-        """Caches the thread and joins its customer group.
-
-        ``join_now`` joins before returning (from a worker thread), so that no
-        event published after this call is missed; otherwise the join waits for
-        ``flush_joins`` (used when binding a customer, before any read).
-        """
+    def remember(self, thread: Thread) -> Thread:
+        """Caches the thread (its pushes come through the customer's group, joined at bind)."""
         self.threads[thread.public_id] = thread
         self.threads.move_to_end(thread.public_id)
         while len(self.threads) > MAX_CACHED_THREADS:
             self.threads.popitem(last=False)
-        group = realtime.thread_customer_group(thread.pk)
-        if join_now:
-            self.join_sync(group)
-        elif group not in self.joined:
-            self.pending_joins.add(group)
         return thread
 
-    def join_sync(self, group: str) -> None:
-        if group in self.joined or self.layer is None:
-            return
-        async_to_sync(self.layer.group_add)(group, self.channel_name)
-        self.joined.add(group)
+    def join_later(self, group: str) -> None:
+        """Queues a group for ``flush_joins``, which the consumer awaits before the socket reads or answers."""
+        if group not in self.joined:
+            self.pending_joins.add(group)
 
     async def join(self, group: str) -> None:
         if group in self.joined or self.layer is None:
@@ -94,7 +83,7 @@ class ConnectionState:
         self.joined.add(group)
 
     async def flush_joins(self) -> None:
-        """Joins the groups ``remember(join_now=False)`` queued, concurrently."""
+        """Joins the groups ``join_later`` queued (from a worker thread), concurrently."""
         if not self.pending_joins:
             return
         groups, self.pending_joins = [g for g in self.pending_joins if g not in self.joined], set()

@@ -86,6 +86,25 @@ async def test_agent_reply_reaches_every_tab_but_internal_notes_never(acme, visi
         assert "VIP" not in json.dumps(pushed)
 
 
+async def test_threads_started_later_on_another_tab_reach_every_tab_of_the_channel(acme, visitor_socket):  # type: ignore[no-untyped-def]
+    first = await visitor_socket(acme.messaging, customer=acme.visitor)
+    second = await visitor_socket(acme.messaging, customer=acme.visitor)
+    other_channel = await visitor_socket(acme.live, customer=acme.visitor)
+    await second.request("SendMessage", send_data("thread-B", "from the second tab", "msg-1"))
+    await agent_reply("thread-B", "internal: second tab", acme.alice, is_internal=True)
+    await agent_reply("thread-B", "answer", acme.alice)
+    for tab in (first, second):
+        pushed = await tab.pushes()
+        assert [frame["eventType"] for frame in pushed] == ["CaseCreated", "MessageCreated", "MessageCreated"]
+        assert [frame["data"]["message"]["messageContent"]["payload"]["text"] for frame in pushed[1:]] == [
+            "from the second tab",
+            "answer",
+        ]
+        assert {frame["data"]["thread"]["idOnExternalPlatform"] for frame in pushed} == {"thread-B"}
+    # The same customer's socket on another channel of the brand hears nothing of this channel's threads.
+    assert await other_channel.pushes() == []
+
+
 async def test_recover_returns_newest_first_and_pages_back(acme, visitor_socket, settings):  # type: ignore[no-untyped-def]
     settings.PARLEY_GATEWAY_PAGE_SIZE = 2
     visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
@@ -403,10 +422,9 @@ async def test_layer_overflow_resends_what_the_socket_missed(acme, visitor_socke
     visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
     await visitor.request("SendMessage", send_data("thread-A", "a", "msg-1"))
     assert [frame["eventType"] for frame in await visitor.pushes()] == ["CaseCreated", "MessageCreated"]
-    thread = await db(Thread.objects.get)(public_id="thread-A")
     layer = get_channel_layer()
-    (channel_name,) = layer.groups[f"thread.{thread.pk}.customer"]
-    await layer.group_discard(f"thread.{thread.pk}.customer", channel_name)  # pushes get lost
+    (channel_name,) = layer.groups[f"customer.{acme.visitor.pk}"]
+    await layer.group_discard(f"customer.{acme.visitor.pk}", channel_name)  # pushes get lost
     await agent_reply("thread-A", "lost one", acme.alice)
     await agent_reply("thread-A", "lost two", acme.alice)
     assert await visitor.pushes() == []

@@ -6,6 +6,7 @@ from chat import selectors
 from chat.gateway.handlers.common import (
     Frames,
     customer_bind,
+    customer_of,
 )
 from chat.gateway.identity import identity_verify
 from chat.gateway.protocol import (
@@ -25,7 +26,7 @@ def authorize_customer(state: ConnectionState, frame: ClientFrame) -> Frames:
     authorization = frame.data.get("authorization")
     code = authorization.get("authorizationCode") if isinstance(authorization, dict) else None
     if state.customer is not None and not code:
-        customer = state.customer
+        customer = customer_of(state)
     elif code:
         customer = customer_verified(channel=state.channel, identity=identity_verify(channel=state.channel, token=code))
     else:

@@ -22,7 +22,6 @@ Frames = list[dict[str, Any]]
 Handler = Callable[[ConnectionState, ClientFrame], Frames]
 
 MAX_THREADS_LISTED = 100
-MAX_THREADS_JOINED = 20
 MAX_PAGE_VIEWS = 20
 
 
@@ -46,9 +45,17 @@ def page_size() -> int:
 
 
 def customer_of(state: ConnectionState) -> Customer:
-    if state.customer is None:
+    """The socket's customer, read on first use if the handshake bound it unread (a transaction token)."""
+    customer = state.customer
+    if customer is None:
         raise NotAuthorized()
-    return state.customer
+    unread = customer.get_deferred_fields()
+    if unread:
+        try:
+            customer.refresh_from_db(fields=sorted(unread))
+        except Customer.DoesNotExist:
+            raise NotAuthorized("This customer no longer exists.") from None
+    return customer
 
 
 def thread_of(state: ConnectionState, frame: ClientFrame, *, required: bool = True) -> Thread | None:
@@ -104,18 +111,17 @@ def customer_summary(customer: Customer) -> dict[str, Any]:
 
 
 def customer_bind(state: ConnectionState, customer: Customer) -> None:
-    """Binds the socket to the customer and queues its groups; a socket never changes customer.
+    """Binds the socket to the customer and queues its group; a socket never changes customer.
 
-    The most recent threads' groups are joined (``flush_joins``) before the
-    client can read anything; older threads join when first touched.
+    No database work: the customer's group (``chat.realtime.customer_group``)
+    carries the events of all its threads, including threads created later or
+    on other sockets, so no thread list is read; the consumer joins it
+    (``flush_joins``) before the client can read anything.
     """
     if state.customer is not None and state.customer.pk != customer.pk:
         raise Conflict("This connection already belongs to another customer; reconnect to change.")
     state.customer = customer
-    state.pending_joins.add(realtime.customer_group(customer.pk))
-    threads = selectors.threads_of_customer(channel=state.channel, customer=customer, include_archived=True)
-    for thread in threads.select_related("channel", "customer")[:MAX_THREADS_JOINED]:
-        state.remember(thread, join_now=False)
+    state.join_later(realtime.customer_group(customer.pk))
 
 
 def fields_of(section: Any) -> list[Any]:

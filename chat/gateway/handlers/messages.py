@@ -127,7 +127,7 @@ def send_message(state: ConnectionState, frame: ClientFrame) -> Frames:
         thread, _ = services.thread_get_or_create(
             channel=state.channel, customer=customer, public_id=public_id, context=context
         )
-        state.remember(thread)  # joined before the message's events are published
+        state.remember(thread)
     result = services.message_create(
         thread=thread,
         author_type=Message.Author.CUSTOMER,
