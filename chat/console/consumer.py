@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.core.exceptions import SynchronousOnlyOperation
 
 from chat import inbox, realtime, selectors, services
 from chat.api.replies import Reply, reply_send
 from chat.api.serializers import MessageSerializer
 from chat.console import protocol
 from chat.models import Message
+from chat.snapshots import message_from_snapshot
 from engage.errors import ParleyError
 from engage.models import Membership
 from engage.selectors import memberships_of
@@ -84,6 +87,33 @@ def _message(message_id: int, tenant_id: int) -> dict[str, Any] | None:
         .first()
     )
     return MessageSerializer(message).data if message is not None else None
+
+
+async def _message_data(event: dict[str, Any], tenant_id: int) -> dict[str, Any] | None:
+    """The pushed message as the REST API shows it: from the event's snapshot when it has one
+    (no database work, no thread hop, rendered once per process), else read back."""
+    message = message_from_snapshot(event.get("snapshot"))
+    if message is None or message.tenant_id != tenant_id or message.pk != event["message_id"]:
+        return await _message(event["message_id"], tenant_id)
+    try:
+        return _rendered(message)
+    except SynchronousOnlyOperation:  # a renderer needed more than the snapshot holds
+        return await _message(event["message_id"], tenant_id)
+
+
+_RENDERED: OrderedDict[int, dict[str, Any]] = OrderedDict()
+_RENDERED_SIZE = 1024
+
+
+def _rendered(message: Message) -> dict[str, Any]:
+    """One rendering per message and process, whatever the number of console sockets."""
+    data = _RENDERED.get(message.pk)
+    if data is None:
+        data = MessageSerializer(message).data
+        _RENDERED[message.pk] = data
+        while len(_RENDERED) > _RENDERED_SIZE:
+            _RENDERED.popitem(last=False)
+    return data
 
 
 @database_sync_to_async
@@ -229,7 +259,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if name not in ALWAYS_FORWARDED and event.get("channel_id") not in self.channels_readable:
             return
         if name == "message.created":
-            data = await _message(event["message_id"], self.agent.tenant_id)
+            data = await _message_data(event, self.agent.tenant_id)
             if data is not None:
                 await self._send(protocol.message_frame(thread_id=event["thread_id"], message=data))
             return

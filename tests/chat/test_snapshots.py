@@ -2,9 +2,11 @@
 
 import msgpack
 import pytest
+from asgiref.sync import async_to_sync
 
 from chat import events, selectors, services
 from chat.api.serializers import MessageSerializer
+from chat.console.consumer import _message_data
 from chat.gateway.pushes import _message_frame, message_created
 from chat.gateway.state import ConnectionState
 from chat.models import Message, Thread
@@ -112,3 +114,17 @@ def test_a_field_the_snapshot_leaves_out_is_read_from_the_database_when_asked(wr
     rebuilt = message_from_snapshot(event.snapshot)
     assert rebuilt.thread.get_deferred_fields() >= {"context"}
     assert rebuilt.thread.context == {"page": "/pricing"}
+
+
+def test_the_console_push_uses_the_snapshot_and_reads_nothing(acme, written, django_assert_num_queries):
+    message, event = written
+    wire = msgpack.unpackb(msgpack.packb(event.as_dict()))
+    with django_assert_num_queries(0):
+        data = async_to_sync(_message_data)(wire, acme.tenant.pk)
+    assert (data["id"], data["sequence"], data["content"]["text"]) == (str(message.public_id), 2, "Here is the plan")
+
+
+def test_the_console_push_of_another_tenants_snapshot_falls_back_to_a_scoped_read(globex, written):
+    _, event = written
+    wire = msgpack.unpackb(msgpack.packb(event.as_dict()))
+    assert async_to_sync(_message_data)(wire, globex.tenant.pk) is None
