@@ -79,14 +79,24 @@ def thread_check_reply(*, agent: Membership, thread: Thread) -> None:
         raise PermissionDenied("Accept the contact before replying.", code="not_assigned")
 
 
-def thread_for_reply(*, agent: Membership, thread_id: int | str, note: bool = False) -> Thread:
+class MembershipChanged(PermissionDenied):
+    """The membership read earlier (e.g. when a socket opened) is gone or has another role."""
+
+    code = "membership_changed"
+
+
+def thread_for_reply(
+    *, agent: Membership, thread_id: int | str, note: bool = False, recheck_agent: bool = False
+) -> Thread:
     """The thread an agent writes a reply (or a ``note``) to, in one query.
 
     The same verdicts as ``thread_for_agent`` then, for a reply, ``thread_check_reply``;
     cheaper for the reply path: the channel and the customer are not loaded, the
     agent's queues are an EXISTS instead of a join, and the thread's open contact
     (at most one) comes as a subquery: its assignee, 0 when unassigned, None when
-    there is none.
+    there is none. With ``recheck_agent`` (a membership read when a socket opened),
+    the same query reads the membership's current role (active user and tenant);
+    MembershipChanged if it is gone or differs.
     """
     try:
         pk = int(thread_id)
@@ -106,9 +116,16 @@ def thread_for_reply(*, agent: Membership, thread_id: int | str, note: bool = Fa
             .values_list(Coalesce("assigned_agent_id", Value(0)))[:1]
         )
         threads = threads.annotate(open_contact_assignee=Subquery(assignee, output_field=IntegerField()))
+    if recheck_agent:
+        role = Membership.objects.filter(
+            pk=agent.pk, tenant_id=agent.tenant_id, tenant__is_active=True, user__is_active=True
+        ).values("role")[:1]
+        threads = threads.annotate(agent_role=Subquery(role))
     thread = next(iter(threads[:1]), None)
     if thread is None:
         raise ThreadNotFound()
+    if recheck_agent and thread.agent_role != agent.role:  # type: ignore[attr-defined]
+        raise MembershipChanged("Your membership changed; reconnect.")
     if check:
         open_assignee = thread.open_contact_assignee  # type: ignore[attr-defined]
         if open_assignee is not None and open_assignee != agent.pk:

@@ -77,15 +77,21 @@ def message_data(message: Message) -> dict[str, Any]:
     return _written_data(stored, list(stored.attachments.all()))
 
 
-def reply_send(*, agent: Membership, thread_id: int, reply: Reply) -> tuple[dict[str, Any], bool]:
+def reply_send(
+    *, agent: Membership, thread_id: int, reply: Reply, recheck_agent: bool = False
+) -> tuple[dict[str, Any], bool]:
     """Writes the reply; returns its REST representation and whether it is new.
 
     ThreadNotFound for a thread the agent may not read (or of another tenant),
     PermissionDenied (``not_assigned``) for a reply they may not send. A new
     message is serialised from memory (the agent, its user and the claimed
     attachments are at hand); a repeated ``client_id`` reads the original back.
+    ``recheck_agent``: ``agent`` was read earlier (the console socket's, at connect);
+    the thread's query also checks it still holds (``inbox.MembershipChanged``).
     """
-    thread = inbox.thread_for_reply(agent=agent, thread_id=thread_id, note=reply.is_internal)
+    thread = inbox.thread_for_reply(
+        agent=agent, thread_id=thread_id, note=reply.is_internal, recheck_agent=recheck_agent
+    )
     attachments = attachments_unclaimed(agent=agent, thread=thread, ids=reply.attachment_ids)
     result = services.message_create(
         thread=thread,

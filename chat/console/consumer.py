@@ -168,7 +168,7 @@ def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
         is_internal=frame.is_internal,
         attachment_ids=frame.attachment_ids,
     )
-    message, created = reply_send(agent=agent, thread_id=frame.thread_id, reply=reply)
+    message, created = reply_send(agent=agent, thread_id=frame.thread_id, reply=reply, recheck_agent=True)
     return protocol.sent_frame(thread_id=frame.thread_id, message=message, created=created, ref=frame.ref)
 
 
@@ -238,7 +238,14 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         elif isinstance(frame, protocol.Seen):
             await self._send(await _seen(self.agent, frame))
         elif isinstance(frame, protocol.Send):
-            await self._send(await _reply(self.agent, frame))
+            try:
+                answer = await _reply(self.agent, frame)
+            except inbox.MembershipChanged:
+                # The rights read at connect are stale: the console reconnects (reading them
+                # again), and sends the unanswered reply over REST, which reads them afresh.
+                await self.close(code=protocol.CLOSE_MEMBERSHIP_CHANGED)
+                return
+            await self._send(answer)
 
     async def layer_overflow(self, message: dict[str, Any]) -> None:
         """The channel layer dropped events for this slow socket: close it on purpose.

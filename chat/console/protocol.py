@@ -43,6 +43,7 @@ MAX_ATTACHMENTS = 10
 # Close codes (4000 to 4999 are the application's).
 CLOSE_NOT_MEMBER = 4403
 CLOSE_PROTOCOL = 4400
+CLOSE_MEMBERSHIP_CHANGED = 4409  # the agent's role changed, or they left: reconnect
 
 
 class ProtocolError(Exception):

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from chat import assignment, events
 from chat.models import Message
 from engage.asgi import application
+from engage.models import Membership
 from tests.console.helpers import waiting_contact
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -235,3 +236,33 @@ async def test_an_uploaded_attachment_is_sent_once(acme):
         lambda: list(Message.objects.filter(thread_id=contact.thread_id).values_list("client_id", flat=True))
     )()
     assert sorted(stored) == ["cust-1-1", "f1"]
+
+
+async def _closed_with(communicator) -> int:
+    for _ in range(20):
+        output = await communicator.receive_output(timeout=5)
+        if output["type"] == "websocket.close":
+            return output["code"]
+    raise AssertionError("the socket stayed open")
+
+
+@pytest.mark.parametrize("change", ["demoted", "deactivated"])
+async def test_a_stale_membership_closes_the_socket_and_writes_nothing(acme, published, change):
+    """Rights read at connect are checked again with every send; the console reconnects."""
+    contact = await database_sync_to_async(_mine)(acme)  # alice's: only an administrator may reply too
+    communicator = await _open(acme.admin.user)
+
+    def apply() -> None:
+        if change == "demoted":
+            Membership.objects.filter(pk=acme.admin.pk).update(role=Membership.Role.AGENT)
+        else:
+            type(acme.admin.user).objects.filter(pk=acme.admin.user_id).update(is_active=False)
+
+    await database_sync_to_async(apply)()
+    published.clear()
+    await communicator.send_json_to(
+        {"type": "send", "thread_id": contact.thread_id, "client_id": "s1", "text": "still admin?", "ref": 1}
+    )
+    assert await _closed_with(communicator) == 4409
+    assert await database_sync_to_async(_count)(thread_id=contact.thread_id) == 1
+    assert published == []
