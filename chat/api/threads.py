@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.db.models import OuterRef, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -88,6 +90,13 @@ class ThreadDetailView(AgentAPIView):
         return Response(thread_detail_data(agent=agent, thread=thread))
 
 
+@functools.cache
+def _reply_input() -> MessageInputSerializer:
+    """Built once: DRF builds a serializer's fields for every instance (about 0.2 ms here), while
+    ``run_validation`` keeps no state; it raises the ValidationError ``is_valid`` would."""
+    return MessageInputSerializer()
+
+
 class ThreadMessagesView(AgentAPIView):
     """Messages by sequence: ``after`` (resync, oldest first) or ``before`` (older pages)."""
 
@@ -127,9 +136,7 @@ class ThreadMessagesView(AgentAPIView):
     def post(self, request: Request, thread_id: int) -> Response:
         """Sends a reply (or, with ``is_internal``, a note). A repeated ``client_id`` returns the original."""
         agent = agent_for(request)
-        data = MessageInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = _reply_input().run_validation(request.data)
         reply = Reply(
             text=values.get("text", ""),
             content_type=values["content_type"],

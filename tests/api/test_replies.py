@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -94,3 +96,31 @@ def test_an_agent_outside_the_threads_queues_finds_nothing(acme):
     assert _verdict(_two_steps, acme.alice, alices.thread_id) == "thread_not_found"
     assert _verdict(_for_reply, acme.alice, alices.thread_id) == "thread_not_found"
     assert _verdict(_for_note, acme.alice, alices.thread_id) == "thread_not_found"
+
+
+def test_the_reply_endpoint_refuses_bad_input_as_a_fresh_serializer_would(acme):
+    from rest_framework.test import APIClient
+
+    from chat.api.serializers import MessageInputSerializer
+
+    contact = assignment.contact_pick(contact=waiting_contact(acme, "c1"), agent=acme.alice)
+    client = APIClient()
+    client.force_authenticate(acme.alice.user)
+    url = f"/api/v1/threads/{contact.thread_id}/messages/"
+    for body in (
+        {"text": "hi", "is_internal": "maybe", "attachment_ids": ["x"], "content_type": "HTML"},
+        {"text": "hi", "client_id": "x" * 201},
+        ["not", "an", "object"],
+    ):
+        fresh = MessageInputSerializer(data=body)
+        assert not fresh.is_valid()
+        response = client.post(url, body, format="json")
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": {
+                "code": "invalid_input",
+                "message": "The input is invalid.",
+                "details": json.loads(json.dumps(fresh.errors)),
+            }
+        }
+    assert contact.thread.messages.count() == 1
