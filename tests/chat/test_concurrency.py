@@ -43,6 +43,40 @@ def test_concurrent_retries_of_one_client_id_create_one_message(acme):
     assert len({result.message.pk for result in results}) == 1
 
 
+def test_concurrent_retries_on_a_thread_with_an_open_contact_leave_no_gap(acme, published):
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="retry-open")
+    services.message_create(thread=thread, author_type="customer", content={"text": "first"}, client_id="first")
+    published.clear()
+    results = []
+
+    def send(index: int) -> None:
+        results.append(
+            services.message_create(thread=thread, author_type="customer", content={"text": "once"}, client_id="same")
+        )
+
+    assert run_concurrently(8, send) == []
+    assert sorted(result.created for result in results) == [False] * 7 + [True]
+    assert {result.message.sequence for result in results} == {2}
+    assert [event.name for event in published] == ["message.created"]
+    after = services.message_create(thread=thread, author_type="customer", content={"text": "next"}, client_id="n")
+    assert after.message.sequence == 3
+    sequences = list(Message.objects.filter(thread=thread).order_by("sequence").values_list("sequence", flat=True))
+    assert sequences == [1, 2, 3]
+
+
+def test_concurrent_first_messages_open_and_announce_one_contact(acme, published):
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="first-race")
+    published.clear()
+
+    def write(index: int) -> None:
+        services.message_create(thread=thread, author_type="customer", content={"text": "hi"}, client_id=str(index))
+
+    assert run_concurrently(8, write) == []
+    contact = Contact.objects.get(thread=thread)
+    assert [event.contact_id for event in published if event.name == "contact.created"] == [contact.pk]
+    assert set(Message.objects.filter(thread=thread).values_list("contact_id", flat=True)) == {contact.pk}
+
+
 def test_concurrent_first_contacts_of_one_customer_make_one_customer(acme):
     ids = []
 

@@ -105,6 +105,73 @@ def test_retry_with_same_client_id_returns_the_original(thread):
     assert Message.objects.filter(thread=thread).count() == 1
 
 
+def test_a_retry_writes_nothing_even_after_the_contact_ended_or_the_thread_was_locked(
+    transactional_db, acme, published
+):
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="again")
+    first = services.message_create(thread=thread, author_type="customer", content=_text("hi"), client_id="abc")
+    services.contact_set_status(contact=first.message.contact, status="closed")
+    row = Thread.objects.values("last_sequence", "updated_at", "last_message_at", "is_locked")
+    published.clear()
+    before = row.get(pk=thread.pk)
+    retry = services.message_create(thread=thread, author_type="customer", content=_text("hi"), client_id="abc")
+    assert row.get(pk=thread.pk) == before
+    services.thread_set_locked(thread=thread, locked=True)
+    published.clear()
+    before = row.get(pk=thread.pk)
+    locked_retry = services.message_create(thread=thread, author_type="customer", content=_text("hi"), client_id="abc")
+    assert row.get(pk=thread.pk) == before
+    assert [(r.created, r.message.pk) for r in (retry, locked_retry)] == [(False, first.message.pk)] * 2
+    assert (Message.objects.count(), Contact.objects.filter(thread=thread).count(), published) == (1, 1, [])
+
+
+def test_a_retry_on_a_thread_with_an_open_contact_keeps_the_sequence_gap_free(acme, thread):
+    services.message_create(thread=thread, author_type="customer", content=_text("hi"), client_id="a")
+    retry = services.message_create(thread=thread, author_type="customer", content=_text("hi"), client_id="a")
+    reply = services.message_create(thread=thread, author_type="agent", agent=acme.alice, content=_text("hello"))
+    assert (retry.created, retry.message.sequence, reply.message.sequence) == (False, 1, 2)
+    assert Thread.objects.get(pk=thread.pk).last_sequence == 2
+
+
+def test_the_returned_message_is_the_stored_row_with_its_relations_loaded(acme, thread, django_assert_num_queries):
+    first = services.message_create(thread=thread, author_type="customer", content=_text("hi"), client_id="a")
+    services.contact_assign(contact=first.message.contact, agent=acme.alice)
+    services.customer_update(customer=acme.visitor, values={"first_name": "Vera Renamed"})
+    written = services.message_create(thread=thread, author_type="customer", content=_text("again"), client_id="b")
+    message = written.message
+    stored = Message.objects.get(pk=message.pk)
+    fields = [field.attname for field in Message._meta.concrete_fields]
+    assert [getattr(message, name) for name in fields] == [getattr(stored, name) for name in fields]
+    with django_assert_num_queries(0):
+        assert message.thread.customer.first_name == "Vera Renamed"
+        assert message.thread.last_sequence == 2
+        assert message.contact.assigned_agent.user.username == "alice"
+    assert thread.last_sequence == 2
+
+
+def test_a_message_to_a_thread_with_an_open_contact_costs_two_statements(transactional_db, acme, thread):
+    """One statement takes the sequence number and reads the thread, customer and contact; one inserts.
+
+    SQLite (no UPDATE inside a WITH) updates, then reads.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    services.message_create(thread=thread, author_type="customer", content=_text("hi"), client_id="a")
+    expected = (
+        ["BEGIN", "WITH", "INSERT", "COMMIT"]
+        if connection.vendor == "postgresql"
+        else ["BEGIN", "UPDATE", "SELECT", "INSERT", "COMMIT"]
+    )
+    for write in (
+        lambda: services.message_create(thread=thread, author_type="customer", content=_text("more"), client_id="b"),
+        lambda: services.message_create(thread=thread, author_type="agent", agent=acme.alice, content=_text("hello")),
+    ):
+        with CaptureQueriesContext(connection) as statements:
+            write()
+        assert [query["sql"].split()[0] for query in statements.captured_queries] == expected
+
+
 def test_message_content_is_encrypted_at_rest(thread):
     from django.db import connection
 
@@ -139,6 +206,9 @@ def test_internal_note_needs_an_agent_and_is_marked_internal(acme, thread):
         thread=thread, author_type="agent", agent=acme.alice, content=_text("VIP"), is_internal=True
     ).message
     assert (note.is_internal, note.direction, note.sequence) == (True, "outbound", 1)
+    thread.refresh_from_db()
+    assert (thread.last_sequence, thread.last_message_at, note.contact) == (1, None, None)
+    assert Contact.objects.count() == 0
 
 
 @pytest.mark.parametrize(
