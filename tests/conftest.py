@@ -60,6 +60,16 @@ def _channel_layer(request: pytest.FixtureRequest, settings):  # type: ignore[no
 
 
 @pytest.fixture(autouse=True)
+def _fresh_render_caches():  # type: ignore[no-untyped-def]
+    """Pushes are rendered once per message and process; ids restart with each test database."""
+    from chat.console import consumer
+    from chat.gateway import pushes
+
+    consumer._RENDERED.clear()
+    pushes._cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {

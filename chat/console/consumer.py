@@ -29,6 +29,7 @@ from chat.console import protocol
 from chat.models import Message
 from chat.snapshots import message_from_snapshot
 from engage.errors import ParleyError
+from engage.lib.consumers import WorkerDatabaseMixin
 from engage.models import Membership
 from engage.selectors import memberships_of
 
@@ -92,28 +93,28 @@ def _message(message_id: int, tenant_id: int) -> dict[str, Any] | None:
 async def _message_data(event: dict[str, Any], tenant_id: int) -> dict[str, Any] | None:
     """The pushed message as the REST API shows it: from the event's snapshot when it has one
     (no database work, no thread hop, rendered once per process), else read back."""
+    key = (tenant_id, event["message_id"])
+    data = _RENDERED.get(key)
+    if data is not None:
+        return data
     message = message_from_snapshot(event.get("snapshot"))
     if message is None or message.tenant_id != tenant_id or message.pk != event["message_id"]:
         return await _message(event["message_id"], tenant_id)
     try:
-        return _rendered(message)
+        data = _SERIALIZER.to_representation(message)
     except SynchronousOnlyOperation:  # a renderer needed more than the snapshot holds
         return await _message(event["message_id"], tenant_id)
-
-
-_RENDERED: OrderedDict[int, dict[str, Any]] = OrderedDict()
-_RENDERED_SIZE = 1024
-
-
-def _rendered(message: Message) -> dict[str, Any]:
-    """One rendering per message and process, whatever the number of console sockets."""
-    data = _RENDERED.get(message.pk)
-    if data is None:
-        data = MessageSerializer(message).data
-        _RENDERED[message.pk] = data
-        while len(_RENDERED) > _RENDERED_SIZE:
-            _RENDERED.popitem(last=False)
+    _RENDERED[key] = data
+    while len(_RENDERED) > _RENDERED_SIZE:
+        _RENDERED.popitem(last=False)
     return data
+
+
+# One rendering per message and process, whatever the number of console sockets; one
+# serializer whose fields are built once (building them is most of DRF's cost per message).
+_RENDERED: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
+_RENDERED_SIZE = 1024
+_SERIALIZER = MessageSerializer()
 
 
 @database_sync_to_async
@@ -172,7 +173,7 @@ def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
     return protocol.sent_frame(thread_id=frame.thread_id, message=message, created=created, ref=frame.ref)
 
 
-class ConsoleConsumer(AsyncWebsocketConsumer):
+class ConsoleConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
     agent: Membership | None = None
     group: str | None = None
     channels_readable: set[int]
