@@ -43,6 +43,7 @@ from chat.gateway.pushes import push_frames, resync_frames
 from chat.gateway.sessions import channel_cached, handshake_accept
 from chat.gateway.state import ConnectionState
 from engage.errors import ParleyError
+from engage.lib.consumers import WorkerDatabaseMixin
 from engage.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ async def _push_frames(state: ConnectionState, event: dict[str, Any]) -> list[di
     return await in_worker(push_frames)(state, event)
 
 
-class VisitorConsumer(AsyncWebsocketConsumer):
+class VisitorConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
     """One visitor socket. Handlers run one at a time, so ``state`` needs no lock."""
 
     state: ConnectionState | None = None

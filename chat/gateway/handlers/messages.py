@@ -57,6 +57,8 @@ def _attachments(state: ConnectionState, frame: ClientFrame) -> list[Any]:
     items = frame.data.get("attachments") or []
     if not isinstance(items, list) or len(items) > 10:
         raise InvalidInput("attachments is a list of at most 10 {url, friendlyName}.")
+    if not items:
+        return []
     public_ids = []
     for item in items:
         public_id = uploads.attachment_public_id(
