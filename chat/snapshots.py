@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, models
+from django.db.models import DEFERRED
 
 from chat.models import Attachment, Contact, Customer, Message, Thread
 from engage.models import Membership
@@ -105,31 +106,40 @@ def _dump(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     return {name: _encode(getattr(instance, name)) for name in fields}
 
 
-_decoders: dict[type[models.Model], dict[str, Callable[[Any], Any]]] = {}
+_columns: dict[type[models.Model], tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {}
 
 
-def _decoders_of(model: type[models.Model]) -> dict[str, Callable[[Any], Any]]:
-    found = _decoders.get(model)
+def _columns_of(model: type[models.Model]) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """Each concrete field's attname, with the function that turns its plain value back."""
+    found = _columns.get(model)
     if found is None:
-        found = {}
+        columns = []
         for field in model._meta.concrete_fields:
+            decoder: Callable[[Any], Any] | None = None
             if isinstance(field, models.DateTimeField):
-                found[field.attname] = datetime.datetime.fromisoformat
+                decoder = datetime.datetime.fromisoformat
             elif isinstance(field, models.UUIDField):
-                found[field.attname] = uuid.UUID
-        _decoders[model] = found
+                decoder = uuid.UUID
+            columns.append((field.attname, decoder))
+        found = _columns[model] = tuple(columns)
     return found
 
 
 def _load(model: type[M], values: Mapping[str, Any]) -> M:
     """An instance as ``Model.from_db`` builds it: unlisted fields are deferred."""
-    decoders = _decoders_of(model)
-    row = {
-        name: (decoders[name](value) if value is not None and name in decoders else value)
-        for name, value in values.items()
-    }
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in row]
-    return model.from_db(DEFAULT_DB_ALIAS, names, [row[name] for name in names])
+    columns = _columns_of(model)
+    row: list[Any] = []
+    for name, decoder in columns:
+        if name not in values:
+            row.append(DEFERRED)
+        elif decoder is None or values[name] is None:
+            row.append(values[name])
+        else:
+            row.append(decoder(values[name]))
+    instance = model(*row)  # what Model.from_db does with a full row
+    instance._state.adding = False
+    instance._state.db = DEFAULT_DB_ALIAS
+    return instance
 
 
 def _dump_membership(membership: Membership | None) -> dict[str, Any] | None:
@@ -142,7 +152,7 @@ def _load_membership(values: Mapping[str, Any] | None) -> Membership | None:
     if values is None:
         return None
     membership = _load(Membership, {key: value for key, value in values.items() if key != "user"})
-    membership.user = _load(get_user_model(), values["user"])
+    _relate(membership, "user", _load(get_user_model(), values["user"]))
     return membership
 
 
@@ -170,6 +180,11 @@ def message_snapshot(
     }
 
 
+def _relate(instance: models.Model, name: str, related: models.Model | None) -> None:
+    """Sets a loaded relation as ``select_related`` does: the cache only (the ``_id`` is in the row)."""
+    instance._meta.get_field(name).set_cached_value(instance, related)  # type: ignore[union-attr]
+
+
 def message_from_snapshot(snapshot: Mapping[str, Any] | None) -> Message | None:
     """The message of a snapshot, with its thread, customer, contact, author and attachments.
 
@@ -179,21 +194,19 @@ def message_from_snapshot(snapshot: Mapping[str, Any] | None) -> Message | None:
     if not snapshot or snapshot.get("v") != VERSION:
         return None
     thread = _load(Thread, snapshot["thread"])
-    thread.customer = _load(Customer, snapshot["customer"])
+    _relate(thread, "customer", _load(Customer, snapshot["customer"]))
     message = _load(Message, snapshot["message"])
-    message.thread = thread
+    _relate(message, "thread", thread)
     contact = None
     if snapshot["contact"] is not None:
         contact = _load(Contact, snapshot["contact"])
-        contact.thread = thread
-        contact.assigned_agent = _load_membership(snapshot["assignee"])
-    message.contact = contact
-    message.author_agent = _load_membership(snapshot["author"])
+        _relate(contact, "thread", thread)
+        _relate(contact, "assigned_agent", _load_membership(snapshot["assignee"]))
+    _relate(message, "contact", contact)
+    _relate(message, "author_agent", _load_membership(snapshot["author"]))
     attachments = [_load(Attachment, values) for values in snapshot["attachments"]]
     for attachment in attachments:
-        attachment.message = message
-    cached = Attachment.objects.filter(message_id=message.pk)  # its results known, as prefetch_related leaves it
-    cached._result_cache = attachments
-    cached._prefetch_done = True
-    message._prefetched_objects_cache = {"attachments": cached}
+        _relate(attachment, "message", message)
+    # As prefetch_related leaves it, but a list: filtering it fails loudly instead of querying.
+    message._prefetched_objects_cache = {"attachments": attachments}
     return message
