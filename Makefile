@@ -38,6 +38,7 @@ run: setup build
 	$(BIN)/daphne -b $(HOST) -p $(PORT) engage.asgi:application
 
 test: setup build
+	@sh scripts/ensure_chromium.sh
 	@services="$$($(BIN)/python scripts/test_services.py)" && eval "$$services" && \
 	  npm test --silent && \
 	  $(BIN)/ruff check --quiet . && $(BIN)/ruff format --check --quiet . && \
