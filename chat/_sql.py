@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import IntegrityError, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from chat.models import Contact, Customer, Message, Thread
@@ -80,60 +80,27 @@ def _prep(model: type[models.Model], name: str, value: Any, connection: BaseData
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
+_OPEN = ", ".join(f"'{status}'" for status in Contact.OPEN_STATUSES)
+
+
 @functools.cache
-def _thread_read_sql(source: str) -> str:
+def _read_sql(source: str, head: str = "") -> str:
+    """Thread ``t`` of ``source`` with its customer, open contact, assigned agent and user."""
     user = _assignee_user()
-    open_statuses = ", ".join(f"'{status}'" for status in Contact.OPEN_STATUSES)
     return (
-        f"SELECT {THREAD.sql}, {CUSTOMER.sql}, {CONTACT.sql}, {ASSIGNEE.sql}, {user.sql}"  # noqa: S608
-        f' FROM {source} t JOIN "{Customer._meta.db_table}" cu ON cu."id" = t."customer_id"'
-        f' LEFT JOIN "{Contact._meta.db_table}" c ON c."thread_id" = t."id" AND c."status" IN ({open_statuses})'
+        f"SELECT {head}{THREAD.sql}, {CUSTOMER.sql}, {CONTACT.sql}, {ASSIGNEE.sql}, {user.sql}"  # noqa: S608
+        f' FROM {source} JOIN "{Customer._meta.db_table}" cu ON cu."id" = t."customer_id"'
+        f' LEFT JOIN "{Contact._meta.db_table}" c ON c."thread_id" = t."id" AND c."status" IN ({_OPEN})'
         f' LEFT JOIN "{Membership._meta.db_table}" am ON am."id" = c."assigned_agent_id"'
         f' LEFT JOIN "{user.model._meta.db_table}" au ON au."id" = am."user_id"'
-        ' WHERE t."id" = %s'
+        ' WHERE t."id" = %(thread)s'
     )
 
 
-def thread_take_sequence(
-    connection: BaseDatabaseWrapper, thread_pk: int, now: Any, *, last_message: bool, unarchive: bool
-) -> tuple[Thread, Contact | None] | None:
-    """Takes the thread's next sequence number; returns the thread and its open contact.
-
-    Runs inside the caller's transaction. The UPDATE holds the thread row's
-    lock until commit, so concurrent writers of one thread (in any process)
-    get their numbers one after the other. The thread comes back with its
-    customer, the open contact (if any) with its assigned agent and user.
-    PostgreSQL updates and reads in one statement (the UPDATE in a WITH):
-    that read sees the database as the statement began, not what a writer
-    it waited for committed since; the constraints catch what it cannot see
-    (a contact opened meanwhile, a client id used meanwhile). None when the
-    thread is gone.
-    """
-    sets = ['"last_sequence" = "last_sequence" + 1', '"updated_at" = %s']
-    params: list[Any] = [_prep(Thread, "updated_at", now, connection)]
-    if last_message:
-        sets.append('"last_message_at" = %s')
-        params.append(_prep(Thread, "last_message_at", now, connection))
-    if unarchive:
-        sets.append('"is_archived" = %s')
-        params.append(False)
-    update = f'UPDATE "{Thread._meta.db_table}" SET {", ".join(sets)} WHERE "id" = %s'  # noqa: S608
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH updated AS ({update} RETURNING *) {_thread_read_sql('updated')}", [*params, thread_pk, thread_pk]
-            )
-        else:
-            cursor.execute(update, [*params, thread_pk])
-            if cursor.rowcount != 1:
-                return None
-            cursor.execute(_thread_read_sql(f'"{Thread._meta.db_table}"'), [thread_pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    thread = THREAD.load(connection, row)
+def _read(connection: BaseDatabaseWrapper, row: Sequence[Any], start: int) -> tuple[Thread, Contact | None]:
+    thread = THREAD.load(connection, row, start)
     assert thread is not None
-    start = len(THREAD)
+    start += len(THREAD)
     thread.customer = CUSTOMER.load(connection, row, start)  # type: ignore[assignment]
     start += len(CUSTOMER)
     contact = CONTACT.load(connection, row, start)
@@ -147,15 +114,68 @@ def thread_take_sequence(
     return thread, contact
 
 
+@functools.cache
+def _thread_update_sql(*, inbound: bool, internal: bool) -> str:
+    """The UPDATE that takes the thread's next sequence number (a customer's message also unarchives)."""
+    sets = ['"last_sequence" = "last_sequence" + 1', '"updated_at" = %(now)s']
+    if not internal:
+        sets.append('"last_message_at" = %(now)s')
+    if inbound:
+        sets.append('"is_archived" = %(false)s')
+    return f'UPDATE "{Thread._meta.db_table}" SET {", ".join(sets)} WHERE "id" = %(thread)s'  # noqa: S608
+
+
+def _thread_update_params(connection: BaseDatabaseWrapper, thread_pk: int, now: Any) -> dict[str, Any]:
+    return {"thread": thread_pk, "now": _prep(Thread, "updated_at", now, connection), "false": False}
+
+
+def thread_take_sequence(
+    connection: BaseDatabaseWrapper, thread_pk: int, now: Any, *, inbound: bool, internal: bool
+) -> tuple[Thread, Contact | None] | None:
+    """Takes the thread's next sequence number; returns the thread and its open contact.
+
+    Runs inside the caller's transaction. The UPDATE holds the thread row's
+    lock until commit, so concurrent writers of one thread (in any process)
+    get their numbers one after the other. The thread comes back with its
+    customer, the open contact (if any) with its assigned agent and user.
+    PostgreSQL updates and reads in one statement (the UPDATE in a WITH):
+    that read sees the database as the statement began, not what a writer
+    it waited for committed since; the constraints catch what it cannot see
+    (a contact opened meanwhile, a client id used meanwhile). None when the
+    thread is gone.
+    """
+    update = _thread_update_sql(inbound=inbound, internal=internal)
+    params = _thread_update_params(connection, thread_pk, now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"WITH t AS ({update} RETURNING *) {_read_sql('t')}", params)
+        else:
+            cursor.execute(update, params)
+            if cursor.rowcount != 1:
+                return None
+            cursor.execute(_read_sql(f'"{Thread._meta.db_table}" t'), params)
+        row = cursor.fetchone()
+    return None if row is None else _read(connection, row, 0)
+
+
 _MESSAGE_FIELDS = tuple(field for field in Message._meta.concrete_fields if not field.primary_key)
+_FROM_THREAD = {"thread_id": 't."id"', "contact_id": 'c."id"', "sequence": 't."last_sequence"'}
+
+
+def _message_values(connection: BaseDatabaseWrapper, message: Message, skip: Any = ()) -> dict[str, Any]:
+    return {
+        f"m_{field.attname}": field.get_db_prep_save(getattr(message, field.attname), connection)
+        for field in _MESSAGE_FIELDS
+        if field.attname not in skip
+    }
 
 
 @functools.cache
 def _message_insert_sql(returning: bool) -> str:
     columns = ", ".join(f'"{field.column}"' for field in _MESSAGE_FIELDS)
-    placeholders = ", ".join(["%s"] * len(_MESSAGE_FIELDS))
+    values = ", ".join(f"%(m_{field.attname})s" for field in _MESSAGE_FIELDS)
     return (
-        f'INSERT INTO "{Message._meta.db_table}" ({columns}) VALUES ({placeholders})'  # noqa: S608
+        f'INSERT INTO "{Message._meta.db_table}" ({columns}) VALUES ({values})'  # noqa: S608
         ' ON CONFLICT ("thread_id", "client_id") DO NOTHING' + (' RETURNING "id"' if returning else "")
     )
 
@@ -165,10 +185,9 @@ def message_insert(connection: BaseDatabaseWrapper, message: Message) -> bool:
 
     A sequence number already taken still raises IntegrityError.
     """
-    params = [field.get_db_prep_save(getattr(message, field.attname), connection) for field in _MESSAGE_FIELDS]
     returning = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        cursor.execute(_message_insert_sql(returning), params)
+        cursor.execute(_message_insert_sql(returning), _message_values(connection, message))
         if returning:
             row = cursor.fetchone()
             pk = row[0] if row else None
@@ -176,7 +195,97 @@ def message_insert(connection: BaseDatabaseWrapper, message: Message) -> bool:
             pk = cursor.lastrowid if cursor.rowcount == 1 else None
     if pk is None:
         return False
+    _saved(connection, message, pk)
+    return True
+
+
+def _saved(connection: BaseDatabaseWrapper, message: Message, pk: int) -> None:
     message.pk = pk
     message._state.adding = False
     message._state.db = connection.alias
-    return True
+
+
+MESSAGE = Columns(Message, "m")
+
+
+def message_by_client_id(connection: BaseDatabaseWrapper, thread_pk: int, client_id: str) -> Message | None:
+    """The thread's message with this client id, if any (the original of a retry)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT {MESSAGE.sql} FROM "{Message._meta.db_table}" m'  # noqa: S608
+            ' WHERE m."thread_id" = %(thread)s AND m."client_id" = %(client_id)s',
+            {"thread": thread_pk, "client_id": client_id},
+        )
+        row = cursor.fetchone()
+    return None if row is None else MESSAGE.load(connection, row)
+
+
+def can_append(connection: BaseDatabaseWrapper) -> bool:
+    """Whether ``message_append`` may run: PostgreSQL, outside any transaction."""
+    return connection.vendor == "postgresql" and connection.get_autocommit()
+
+
+@functools.cache
+def _append_sql(*, inbound: bool, internal: bool, client_id: bool) -> str:
+    conditions = [_thread_update_sql(inbound=inbound, internal=internal)]
+    if inbound:
+        conditions.append('NOT "is_locked"')
+    if not internal:
+        conditions.append("EXISTS (SELECT 1 FROM c)")
+    if client_id:
+        conditions.append(
+            f'NOT EXISTS (SELECT 1 FROM "{Message._meta.db_table}"'  # noqa: S608
+            ' WHERE "thread_id" = %(thread)s AND "client_id" = %(client_id)s)'
+        )
+    columns = ", ".join(f'"{field.column}"' for field in _MESSAGE_FIELDS)
+    generated_client_id = """COALESCE(%(client_id)s, 'parley-' || t."id" || '-' || t."last_sequence")"""
+    values = ", ".join(
+        _FROM_THREAD.get(field.attname)
+        or (generated_client_id if field.attname == "client_id" else f"%(m_{field.attname})s")
+        for field in _MESSAGE_FIELDS
+    )
+    return (
+        f'WITH c AS (SELECT * FROM "{Contact._meta.db_table}"'  # noqa: S608
+        f' WHERE "thread_id" = %(thread)s AND "status" IN ({_OPEN})),'
+        f" t AS ({' AND '.join(conditions)} RETURNING *),"
+        f' m AS (INSERT INTO "{Message._meta.db_table}" ({columns})'
+        f' SELECT {values} FROM t LEFT JOIN c ON true RETURNING "id", "client_id") '
+        + _read_sql("m CROSS JOIN t", 'm."id", m."client_id", ')
+    )
+
+
+def message_append(connection: BaseDatabaseWrapper, message: Message) -> tuple[Thread, Contact | None] | None:
+    """Appends ``message`` in one statement, committed at once; None if it must take the long way.
+
+    Outside a transaction only (``can_append``). The statement takes the
+    thread's next sequence number (the UPDATE holds the thread row's lock until
+    the statement commits), inserts the message with the open contact, and
+    reads back the thread, its customer, contact, assigned agent and user.
+    It writes nothing, and this returns None, when the thread is gone, when a
+    customer writes to a locked thread, when a message that needs a contact
+    finds none open, or when the client id is known (also when a concurrent
+    retry committed it while this statement waited for the lock: the unique
+    constraint then fails the whole statement). The caller then runs the
+    transaction that handles each case. Sets the message's pk, sequence,
+    client id, thread and contact.
+    """
+    inbound = message.author_type == Message.Author.CUSTOMER
+    client_id = message.client_id
+    sql = _append_sql(inbound=inbound, internal=message.is_internal, client_id=bool(client_id))
+    params = _thread_update_params(connection, message.thread_id, message.created_at)
+    params.update(_message_values(connection, message, skip=(*_FROM_THREAD, "client_id")), client_id=client_id)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    except IntegrityError:
+        return None
+    if row is None:
+        return None
+    thread, contact = _read(connection, row, 2)
+    _saved(connection, message, row[0])
+    message.client_id = row[1]
+    message.sequence = thread.last_sequence
+    message.thread = thread
+    message.contact = contact
+    return thread, contact

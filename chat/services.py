@@ -441,24 +441,45 @@ def message_create(
     if client_id is not None and not (0 < len(client_id) <= MAX_CLIENT_ID):
         raise InvalidInput("A message id has 1–200 characters.")
     inbound = author_type == Message.Author.CUSTOMER
-    try:
-        with transaction.atomic():
-            message, locked = _message_write(
-                thread_pk=thread.pk,
-                message=Message(
-                    tenant_id=thread.tenant_id,
-                    client_id=client_id,
-                    direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
-                    author_type=author_type,
-                    author_agent=agent,
-                    content_type=content_type,
-                    content=normalised,
-                    is_internal=is_internal,
-                ),
-                attachments=attachments,
-            )
-    except _KnownClientId as known:
-        return MessageResult(known.original, False)
+    message = Message(
+        tenant_id=thread.tenant_id,
+        thread_id=thread.pk,
+        client_id=client_id,
+        direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
+        author_type=author_type,
+        author_agent=agent,
+        content_type=content_type,
+        content=normalised,
+        is_internal=is_internal,
+        created_at=timezone.now(),
+    )
+    connection = transaction.get_connection()
+    written = None
+    # Most messages: one statement outside a transaction (chat/_sql.py). It writes nothing in the cases the
+    # transaction below handles; a thread without messages has no contact yet: no use trying.
+    if thread.last_sequence and not attachments and _sql.can_append(connection):
+        written = _sql.message_append(connection, message)
+        original = None if written or not client_id else _sql.message_by_client_id(connection, thread.pk, client_id)
+        if original is not None:
+            return MessageResult(original, False)
+    if written is None:
+        try:
+            with transaction.atomic():
+                written = _message_write(connection, message, attachments)
+        except _KnownClientId as known:
+            return MessageResult(known.original, False)
+    locked, contact = written
+    publish(
+        events.MessageCreated(
+            **_thread_fields(locked),
+            message_id=message.pk,
+            sequence=message.sequence,
+            direction=message.direction,
+            author_type=author_type,
+            is_internal=is_internal,
+            snapshot=message_snapshot(message, thread=locked, contact=contact, attachments=attachments),
+        )
+    )
     thread.last_sequence, thread.is_archived = locked.last_sequence, locked.is_archived
     return MessageResult(message, True)
 
@@ -470,21 +491,19 @@ class _KnownClientId(Exception):
         self.original = original
 
 
-def _message_write(*, thread_pk: int, message: Message, attachments: list[Attachment]) -> tuple[Message, Thread]:
-    """The transaction of ``message_create``: 2 statements for most messages (chat/_sql.py).
+def _message_write(connection: Any, message: Message, attachments: list[Attachment]) -> tuple[Thread, Contact | None]:
+    """The transaction of ``message_create`` when one statement cannot do (SQLite, inside a
+    transaction, attachments, a locked thread, no open contact, a known client id).
 
     1. The thread's next sequence number (an UPDATE that locks the thread row
-       until commit), read with its customer and open contact.
+       until commit), read with its customer and open contact (chat/_sql.py).
     2. The message, unless its client id is taken (the unique constraint decides:
        a retry then reads the original and rolls everything back).
-    A locked thread, a missing contact and attachments cost a few more.
     """
-    connection = transaction.get_connection()
     inbound = message.author_type == Message.Author.CUSTOMER
     client_id = message.client_id
-    message.created_at = now = timezone.now()
     taken = _sql.thread_take_sequence(
-        connection, thread_pk, now, last_message=not message.is_internal, unarchive=inbound
+        connection, message.thread_id, message.created_at, inbound=inbound, internal=message.is_internal
     )
     if taken is None:
         raise Thread.DoesNotExist("Thread matching query does not exist.")
@@ -492,7 +511,7 @@ def _message_write(*, thread_pk: int, message: Message, attachments: list[Attach
     needs_contact = contact is None and not message.is_internal
     if client_id and ((inbound and locked.is_locked) or needs_contact):
         # Before refusing or opening a contact: a retry returns its original whatever changed since.
-        original = Message.objects.filter(thread_id=locked.pk, client_id=client_id).first()
+        original = _sql.message_by_client_id(connection, locked.pk, client_id)
         if original is not None:
             raise _KnownClientId(original)
     if inbound and locked.is_locked:
@@ -506,20 +525,11 @@ def _message_write(*, thread_pk: int, message: Message, attachments: list[Attach
     if not _sql.message_insert(connection, message):
         if not client_id:
             raise IntegrityError(f"The message id {message.client_id!r} is taken in thread {locked.pk}.")
-        raise _KnownClientId(Message.objects.get(thread_id=locked.pk, client_id=client_id))
+        original = _sql.message_by_client_id(connection, locked.pk, client_id)
+        assert original is not None  # the constraint found it: inside this transaction, and committed
+        raise _KnownClientId(original)
     _attachments_claim(locked, attachments, message)
-    publish(
-        events.MessageCreated(
-            **_thread_fields(locked),
-            message_id=message.pk,
-            sequence=message.sequence,
-            direction=message.direction,
-            author_type=message.author_type,
-            is_internal=message.is_internal,
-            snapshot=message_snapshot(message, thread=locked, contact=contact, attachments=attachments),
-        )
-    )
-    return message, locked
+    return locked, contact
 
 
 def offline_message_create(

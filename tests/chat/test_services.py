@@ -149,29 +149,6 @@ def test_the_returned_message_is_the_stored_row_with_its_relations_loaded(acme, 
     assert thread.last_sequence == 2
 
 
-def test_a_message_to_a_thread_with_an_open_contact_costs_two_statements(transactional_db, acme, thread):
-    """One statement takes the sequence number and reads the thread, customer and contact; one inserts.
-
-    SQLite (no UPDATE inside a WITH) updates, then reads.
-    """
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    services.message_create(thread=thread, author_type="customer", content=_text("hi"), client_id="a")
-    expected = (
-        ["BEGIN", "WITH", "INSERT", "COMMIT"]
-        if connection.vendor == "postgresql"
-        else ["BEGIN", "UPDATE", "SELECT", "INSERT", "COMMIT"]
-    )
-    for write in (
-        lambda: services.message_create(thread=thread, author_type="customer", content=_text("more"), client_id="b"),
-        lambda: services.message_create(thread=thread, author_type="agent", agent=acme.alice, content=_text("hello")),
-    ):
-        with CaptureQueriesContext(connection) as statements:
-            write()
-        assert [query["sql"].split()[0] for query in statements.captured_queries] == expected
-
-
 def test_message_content_is_encrypted_at_rest(thread):
     from django.db import connection
 
