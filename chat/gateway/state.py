@@ -87,9 +87,13 @@ class ConnectionState:
         if not self.pending_joins:
             return
         groups, self.pending_joins = [g for g in self.pending_joins if g not in self.joined], set()
-        if self.layer is not None and groups:
+        if self.layer is None or not groups:
+            return
+        if len(groups) == 1:  # the usual case (the customer's group): no task for a gather
+            await self.layer.group_add(groups[0], self.channel_name)
+        else:
             await asyncio.gather(*(self.layer.group_add(group, self.channel_name) for group in groups))
-            self.joined.update(groups)
+        self.joined.update(groups)
 
     async def leave_all(self) -> None:
         if self.layer is None:
