@@ -21,7 +21,7 @@ from django.db import IntegrityError, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from chat.models import Contact, Customer, Message, Thread
-from engage.models import Membership
+from engage.models import Membership, RoutingQueue
 
 M = TypeVar("M", bound=models.Model)
 
@@ -171,23 +171,25 @@ def _message_values(connection: BaseDatabaseWrapper, message: Message, skip: Any
 
 
 @functools.cache
-def _message_insert_sql(returning: bool) -> str:
-    columns = ", ".join(f'"{field.column}"' for field in _MESSAGE_FIELDS)
-    values = ", ".join(f"%(m_{field.attname})s" for field in _MESSAGE_FIELDS)
+def _insert_sql(model: type[models.Model], conflict: str, returning: bool) -> str:
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(f'"{field.column}"' for field in fields)
+    values = ", ".join(f"%(m_{field.attname})s" for field in fields)
     return (
-        f'INSERT INTO "{Message._meta.db_table}" ({columns}) VALUES ({values})'  # noqa: S608
-        ' ON CONFLICT ("thread_id", "client_id") DO NOTHING' + (' RETURNING "id"' if returning else "")
+        f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES ({values})'  # noqa: S608
+        f" ON CONFLICT {conflict} DO NOTHING" + (' RETURNING "id"' if returning else "")
     )
 
 
-def message_insert(connection: BaseDatabaseWrapper, message: Message) -> bool:
-    """Inserts ``message`` and sets its primary key; False (nothing written) if its client id is taken.
-
-    A sequence number already taken still raises IntegrityError.
-    """
-    returning = connection.vendor == "postgresql"
+def _insert(connection: BaseDatabaseWrapper, instance: models.Model, conflict: str) -> bool:
+    """Inserts ``instance`` and sets its primary key; False, writing nothing, on a ``conflict``."""
+    fields = [field for field in instance._meta.concrete_fields if not field.primary_key]
+    values = {
+        f"m_{field.attname}": field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields
+    }
+    returning = connection.features.can_return_columns_from_insert
     with connection.cursor() as cursor:
-        cursor.execute(_message_insert_sql(returning), _message_values(connection, message))
+        cursor.execute(_insert_sql(type(instance), conflict, returning), values)
         if returning:
             row = cursor.fetchone()
             pk = row[0] if row else None
@@ -195,14 +197,34 @@ def message_insert(connection: BaseDatabaseWrapper, message: Message) -> bool:
             pk = cursor.lastrowid if cursor.rowcount == 1 else None
     if pk is None:
         return False
-    _saved(connection, message, pk)
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = connection.alias
     return True
 
 
-def _saved(connection: BaseDatabaseWrapper, message: Message, pk: int) -> None:
-    message.pk = pk
-    message._state.adding = False
-    message._state.db = connection.alias
+def message_insert(connection: BaseDatabaseWrapper, message: Message) -> bool:
+    """Inserts ``message`` and sets its primary key; False (nothing written) if its client id is taken.
+
+    A sequence number already taken still raises IntegrityError.
+    """
+    return _insert(connection, message, '("thread_id", "client_id")')
+
+
+def contact_insert(connection: BaseDatabaseWrapper, contact: Contact, channel_id: int) -> bool:
+    """Inserts the open ``contact`` in the channel's first queue (highest priority, then oldest);
+    False, writing nothing, if the thread has an open contact (the partial unique constraint decides)."""
+    channels = RoutingQueue._meta.get_field("channels")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT q."id" FROM "{RoutingQueue._meta.db_table}" q'  # noqa: S608
+            f' JOIN "{channels.m2m_db_table()}" l ON l."{channels.m2m_column_name()}" = q."id"'
+            f' WHERE l."{channels.m2m_reverse_name()}" = %(channel)s ORDER BY q."priority" DESC, q."id" LIMIT 1',
+            {"channel": channel_id},
+        )
+        row = cursor.fetchone()
+    contact.queue_id = row[0] if row else None
+    return _insert(connection, contact, f'("thread_id") WHERE "status" IN ({_OPEN})')
 
 
 MESSAGE = Columns(Message, "m")
@@ -283,7 +305,9 @@ def message_append(connection: BaseDatabaseWrapper, message: Message) -> tuple[T
     if row is None:
         return None
     thread, contact = _read(connection, row, 2)
-    _saved(connection, message, row[0])
+    message.pk = row[0]
+    message._state.adding = False
+    message._state.db = connection.alias
     message.client_id = row[1]
     message.sequence = thread.last_sequence
     message.thread = thread

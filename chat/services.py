@@ -245,10 +245,6 @@ def thread_update_context(*, thread: Thread, context: Mapping[str, Any]) -> Thre
 # --- Contacts -----------------------------------------------------------------
 
 
-def _default_queue(channel: Channel) -> RoutingQueue | None:
-    return channel.queues.order_by("-priority", "pk").first()
-
-
 def contact_open(*, thread: Thread) -> Contact:
     """The thread's open contact, or a new one waiting in the channel's queue.
 
@@ -268,22 +264,13 @@ def contact_open(*, thread: Thread) -> Contact:
 def _contact_start(thread: Thread) -> Contact:
     """A new contact of the thread, waiting in the channel's queue; the open one if a concurrent writer won."""
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            contact = Contact.objects.create(
-                tenant_id=thread.tenant_id,
-                thread=thread,
-                queue=_default_queue(thread.channel),
-                created_at=now,
-                status_updated_at=now,
-                waiting_since=now,
-            )
-            publish(events.ContactCreated(**_thread_fields(thread), contact_id=contact.pk))
-    except IntegrityError:
-        return Contact.objects.select_related("assigned_agent__user").get(
-            thread=thread, status__in=Contact.OPEN_STATUSES
-        )
-    return contact
+    contact = Contact(
+        tenant_id=thread.tenant_id, thread=thread, created_at=now, status_updated_at=now, waiting_since=now
+    )
+    if _sql.contact_insert(transaction.get_connection(), contact, thread.channel_id):
+        publish(events.ContactCreated(**_thread_fields(thread), contact_id=contact.pk))
+        return contact
+    return Contact.objects.select_related("assigned_agent__user").get(thread=thread, status__in=Contact.OPEN_STATUSES)
 
 
 _TRANSITIONS: dict[str, set[str]] = {
@@ -508,16 +495,15 @@ def _message_write(connection: Any, message: Message, attachments: list[Attachme
     if taken is None:
         raise Thread.DoesNotExist("Thread matching query does not exist.")
     locked, contact = taken
-    needs_contact = contact is None and not message.is_internal
-    if client_id and ((inbound and locked.is_locked) or needs_contact):
-        # Before refusing or opening a contact: a retry returns its original whatever changed since.
+    if client_id and inbound and locked.is_locked:
+        # A retry returns its original whatever changed since.
         original = _sql.message_by_client_id(connection, locked.pk, client_id)
         if original is not None:
             raise _KnownClientId(original)
     if inbound and locked.is_locked:
         raise ThreadLocked()
-    if needs_contact:
-        contact = _contact_start(locked)
+    if contact is None and not message.is_internal:
+        contact = _contact_start(locked)  # a retry's is rolled back below, with its event
     message.thread = locked
     message.contact = contact
     message.sequence = locked.last_sequence
