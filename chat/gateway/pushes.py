@@ -107,7 +107,7 @@ def resync_frames(state: ConnectionState) -> Frames:
     """After the layer dropped pushes for this socket: every visible message it has not been sent."""
     frames: Frames = []
     for thread_pk, sequence in list(state.sequences.items()):
-        thread = state.thread_by_pk(thread_pk)
+        thread = _thread(state, {"thread_id": thread_pk})  # also threads only pushed to this socket
         if thread is None:
             continue
         for message in selectors.messages_after(thread=thread, after_sequence=sequence, limit=200, for_customer=True):

@@ -437,6 +437,25 @@ async def test_layer_overflow_resends_what_the_socket_missed(acme, visitor_socke
     assert [frame["data"]["message"]["sequence"] for frame in resent] == [2, 3]
 
 
+async def test_layer_overflow_resends_threads_the_socket_only_heard_of(acme, visitor_socket):  # type: ignore[no-untyped-def]
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    group = f"customer.{acme.visitor.pk}"
+    first = await visitor_socket(acme.messaging, customer=acme.visitor)
+    (first_name,) = layer.groups[group]
+    second = await visitor_socket(acme.messaging, customer=acme.visitor)
+    await second.request("SendMessage", send_data("thread-B", "b", "msg-1"))
+    assert [frame["eventType"] for frame in await first.pushes()] == ["CaseCreated", "MessageCreated"]
+    await layer.group_discard(group, first_name)  # pushes to the first tab get lost
+    await agent_reply("thread-B", "lost one", acme.alice)
+    assert await first.pushes() == []
+    await layer.send(first_name, {"type": "layer.overflow", "dropped": 1})
+    resent = await first.pushes()
+    assert [frame["data"]["message"]["messageContent"]["payload"]["text"] for frame in resent] == ["lost one"]
+    assert [frame["data"]["message"]["sequence"] for frame in resent] == [2]
+
+
 async def test_a_transfer_to_another_queue_is_announced(acme, visitor_socket):  # type: ignore[no-untyped-def]
     from engage.models import RoutingQueue
 
