@@ -69,6 +69,7 @@ THREAD = Columns(Thread, "t")
 CUSTOMER = Columns(Customer, "cu")
 CONTACT = Columns(Contact, "c")
 ASSIGNEE = Columns(Membership, "am")
+MESSAGE = Columns(Message, "m")
 
 
 @functools.cache
@@ -159,7 +160,7 @@ def thread_take_sequence(
 
 
 _MESSAGE_FIELDS = tuple(field for field in Message._meta.concrete_fields if not field.primary_key)
-_FROM_THREAD = {"thread_id": 't."id"', "contact_id": 'c."id"', "sequence": 't."last_sequence"'}
+_FROM_THREAD = {"thread_id": 't."id"', "contact_id": 'open_contact."id"', "sequence": 't."last_sequence"'}
 
 
 def _message_values(connection: BaseDatabaseWrapper, message: Message, skip: Any = ()) -> dict[str, Any]:
@@ -227,9 +228,6 @@ def contact_insert(connection: BaseDatabaseWrapper, contact: Contact, channel_id
     return _insert(connection, contact, f'("thread_id") WHERE "status" IN ({_OPEN})')
 
 
-MESSAGE = Columns(Message, "m")
-
-
 def message_by_client_id(connection: BaseDatabaseWrapper, thread_pk: int, client_id: str) -> Message | None:
     """The thread's message with this client id, if any (the original of a retry)."""
     with connection.cursor() as cursor:
@@ -253,7 +251,7 @@ def _append_sql(*, inbound: bool, internal: bool, client_id: bool) -> str:
     if inbound:
         conditions.append('NOT "is_locked"')
     if not internal:
-        conditions.append("EXISTS (SELECT 1 FROM c)")
+        conditions.append("EXISTS (SELECT 1 FROM open_contact)")
     if client_id:
         conditions.append(
             f'NOT EXISTS (SELECT 1 FROM "{Message._meta.db_table}"'  # noqa: S608
@@ -267,11 +265,11 @@ def _append_sql(*, inbound: bool, internal: bool, client_id: bool) -> str:
         for field in _MESSAGE_FIELDS
     )
     return (
-        f'WITH c AS (SELECT * FROM "{Contact._meta.db_table}"'  # noqa: S608
+        f'WITH open_contact AS (SELECT * FROM "{Contact._meta.db_table}"'  # noqa: S608
         f' WHERE "thread_id" = %(thread)s AND "status" IN ({_OPEN})),'
         f" t AS ({' AND '.join(conditions)} RETURNING *),"
         f' m AS (INSERT INTO "{Message._meta.db_table}" ({columns})'
-        f' SELECT {values} FROM t LEFT JOIN c ON true RETURNING "id", "client_id") '
+        f' SELECT {values} FROM t LEFT JOIN open_contact ON true RETURNING "id", "client_id") '
         + _read_sql("m CROSS JOIN t", 'm."id", m."client_id", ')
     )
 
