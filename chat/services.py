@@ -413,7 +413,9 @@ def message_create(
     ``created=False`` and writes nothing. A customer message to a locked thread
     raises ThreadLocked; one to an archived thread restores it. A customer
     message opens a contact when none is open. Internal notes come from agents
-    only. Publishes MessageCreated after commit.
+    only. Publishes MessageCreated after commit, with the snapshot of what was
+    written. Most messages cost one SQL statement (chat/_sql.py,
+    docs/architecture.md).
     """
     attachments = list(attachments)
     if author_type not in Message.Author.values:
