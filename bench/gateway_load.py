@@ -78,6 +78,7 @@ class Plan:
     agents: int  # agent console sockets
     servers: tuple[str, ...]
     agent_replies: str = "socket"  # "socket": send frames on the console socket; "rest": the agent REST API
+    large_seconds: float = 4.0  # each run of the large-events phase (0: skip it)
 
 
 QUICK = Plan(
@@ -91,6 +92,7 @@ FULL = Plan(
     idle=1500,
     agents=1,
     servers=("daphne", "uvicorn", "uvicorn+fanout"),
+    large_seconds=30.0,
 )
 
 
@@ -779,6 +781,371 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
 
 
+# --- Large events ---------------------------------------------------------------------------
+
+LARGE_SHARE = 0.01  # of the requests offered in the mixed run
+LARGE_VISITORS = 4  # visitors whose customer has a thread of large messages
+LARGE_CARD_CHARS = 60_000  # one adaptive card just under the 64 KiB content limit (chat/content.py)
+LARGE_MESSAGES = 16  # cards in the thread: its history answer (a page of up to 20) is about 1 MB
+LARGE_INLINE_BYTES = 1_000_000  # the bare relay's comparable: a 1 MB message relayed inline
+
+
+class LargeRecorder:
+    """Large requests of one run: scheduled time, the frame in hand, and what went wrong."""
+
+    def __init__(self) -> None:
+        self.scheduled: dict[str, float] = {}
+        self.resolved: set[str] = set()
+        self.latency: list[float] = []  # scheduled -> the whole ~1 MB frame in hand
+        self.fetch: list[float] = []  # EventInS3 received -> its URL fetched (Parley only)
+        self.sizes: list[int] = []
+        self.failures: Counter[str] = Counter()
+
+    def delivered(self, key: str, size: int, fetch: float | None = None) -> None:
+        if key not in self.scheduled or key in self.resolved:
+            self.failures["unexpected or repeated"] += 1
+            return
+        self.resolved.add(key)
+        self.latency.append(time.perf_counter() - self.scheduled[key])
+        self.sizes.append(size)
+        if fetch is not None:
+            self.fetch.append(fetch)
+
+    def failed(self, key: str | None, why: str) -> None:
+        self.failures[why] += 1
+        if key in self.scheduled:
+            self.resolved.add(key)
+
+    def complete(self) -> bool:
+        return len(self.resolved) >= len(self.scheduled)
+
+    def figures(self, way: str) -> dict[str, Any]:
+        return {
+            "way": way,
+            "sent": len(self.scheduled),
+            "delivered": len(self.sizes),
+            "failed": dict(self.failures),
+            "lost": len(self.scheduled) - len(self.resolved),
+            "p50_ms": _ms(percentile(self.latency, 0.5)),
+            "p99_ms": _ms(percentile(self.latency, 0.99)),
+            "fetch_p50_ms": _ms(percentile(self.fetch, 0.5)),
+            "fetch_p99_ms": _ms(percentile(self.fetch, 0.99)),
+            "bytes_per_event": round(sum(self.sizes) / len(self.sizes)) if self.sizes else None,
+        }
+
+
+class LargeVisitor:
+    """A visitor (own customer, own socket) whose thread holds LARGE_MESSAGES adaptive cards.
+
+    Its RecoverThread answer is about 1 MB, so Parley sends it as ``EventInS3``; like the
+    SDK, the visitor fetches the URL over HTTP and handles the body as the answer.
+    """
+
+    def __init__(
+        self, clients: ParleyClients, number: int, fetcher: httpx.AsyncClient, recorder: LargeRecorder
+    ) -> None:
+        self.clients = clients
+        self.number = number
+        self.fetcher = fetcher
+        self.recorder = recorder
+        self.thread = f"{clients.server.name}-large-t{number}"
+        self.socket: ClientConnection | None = None
+        self.waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def open(self) -> None:
+        token = await self.clients.token(f"bench-{self.clients.server.name}-large-{self.number}")
+        self.socket = await connect(
+            self.clients.visitor_url(token, f"large{self.number}"), ping_interval=None, max_size=2**20
+        )
+        self._spawn(self._read())
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _read(self) -> None:
+        assert self.socket is not None
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in self.socket:
+                if raw == '"pong"':
+                    continue
+                frame = json.loads(raw)
+                if frame.get("eventType") == "EventInS3":
+                    self._spawn(self._fetch(frame["data"]["s3Object"]["url"], time.perf_counter()))
+                    continue
+                event_id = frame.get("eventId")
+                future = self.waiting.pop(event_id, None)
+                if future is not None and not future.done():
+                    future.set_result(frame)
+                elif event_id in self.recorder.scheduled:
+                    reason = frame["error"].get("reason") if "error" in frame else "answered inline"
+                    self.recorder.failed(event_id, f"large request: {reason}")
+
+    async def _fetch(self, url: str, received: float) -> None:
+        """``GET`` the URL as the SDK does; the body must be the ThreadRecovered answer with every card."""
+        try:
+            response = await self.fetcher.get(url)
+        except httpx.HTTPError as error:
+            self.recorder.failed(None, f"fetch {type(error).__name__}")
+            return
+        fetched = time.perf_counter() - received
+        if response.status_code != 200:
+            self.recorder.failed(None, f"fetch {response.status_code}")
+            return
+        body = response.content
+        frame = json.loads(body)
+        event_id = frame.get("eventId")
+        future = self.waiting.pop(event_id, None)
+        if future is not None:  # seeding's own check
+            future.set_result({**frame, "_bytes": len(body)})
+            return
+        postback = frame.get("postback") or {}
+        messages = (postback.get("data") or {}).get("messages") or []
+        if postback.get("eventType") != "ThreadRecovered" or len(messages) < LARGE_MESSAGES:
+            self.recorder.failed(event_id, "fetched the wrong frame")
+            return
+        self.recorder.delivered(event_id, len(body), fetched)
+
+    async def request(self, event_type: str, data: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
+        assert self.socket is not None
+        frame = sdk_frame(event_type, data)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.waiting[json.loads(frame)["eventId"]] = future
+        await self.socket.send(frame)
+        return await asyncio.wait_for(future, timeout)
+
+    async def seed(self) -> None:
+        """The thread (a first message), then the cards, posted by the agent over the REST API."""
+        opening = send_message_frame(self.thread, f"large-{self.clients.server.name}-{self.number}")
+        answer = await self.request("SendMessage", json.loads(opening)["payload"]["data"])
+        if "error" in answer:
+            raise RuntimeError(f"large thread refused: {answer['error']}")
+        answer = await self.request("RecoverThread", {"thread": {"idOnExternalPlatform": self.thread}})
+        thread_id = answer["postback"]["data"]["thread"]["id"]
+        card = {
+            "type": "AdaptiveCard",
+            "version": "1.5",
+            "body": [{"type": "TextBlock", "wrap": True, "text": "Lorem ipsum " * (LARGE_CARD_CHARS // 12)}],
+        }
+        for index in range(LARGE_MESSAGES):
+            response = await self.clients.http.post(
+                f"/api/v1/threads/{thread_id}/messages/",
+                json={
+                    "content_type": "ADAPTIVE_CARD",
+                    "content": {"payload": card, "fallbackText": "A long card"},
+                    "client_id": f"large-card-{index}-{self.number}",
+                },
+                headers={"Authorization": f"Token {self.clients.api_token}"},
+            )
+            if response.status_code >= 300:
+                raise RuntimeError(f"large card refused with {response.status_code}: {response.text[:200]}")
+
+    async def recover(self, event_id: str) -> None:
+        """The large request: RecoverThread of the card thread, answered through a URL."""
+        assert self.socket is not None
+        frame = json.loads(sdk_frame("RecoverThread", {"thread": {"idOnExternalPlatform": self.thread}}))
+        frame["eventId"] = event_id
+        await self.socket.send(json.dumps(frame))
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.socket is not None:
+            await self.socket.close()
+
+
+class WideBareRelay(BareRelay):
+    """The bare relay letting 2 MiB frames through: it relays a 1 MB message inline (it has no URL way)."""
+
+    name = "bare-large"
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--max-size", str(2**21)]
+
+
+class LargeBareConversation(BareConversation):
+    """A bare conversation whose visitor also takes 1 MB frames: a large one counts in ``large``."""
+
+    def __init__(self, index: int, port: int, large: LargeRecorder) -> None:
+        super().__init__(index, port)
+        self.large = large
+
+    async def open(self) -> None:
+        base = f"ws://127.0.0.1:{self.port}"
+        self.visitor = await connect(f"{base}/visitor?c={self.index}", ping_interval=None, max_size=2**21)
+        self.agent = await connect(f"{base}/agent?c={self.index}", ping_interval=None, max_size=2**21)
+        self.tasks = [asyncio.create_task(self._read_visitor()), asyncio.create_task(_read_bare(self.agent))]
+
+    async def _read_visitor(self) -> None:
+        assert self.visitor is not None
+        with contextlib.suppress(ConnectionClosed):
+            async for frame in self.visitor:
+                if frame == '"pong"':
+                    continue
+                text = json.loads(frame)["payload"]["data"]["messageContent"]["payload"]["text"]
+                if len(frame) > 2**17:
+                    self.large.delivered(text, len(frame))
+                else:
+                    Phase.current.received(text)
+
+    async def send_large(self, message_id: str, padding: str) -> None:
+        assert self.agent is not None
+        frame = json.loads(send_message_frame(self.thread, message_id))
+        frame["payload"]["data"]["messageContent"]["payload"]["padding"] = padding
+        await self.agent.send(json.dumps(frame))
+
+
+async def _large_loop(rate: float, duration: float, recorder: LargeRecorder, send: Any, tag: str) -> None:
+    """Open loop of large requests (``send(number, key)``), half an interval out of step with the small ones."""
+    count = max(1, int(rate * duration))
+    start = time.perf_counter() + 0.2 + 0.5 / rate
+    pending: set[asyncio.Task[None]] = set()
+    for number in range(count):
+        at = start + number / rate
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        key = f"{tag}-large-{number}-{uuid.uuid4().hex[:8]}"
+        recorder.scheduled[key] = at
+
+        async def run(key: str = key, number: int = number) -> None:
+            try:
+                await send(number, key)
+            except Exception as error:
+                recorder.failed(key, f"send {type(error).__name__}")
+
+        task = asyncio.create_task(run())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    deadline = time.perf_counter() + 60
+    while not recorder.complete() and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def _large_cost(server: Server, quiet: LargeRecorder, send: Any, count: int = 4) -> float:
+    """Server CPU per large event, one at a time on an idle server; each must arrive whole."""
+    await _settle(server)
+    cpu = 0.0
+    for number in range(count):
+        key = f"{server.name}-quiet-{number}"
+        quiet.scheduled[key] = time.perf_counter()
+        before = cpu_seconds(server.pid)
+        await send(number, key)
+        deadline = time.perf_counter() + 60
+        while not quiet.complete() and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the server's last writes after the client has it all
+        cpu += cpu_seconds(server.pid) - before
+    if quiet.failures or not quiet.complete():
+        raise RuntimeError(f"large events do not arrive whole: {dict(quiet.failures)}")
+    return round(cpu / count * 1000, 1)
+
+
+def _small_figures(runs: list[dict[str, Any]], latency: list[float]) -> dict[str, Any]:
+    """Small messages of one kind of run: both directions' p50/p99 together, and the runs' own figures."""
+    return {
+        "small_p50_ms": _ms(percentile(latency, 0.5)),
+        "small_p99_ms": _ms(percentile(latency, 0.99)),
+        "delivered": sum(run["delivered"] for run in runs),
+        "lost": sum(run["lost"] for run in runs),
+        "duplicated": sum(run["duplicated"] for run in runs),
+        "refused": sum(run["refused"] for run in runs),
+        "runs": runs,
+    }
+
+
+async def large_events(server: Server, conversations: list[Conversation], plan: Plan) -> dict[str, Any]:
+    """Small messages at the first rate alone, then with 1 % of the requests a ~1 MB answer.
+
+    Parley: the large request is RecoverThread of a thread of cards; the answer comes as
+    ``EventInS3`` and the client fetches its URL. Bare relay: a 1 MB message relayed inline,
+    on a relay started for this phase (the bench's own refuses frames over 128 KiB).
+    """
+    rate, duration = plan.rates[0], plan.large_seconds
+    load, started = [round(os.getloadavg()[0], 2)], time.perf_counter()
+    recorder = LargeRecorder()
+    wide: WideBareRelay | None = None
+    visitors: list[LargeVisitor] = []
+    fetcher = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=16))
+    try:
+        if isinstance(server, BareRelay):
+            wide = WideBareRelay()
+            await wide.start()
+            server = wide
+            bare = [LargeBareConversation(index, wide.port, recorder) for index in range(len(conversations))]
+            await gather_limited([conversation.open() for conversation in bare], limit=64)
+            conversations = list(bare)
+            padding = "x" * LARGE_INLINE_BYTES
+
+            async def send(number: int, key: str) -> None:
+                await bare[number * 7 % len(bare)].send_large(key, padding)
+
+            def record(into: LargeRecorder) -> None:
+                for conversation in bare:
+                    conversation.large = into
+
+            way = "inline"
+        else:
+            clients = conversations[0].clients  # type: ignore[attr-defined]
+            visitors = [LargeVisitor(clients, number, fetcher, recorder) for number in range(LARGE_VISITORS)]
+            await asyncio.gather(*(visitor.open() for visitor in visitors))
+            await asyncio.gather(*(visitor.seed() for visitor in visitors))
+
+            async def send(number: int, key: str) -> None:
+                await visitors[number % len(visitors)].recover(key)
+
+            def record(into: LargeRecorder) -> None:
+                for visitor in visitors:
+                    visitor.recorder = into
+
+            way = "URL (EventInS3)"
+        profiler = None if wide is not None else _profiler(server, "-large")
+        quiet = LargeRecorder()
+        record(quiet)
+        cost = await _large_cost(server, quiet, send)
+        record(recorder)
+        runs: dict[str, list[dict[str, Any]]] = {"alone": [], "mixed": []}
+        latency: dict[str, list[float]] = {"alone": [], "mixed": []}
+        # Two halves of each kind, alone, mixed, mixed, alone: a drift of the machine's load
+        # (other processes share its CPUs) weighs on both kinds alike.
+        for number, kind in enumerate(("alone", "mixed", "mixed", "alone")):
+            await _settle(server)
+            tag = f"{server.name}-{kind}{number}"
+            if kind == "alone":
+                result = await open_loop(server, conversations, rate, duration / 2, tag)
+            else:
+                result, _ = await asyncio.gather(
+                    open_loop(server, conversations, rate * (1 - LARGE_SHARE), duration / 2, tag),
+                    _large_loop(rate * LARGE_SHARE, duration / 2, recorder, send, tag),
+                )
+            runs[kind].append(result)
+            latency[kind] += Phase.current.latency["v2a"] + Phase.current.latency["a2v"]
+        load.append(round(os.getloadavg()[0], 2))
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
+        small = {kind: _small_figures(runs[kind], latency[kind]) for kind in runs}
+        alone_p99, mixed_p99 = small["alone"]["small_p99_ms"], small["mixed"]["small_p99_ms"]
+        large = {**recorder.figures(way), "cpu_ms_per_event": cost}
+        return {
+            "rate": rate,
+            "seconds": duration,
+            **small,
+            "small_p99_ratio": round(mixed_p99 / alone_p99, 2) if mixed_p99 and alone_p99 else None,
+            "large": large,
+            "load_average": load,
+            "phase_seconds": round(time.perf_counter() - started),
+        }
+    finally:
+        await asyncio.gather(*(visitor.close() for visitor in visitors), return_exceptions=True)
+        await fetcher.aclose()
+        if wide is not None:
+            await asyncio.gather(*(conversation.close() for conversation in conversations), return_exceptions=True)
+            await wide.stop()
+
+
 # --- Runs ---------------------------------------------------------------------------------
 
 
@@ -862,6 +1229,8 @@ async def _measure(
     if profiler is not None:
         profiler.send_signal(signal.SIGINT)
         profiler.wait(timeout=60)
+    if plan.large_seconds > 0:
+        figures["large_events"] = await large_events(server, conversations, plan)
     figures["frame_limit"] = await frame_limit(idle_urls[0])
     profiler = _profiler(server, "-connect")
     idle, sockets = await idle_connections(server, idle_urls[1:])
@@ -964,6 +1333,49 @@ def _ratio(value: Any, base: Any) -> str:
     return "-"
 
 
+LARGE_SMALL_COLUMNS = [
+    ("p50 alone→mixed", lambda f: f"{f['alone']['small_p50_ms']}→{f['mixed']['small_p50_ms']}"),
+    ("p99 alone→mixed", lambda f: f"{f['alone']['small_p99_ms']}→{f['mixed']['small_p99_ms']}"),
+    ("p99 ratio", lambda f: f["small_p99_ratio"]),
+    ("lost/dup", lambda f: "/".join(str(f["alone"][key] + f["mixed"][key]) for key in ("lost", "duplicated"))),
+    ("load avg", lambda f: "→".join(str(load) for load in f["load_average"])),
+    ("phase s", lambda f: f["phase_seconds"]),
+]
+LARGE_COLUMNS = [
+    ("sent/failed/lost", lambda f: f"{f['sent']}/{sum(f['failed'].values())}/{f['lost']}"),
+    ("p50/p99 ms", lambda f: f"{f['p50_ms']}/{f['p99_ms']}"),
+    ("fetch p50/p99 ms", lambda f: f"{f['fetch_p50_ms']}/{f['fetch_p99_ms']}"),
+    ("bytes/event", lambda f: f["bytes_per_event"]),
+    ("CPU ms/event", lambda f: f.get("cpu_ms_per_event")),
+    ("way", lambda f: f["way"]),
+]
+
+
+def _large_report(results: list[dict[str, Any]]) -> list[str]:
+    """Small messages alone and with 1 % large requests (target: p99 ratio ≤ 1.20 within Parley)."""
+    measured = [figures for figures in results if figures.get("large_events")]
+    if not measured:
+        return []
+    first = measured[0]["large_events"]
+    lines = [
+        "",
+        f"large events: {first['rate']:g} msg/s, {first['seconds']:g} s alone and {first['seconds']:g} s with "
+        f"{LARGE_SHARE:.0%} of requests answered by ~1 MB; small messages, ms (target p99 ratio ≤ 1.20)",
+        f"{'server':<10}" + "".join(f"{name:>18}" for name, _ in LARGE_SMALL_COLUMNS),
+    ]
+    for figures in measured:
+        large = figures["large_events"]
+        lines.append(f"{figures['server']:<10}" + "".join(f"{get(large)!s:>18}" for _, get in LARGE_SMALL_COLUMNS))
+    lines.append("the large events (from the scheduled send to the whole frame in hand; fetch: the URL's GET)")
+    lines.append(f"{'server':<10}" + "".join(f"{name:>18}" for name, _ in LARGE_COLUMNS))
+    for figures in measured:
+        large = figures["large_events"]["large"]
+        lines.append(f"{figures['server']:<10}" + "".join(f"{get(large)!s:>18}" for _, get in LARGE_COLUMNS))
+        if large["failed"]:
+            lines.append(f"{figures['server']} large failures: {large['failed']}")
+    return lines
+
+
 def report(results: list[dict[str, Any]], plan: Plan) -> str:
     bare = results[0]
     lines = [f"conversations: {plan.conversations}; machine: {os.cpu_count()} CPUs; rates offered half each way", ""]
@@ -991,6 +1403,7 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
                     f"{_ratio(get(figures), get(bare)) if name in RATIO_SUMMARY else '':>17}" for name, get in SUMMARY
                 )
             )
+    lines.extend(_large_report(results))
     for figures in results:
         if figures.get("errors"):
             lines.append(f"{figures['server']} errors: {figures['errors']}")
@@ -1008,6 +1421,8 @@ async def main(arguments: argparse.Namespace) -> None:
         plan = dataclasses.replace(plan, conversations=arguments.conversations)
     if arguments.rates:
         plan = dataclasses.replace(plan, rates=tuple(float(rate) for rate in arguments.rates.split(",")))
+    if arguments.large_seconds is not None:
+        plan = dataclasses.replace(plan, large_seconds=arguments.large_seconds)
     if arguments.servers is not None:
         plan = dataclasses.replace(plan, servers=tuple(name for name in arguments.servers.split(",") if name))
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -1042,6 +1457,9 @@ if __name__ == "__main__":
         help="agent replies as send frames on the console socket (default, as the console does) or over REST",
     )
     parser.add_argument("--rates", help="comma-separated offered rates, messages per second")
+    parser.add_argument(
+        "--large-seconds", type=float, help="each run of the large-events phase (quick 4, full 30; 0 skips it)"
+    )
     parser.add_argument("--servers", help="comma-separated: daphne,uvicorn (empty: bare relay only)")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--database", default="parley_bench")
