@@ -142,3 +142,22 @@ def test_message_created_is_published_once_with_its_snapshot(acme, thread, publi
     assert event.snapshot["message"]["id"] == message.pk
     assert event.snapshot["customer"]["first_name"] == "Vera"
     assert event.snapshot["contact"]["id"] == message.contact_id
+
+
+def test_attachments_are_claimed_with_the_message_or_nothing_is_written(acme, thread, published):
+    from chat.errors import InvalidContent
+
+    upload = services.attachment_create(
+        channel=acme.messaging, file_name="a.pdf", mime_type="application/pdf", data=b"%PDF-1.4", customer=acme.visitor
+    )
+    sent = services.message_create(
+        thread=thread, author_type="customer", content=_text("see"), client_id="a", attachments=[upload]
+    ).message
+    assert (upload.message_id, list(sent.attachments.values_list("pk", flat=True))) == (sent.pk, [upload.pk])
+    before = _row(thread)
+    published.clear()
+    with pytest.raises(InvalidContent):
+        services.message_create(
+            thread=thread, author_type="customer", content=_text("again"), client_id="b", attachments=[upload]
+        )
+    assert (_row(thread), Message.objects.filter(thread=thread).count(), published) == (before, 2, [])
