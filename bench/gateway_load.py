@@ -25,7 +25,15 @@ from that time, so a server that falls behind cannot hide it):
 - memory per idle visitor connection with permessage-deflate offered;
 - new connections per second (upgrades completed, tokens fetched beforehand);
 - messages lost and duplicated (must be 0) in every phase;
-- the frame-size limit (a 1 MiB frame must be refused).
+- the frame-size limit (a 1 MiB frame must be refused);
+- large events: at the first rate, small messages alone and with 1 % of the
+  requests a ``RecoverThread`` of a thread of 16 cards of 60 000 characters
+  (seeded over the socket and the agent REST API), whose ~1 MB answer comes as
+  ``EventInS3`` and is fetched over HTTP as the SDK does (halves alone, mixed,
+  mixed, alone; ``--large-seconds``): the small messages' p50/p99 in both and
+  the p99 ratio (target ≤ 1.20), the large events' latency, the fetch's own
+  latency, bytes and server CPU per event, failed and lost large events. The
+  bare relay's comparable is a 1 MB message relayed inline (it has no URL way).
 
 Figures are printed as a table with ratios against the bare relay; ``--json``
 writes them to a file. This is a benchmark: it prints, it asserts nothing.
