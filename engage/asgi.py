@@ -11,17 +11,17 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engage.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from analytics.ingest import lifespan as analytics_lifespan  # noqa: E402
 from analytics.ingest import mount as analytics_mount  # noqa: E402
-from chat.routing import websocket_urlpatterns as chat_websockets  # noqa: E402
+from chat.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # /analytics/1.0/… (the hottest path) is answered by a lean ASGI app before Django.
         "http": analytics_mount(django_asgi_app),
         "lifespan": analytics_lifespan,
-        "websocket": URLRouter(chat_websockets),
+        "websocket": websocket_application,
     }
 )

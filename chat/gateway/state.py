@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections import OrderedDict
 from typing import Any
 
 from chat.models import Customer, Thread
@@ -33,8 +32,9 @@ class ConnectionState:
     channel_name: str = ""
     layer: Any = None
     joined: set[str] = dataclasses.field(default_factory=set)
-    pending_joins: set[str] = dataclasses.field(default_factory=set)
-    threads: OrderedDict[str, Thread] = dataclasses.field(default_factory=OrderedDict)
+    pending_joins: list[str] = dataclasses.field(default_factory=list)
+    # Touched threads by public id, least recently used first (a dict keeps insertion order).
+    threads: dict[str, Thread] = dataclasses.field(default_factory=dict)
     agents: dict[int, Membership | None] = dataclasses.field(default_factory=dict)
     # Per thread (pk), the highest message sequence this socket has been sent: the resync point.
     sequences: dict[int, int] = dataclasses.field(default_factory=dict)
@@ -65,16 +65,16 @@ class ConnectionState:
 
     def remember(self, thread: Thread) -> Thread:
         """Caches the thread (its pushes come through the customer's group, joined at bind)."""
+        self.threads.pop(thread.public_id, None)
         self.threads[thread.public_id] = thread
-        self.threads.move_to_end(thread.public_id)
         while len(self.threads) > MAX_CACHED_THREADS:
-            self.threads.popitem(last=False)
+            del self.threads[next(iter(self.threads))]
         return thread
 
     def join_later(self, group: str) -> None:
         """Queues a group for ``flush_joins``, which the consumer awaits before the socket reads or answers."""
-        if group not in self.joined:
-            self.pending_joins.add(group)
+        if group not in self.joined and group not in self.pending_joins:
+            self.pending_joins.append(group)
 
     async def join(self, group: str) -> None:
         if group in self.joined or self.layer is None:
@@ -86,7 +86,8 @@ class ConnectionState:
         """Joins the groups ``join_later`` queued (from a worker thread), concurrently."""
         if not self.pending_joins:
             return
-        groups, self.pending_joins = [g for g in self.pending_joins if g not in self.joined], set()
+        groups = [group for group in self.pending_joins if group not in self.joined]
+        self.pending_joins.clear()
         if self.layer is None or not groups:
             return
         if len(groups) == 1:  # the usual case (the customer's group): no task for a gather

@@ -38,7 +38,7 @@ def test_binding_a_customer_reads_nothing_and_queues_one_group(acme, django_asse
     state = ConnectionState(channel=acme.messaging, customer=None, legacy_customer_id=None, visitor_id="", base_url="")
     with django_assert_num_queries(0):
         handlers.customer_bind(state, acme.visitor)
-    assert state.pending_joins == {f"customer.{acme.visitor.pk}"}
+    assert state.pending_joins == [f"customer.{acme.visitor.pk}"]
     assert list(state.threads) == []
 
 
