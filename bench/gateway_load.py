@@ -29,8 +29,8 @@ from that time, so a server that falls behind cannot hide it):
 - large events: at the first rate, small messages alone and with 1 % of the
   requests a ``RecoverThread`` of a thread of 16 cards of 60 000 characters
   (seeded over the socket and the agent REST API), whose ~1 MB answer comes as
-  ``EventInS3`` and is fetched over HTTP as the SDK does (halves alone, mixed,
-  mixed, alone; ``--large-seconds``): the small messages' p50/p99 in both and
+  ``EventInS3`` and is fetched over HTTP as the SDK does (halves mixed, alone,
+  alone, mixed; ``--large-seconds``): the small messages' p50/p99 in both and
   the p99 ratio (target ≤ 1.20), the large events' latency, the fetch's own
   latency, bytes and server CPU per event, failed and lost large events. The
   bare relay's comparable is a 1 MB message relayed inline (it has no URL way).
@@ -1119,9 +1119,10 @@ async def large_events(server: Server, conversations: list[Conversation], plan: 
             recorder.failures["one at a time: never fetched"] += len(quiet.scheduled) - len(quiet.resolved)
         runs: dict[str, list[dict[str, Any]]] = {"alone": [], "mixed": []}
         latency: dict[str, list[float]] = {"alone": [], "mixed": []}
-        # Two halves of each kind, alone, mixed, mixed, alone: a drift of the machine's load
-        # (other processes share its CPUs) weighs on both kinds alike.
-        for number, kind in enumerate(("alone", "mixed", "mixed", "alone")):
+        # Two halves of each kind, mixed, alone, alone, mixed: a drift of the machine's load
+        # (other processes share its CPUs) weighs on both kinds alike, and what the seeding
+        # leaves behind weighs on the mixed side (the target's side).
+        for number, kind in enumerate(("mixed", "alone", "alone", "mixed")):
             await _settle(server)
             tag = f"{server.name}-{kind}{number}"
             if kind == "alone":
