@@ -77,10 +77,6 @@ def _assignee_user() -> Columns[Any]:
     return Columns(get_user_model(), "au")
 
 
-def _prep(model: type[models.Model], name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
-
-
 _OPEN = ", ".join(f"'{status}'" for status in Contact.OPEN_STATUSES)
 
 
@@ -110,9 +106,12 @@ def _read(connection: BaseDatabaseWrapper, row: Sequence[Any], start: int) -> tu
         start += len(CONTACT)
         assignee = ASSIGNEE.load(connection, row, start)
         if assignee is not None:
-            assignee.user = _assignee_user().load(connection, row, start + len(ASSIGNEE))
+            assignee.user = _assignee_user().load(connection, row, start + len(ASSIGNEE))  # type: ignore[assignment]
         contact.assigned_agent = assignee
     return thread, contact
+
+
+_UPDATED_AT = next(field for field in Thread._meta.concrete_fields if field.name == "updated_at")
 
 
 @functools.cache
@@ -127,7 +126,7 @@ def _thread_update_sql(*, inbound: bool, internal: bool) -> str:
 
 
 def _thread_update_params(connection: BaseDatabaseWrapper, thread_pk: int, now: Any) -> dict[str, Any]:
-    return {"thread": thread_pk, "now": _prep(Thread, "updated_at", now, connection), "false": False}
+    return {"thread": thread_pk, "now": _UPDATED_AT.get_db_prep_save(now, connection), "false": False}
 
 
 def thread_take_sequence(
@@ -290,7 +289,7 @@ def message_append(connection: BaseDatabaseWrapper, message: Message) -> tuple[T
     client id, thread and contact.
     """
     inbound = message.author_type == Message.Author.CUSTOMER
-    client_id = message.client_id
+    client_id = message.client_id or None
     sql = _append_sql(inbound=inbound, internal=message.is_internal, client_id=bool(client_id))
     params = _thread_update_params(connection, message.thread_id, message.created_at)
     params.update(_message_values(connection, message, skip=(*_FROM_THREAD, "client_id")), client_id=client_id)

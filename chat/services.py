@@ -430,10 +430,10 @@ def message_create(
     if client_id is not None and not (0 < len(client_id) <= MAX_CLIENT_ID):
         raise InvalidInput("A message id has 1–200 characters.")
     inbound = author_type == Message.Author.CUSTOMER
-    message = Message(
+    message = Message(  # type: ignore[misc]  # the content field takes a dict (encrypted JSON)
         tenant_id=thread.tenant_id,
         thread_id=thread.pk,
-        client_id=client_id,
+        client_id=client_id or "",
         direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
         author_type=author_type,
         author_agent=agent,
