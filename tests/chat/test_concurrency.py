@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
 
 from chat import services
-from chat.models import Contact, Message
+from chat.models import Contact, Message, Thread
 from tests.concurrency import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -85,3 +89,57 @@ def test_concurrent_first_contacts_of_one_customer_make_one_customer(acme):
 
     assert run_concurrently(8, identify) == []
     assert len(set(ids)) == 1
+
+
+def test_a_retry_that_waited_for_its_original_to_commit_returns_it(acme):
+    """The retry's statement began before the original committed, so only the unique constraint can tell."""
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="waited")
+    services.message_create(thread=thread, author_type="customer", content={"text": "first"}, client_id="first")
+    holding, release = threading.Event(), threading.Event()
+    results = {}
+
+    def original() -> None:
+        try:
+            with transaction.atomic():  # holds the thread row's lock until release
+                results["original"] = services.message_create(
+                    thread=Thread.objects.get(pk=thread.pk),
+                    author_type="customer",
+                    content={"text": "x"},
+                    client_id="same",
+                )
+                holding.set()
+                release.wait(timeout=60)
+        finally:
+            connection.close()
+
+    def retry() -> None:
+        try:
+            holding.wait(timeout=60)
+            results["retry"] = services.message_create(
+                thread=thread, author_type="customer", content={"text": "x"}, client_id="same"
+            )
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=original), threading.Thread(target=retry)]
+    for worker in workers:
+        worker.start()
+    holding.wait(timeout=60)
+    waiting = 0
+    for _ in range(600):  # until the retry's statement waits for the thread row's lock
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            (waiting,) = cursor.fetchone()
+        if waiting:
+            break
+        time.sleep(0.05)
+    release.set()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert waiting == 1
+    assert (results["original"].created, results["retry"].created) == (True, False)
+    assert results["retry"].message.pk == results["original"].message.pk
+    sequences = list(Message.objects.filter(thread=thread).order_by("sequence").values_list("sequence", flat=True))
+    assert (sequences, Thread.objects.get(pk=thread.pk).last_sequence) == ([1, 2], 2)
