@@ -91,42 +91,35 @@ def test_concurrent_first_contacts_of_one_customer_make_one_customer(acme):
     assert len(set(ids)) == 1
 
 
-def test_a_retry_that_waited_for_its_original_to_commit_returns_it(acme):
-    """The retry's statement began before the original committed, so only the unique constraint can tell."""
-    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="waited")
-    services.message_create(thread=thread, author_type="customer", content={"text": "first"}, client_id="first")
+def _second_waits_for_the_first(first, second) -> dict:
+    """Runs ``first()`` in a transaction that holds on until ``second()``, in another
+    connection, waits for a lock; returns both results (what ``second`` began before
+    ``first`` committed, it cannot see)."""
     holding, release = threading.Event(), threading.Event()
     results = {}
 
-    def original() -> None:
+    def run_first() -> None:
         try:
-            with transaction.atomic():  # holds the thread row's lock until release
-                results["original"] = services.message_create(
-                    thread=Thread.objects.get(pk=thread.pk),
-                    author_type="customer",
-                    content={"text": "x"},
-                    client_id="same",
-                )
+            with transaction.atomic():
+                results["first"] = first()
                 holding.set()
                 release.wait(timeout=60)
         finally:
             connection.close()
 
-    def retry() -> None:
+    def run_second() -> None:
         try:
             holding.wait(timeout=60)
-            results["retry"] = services.message_create(
-                thread=thread, author_type="customer", content={"text": "x"}, client_id="same"
-            )
+            results["second"] = second()
         finally:
             connection.close()
 
-    workers = [threading.Thread(target=original), threading.Thread(target=retry)]
+    workers = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
     for worker in workers:
         worker.start()
     holding.wait(timeout=60)
     waiting = 0
-    for _ in range(600):  # until the retry's statement waits for the thread row's lock
+    for _ in range(600):
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
@@ -139,7 +132,36 @@ def test_a_retry_that_waited_for_its_original_to_commit_returns_it(acme):
     for worker in workers:
         worker.join(timeout=60)
     assert waiting == 1
-    assert (results["original"].created, results["retry"].created) == (True, False)
-    assert results["retry"].message.pk == results["original"].message.pk
+    return results
+
+
+def test_a_retry_that_waited_for_its_original_to_commit_returns_it(acme):
+    """The retry's statement began before the original committed: only the unique constraint can tell."""
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="waited")
+    services.message_create(thread=thread, author_type="customer", content={"text": "first"}, client_id="first")
+
+    def send():
+        return services.message_create(thread=thread, author_type="customer", content={"text": "x"}, client_id="same")
+
+    results = _second_waits_for_the_first(send, send)
+    assert (results["first"].created, results["second"].created) == (True, False)
+    assert results["second"].message.pk == results["first"].message.pk
     sequences = list(Message.objects.filter(thread=thread).order_by("sequence").values_list("sequence", flat=True))
     assert (sequences, Thread.objects.get(pk=thread.pk).last_sequence) == ([1, 2], 2)
+
+
+def test_a_first_message_that_waited_for_another_shares_the_contact_it_opened(acme, published):
+    """The second writer's read began before the first opened the contact: the one-open-contact
+    constraint settles it, and only one ContactCreated is published."""
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="opened")
+    published.clear()
+
+    def send(client_id):
+        fresh = Thread.objects.get(pk=thread.pk)  # no message yet: the transaction path
+        return services.message_create(thread=fresh, author_type="customer", content={"text": "x"}, client_id=client_id)
+
+    results = _second_waits_for_the_first(lambda: send("a"), lambda: send("b"))
+    contact = Contact.objects.get(thread=thread)
+    assert (results["first"].message.contact_id, results["second"].message.contact_id) == (contact.pk, contact.pk)
+    assert (results["first"].message.sequence, results["second"].message.sequence) == (1, 2)
+    assert [event.contact_id for event in published if event.name == "contact.created"] == [contact.pk]
