@@ -9,6 +9,7 @@ import pytest
 from django.db import connection, transaction
 
 from chat import services
+from chat.errors import ThreadLocked
 from chat.models import Contact, Message, Thread
 from tests.concurrency import run_concurrently
 
@@ -94,7 +95,7 @@ def test_concurrent_first_contacts_of_one_customer_make_one_customer(acme):
 def _second_waits_for_the_first(first, second) -> dict:
     """Runs ``first()`` in a transaction that holds on until ``second()``, in another
     connection, waits for a lock; returns both results (what ``second`` began before
-    ``first`` committed, it cannot see)."""
+    ``first`` committed, it cannot see; what ``second`` raised is its result)."""
     holding, release = threading.Event(), threading.Event()
     results = {}
 
@@ -111,6 +112,8 @@ def _second_waits_for_the_first(first, second) -> dict:
         try:
             holding.wait(timeout=60)
             results["second"] = second()
+        except Exception as error:
+            results["second"] = error
         finally:
             connection.close()
 
@@ -165,3 +168,17 @@ def test_a_first_message_that_waited_for_another_shares_the_contact_it_opened(ac
     assert (results["first"].message.contact_id, results["second"].message.contact_id) == (contact.pk, contact.pk)
     assert (results["first"].message.sequence, results["second"].message.sequence) == (1, 2)
     assert [event.contact_id for event in published if event.name == "contact.created"] == [contact.pk]
+
+
+def test_a_customer_message_that_waited_for_the_lock_of_the_thread_is_refused(acme, published):
+    """The row it waited for is read again once the lock is free: the thread is locked now."""
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="locking")
+    services.message_create(thread=thread, author_type="customer", content={"text": "first"}, client_id="first")
+    published.clear()
+    results = _second_waits_for_the_first(
+        lambda: services.thread_set_locked(thread=Thread.objects.get(pk=thread.pk), locked=True),
+        lambda: services.message_create(thread=thread, author_type="customer", content={"text": "x"}, client_id="2"),
+    )
+    assert isinstance(results["second"], ThreadLocked)
+    assert (Message.objects.filter(thread=thread).count(), Thread.objects.get(pk=thread.pk).last_sequence) == (1, 1)
+    assert [event.name for event in published] == ["thread.updated"]
