@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import gc
@@ -859,6 +860,9 @@ class LargeVisitor:
         self.thread = f"{clients.server.name}-large-t{number}"
         self.socket: ClientConnection | None = None
         self.waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # Large requests not answered yet, oldest first: a socket's requests are answered in
+        # order, so an EventInS3 (which carries no request id) answers the oldest.
+        self.outstanding: collections.deque[str] = collections.deque()
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
@@ -881,40 +885,41 @@ class LargeVisitor:
                     continue
                 frame = json.loads(raw)
                 if frame.get("eventType") == "EventInS3":
-                    self._spawn(self._fetch(frame["data"]["s3Object"]["url"], time.perf_counter()))
+                    key = self.outstanding.popleft() if self.outstanding else None
+                    self._spawn(self._fetch(key, frame["data"]["s3Object"]["url"], time.perf_counter()))
                     continue
                 event_id = frame.get("eventId")
                 future = self.waiting.pop(event_id, None)
                 if future is not None and not future.done():
                     future.set_result(frame)
-                elif event_id in self.recorder.scheduled:
+                elif event_id in self.outstanding:
+                    self.outstanding.remove(event_id)
                     reason = frame["error"].get("reason") if "error" in frame else "answered inline"
                     self.recorder.failed(event_id, f"large request: {reason}")
 
-    async def _fetch(self, url: str, received: float) -> None:
-        """``GET`` the URL as the SDK does; the body must be the ThreadRecovered answer with every card."""
+    async def _fetch(self, key: str | None, url: str, received: float) -> None:
+        """``GET`` the URL as the SDK does; the body must be the answer to ``key`` with every card."""
         try:
             response = await self.fetcher.get(url)
         except httpx.HTTPError as error:
-            self.recorder.failed(None, f"fetch {type(error).__name__}")
+            self.recorder.failed(key, f"fetch {type(error).__name__}")
             return
         fetched = time.perf_counter() - received
         if response.status_code != 200:
-            self.recorder.failed(None, f"fetch {response.status_code}")
+            self.recorder.failed(key, f"fetch {response.status_code}")
             return
         body = response.content
-        frame = json.loads(body)
-        event_id = frame.get("eventId")
-        future = self.waiting.pop(event_id, None)
-        if future is not None:  # seeding's own check
-            future.set_result({**frame, "_bytes": len(body)})
+        try:
+            frame = json.loads(body)
+            postback, event_id = frame.get("postback") or {}, frame.get("eventId")
+        except (ValueError, AttributeError):
+            self.recorder.failed(key, "fetched a body that is not a frame")
             return
-        postback = frame.get("postback") or {}
         messages = (postback.get("data") or {}).get("messages") or []
-        if postback.get("eventType") != "ThreadRecovered" or len(messages) < LARGE_MESSAGES:
-            self.recorder.failed(event_id, "fetched the wrong frame")
+        if event_id != key or postback.get("eventType") != "ThreadRecovered" or len(messages) < LARGE_MESSAGES:
+            self.recorder.failed(key, "fetched the wrong frame")
             return
-        self.recorder.delivered(event_id, len(body), fetched)
+        self.recorder.delivered(key, len(body), fetched)
 
     async def request(self, event_type: str, data: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
         assert self.socket is not None
@@ -955,6 +960,7 @@ class LargeVisitor:
         assert self.socket is not None
         frame = json.loads(sdk_frame("RecoverThread", {"thread": {"idOnExternalPlatform": self.thread}}))
         frame["eventId"] = event_id
+        self.outstanding.append(event_id)
         await self.socket.send(json.dumps(frame))
 
     async def close(self) -> None:
