@@ -13,7 +13,9 @@ of a known ``client_id``, and an internal note.
 The database is ``$DATABASE_URL`` (PostgreSQL or SQLite; it must be migrated);
 the demo tenant is seeded when missing. By default no subscriber runs, so the
 figures are the write alone; ``--subscribers`` keeps the app's subscribers
-(channel-layer fan-out, routing of new contacts). Asserts nothing.
+(channel-layer fan-out, routing of new contacts), but outside a server each
+fan-out's ``async_to_sync`` starts an event loop of its own, which a server
+does not pay. Asserts nothing.
 """
 
 from __future__ import annotations
