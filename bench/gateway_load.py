@@ -100,7 +100,7 @@ FULL = Plan(
     burst=1000,
     idle=1500,
     agents=1,
-    servers=("daphne", "uvicorn", "uvicorn+fanout"),
+    servers=("daphne", "uvicorn", "uvicorn+pubsub"),
     large_seconds=30.0,
 )
 
@@ -284,13 +284,14 @@ LAYERS = {
 
 
 class Parley(Server):
-    """``<server>[-deflate][+<layer>]``: daphne or uvicorn, with a channel layer of LAYERS (default pubsub)."""
+    """``<server>[-deflate][+<layer>]``: daphne or uvicorn, with a channel layer of LAYERS (default
+    fanout, Parley's default with Redis, ADR 0005)."""
 
     def __init__(self, name: str, environment: dict[str, str]) -> None:
         super().__init__()
         self.name = name
         self.server, _, layer = name.partition("+")
-        self.layer = LAYERS[layer or "pubsub"]
+        self.layer = LAYERS[layer or "fanout"]
         self.env = environment
 
     def environment(self) -> dict[str, str]:

@@ -128,9 +128,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: channel layer, cache, Celery ------------------------------------
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    # CHANNEL_LAYER_BACKEND may name engage.layers.RedisFanoutChannelLayer
-    # (local delivery first, bounded mailboxes; docs/performance.md).
-    _layer_backend = env("CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer")
+    # engage.layers.RedisFanoutChannelLayer: local delivery first, one Redis publish per
+    # event for the other processes, bounded mailboxes (ADR 0005, docs/performance.md).
+    # CHANNEL_LAYER_BACKEND=channels_redis.pubsub.RedisPubSubChannelLayer selects channels-redis.
+    _layer_backend = env("CHANNEL_LAYER_BACKEND", "engage.layers.RedisFanoutChannelLayer")
     _layer_config: dict[str, object] = {"hosts": [REDIS_URL], "prefix": env("CHANNEL_LAYER_PREFIX", "parley")}
     if _layer_backend == "engage.layers.RedisFanoutChannelLayer":
         _layer_config["capacity"] = int(env("CHANNEL_LAYER_CAPACITY", "1000"))

@@ -291,20 +291,25 @@ async def test_a_channels_consumer_joins_groups_and_receives_through_the_layer(s
     assert layer.stats()["channels"] == 0
 
 
-def test_settings_choose_this_layer_without_redis_and_pubsub_with_it():
+def test_settings_choose_the_in_process_layer_without_redis_and_the_fanout_layer_with_it():
     root = Path(__file__).resolve().parents[2]
     code = "from engage import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])"
 
-    def backend(redis_url: str | None) -> str:
-        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    def backend(redis_url: str | None, chosen: str | None = None) -> str:
+        ignored = {"REDIS_URL", "DJANGO_SETTINGS_MODULE", "CHANNEL_LAYER_BACKEND"}
+        env = {k: v for k, v in os.environ.items() if k not in ignored}
         if redis_url:
             env["REDIS_URL"] = redis_url
+        if chosen:
+            env["CHANNEL_LAYER_BACKEND"] = chosen
         result = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
     assert backend(None) == "engage.layers.InProcessChannelLayer"
-    assert backend("redis://127.0.0.1:6379/0").startswith("channels_redis.")
+    assert backend("redis://127.0.0.1:6379/0") == "engage.layers.RedisFanoutChannelLayer"
+    pubsub = "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert backend("redis://127.0.0.1:6379/0", pubsub) == pubsub
 
 
 # --- RedisFanoutChannelLayer -------------------------------------------------------

@@ -185,7 +185,7 @@ def daphne_server(sdk_installed, settings):  # type: ignore[no-untyped-def]
     prefix = f"interop-{uuid.uuid4().hex[:8]}"
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "engage.layers.RedisFanoutChannelLayer",  # the default with REDIS_URL, as in the server
             "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": prefix},
         }
     }
