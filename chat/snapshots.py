@@ -19,6 +19,7 @@ the database.
 from __future__ import annotations
 
 import datetime
+import operator
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -92,18 +93,30 @@ def _user_fields() -> tuple[str, ...]:
     return ("id", user_model.USERNAME_FIELD, "first_name", "last_name")
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, models.fields.files.FieldFile):
-        return value.name
-    return value
+def _encoder(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
+    """How a field's value becomes a plain one; None: it already is."""
+    if isinstance(field, models.DateTimeField):
+        return datetime.datetime.isoformat
+    if isinstance(field, models.UUIDField):
+        return str
+    if isinstance(field, models.FileField):
+        return operator.attrgetter("name")
+    return None
 
 
-def _dump(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
-    return {name: _encode(getattr(instance, name)) for name in fields}
+_dumpers: dict[tuple[type[models.Model], tuple[str, ...]], tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {}
+
+
+def _dump(instance: models.Model, fields: tuple[str, ...]) -> dict[str, Any]:
+    model = type(instance)
+    dumper = _dumpers.get((model, fields))
+    if dumper is None:
+        dumper = _dumpers[model, fields] = tuple((name, _encoder(model._meta.get_field(name))) for name in fields)
+    values = {}
+    for name, encode in dumper:
+        value = getattr(instance, name)
+        values[name] = value if encode is None or value is None else encode(value)
+    return values
 
 
 _columns: dict[type[models.Model], tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {}

@@ -124,7 +124,14 @@ def test_the_console_push_uses_the_snapshot_and_reads_nothing(acme, written, dja
     assert (data["id"], data["sequence"], data["content"]["text"]) == (str(message.public_id), 2, "Here is the plan")
 
 
-def test_the_console_push_of_another_tenants_snapshot_falls_back_to_a_scoped_read(globex, written):
+def test_the_console_push_of_another_tenants_snapshot_falls_back_to_a_scoped_read(globex, written, monkeypatch):
     _, event = written
     wire = msgpack.unpackb(msgpack.packb(event.as_dict()))
+    reads = []
+
+    async def scoped_read(message_id, tenant_id):  # stands for the tenant-filtered database read
+        reads.append((message_id, tenant_id))
+
+    monkeypatch.setattr("chat.console.consumer._message", scoped_read)
     assert async_to_sync(_message_data)(wire, globex.tenant.pk) is None
+    assert reads == [(event.message_id, globex.tenant.pk)]
