@@ -237,8 +237,11 @@ describe("ChatWidget, live chat", () => {
     const threadId = send.payload.data.thread.idOnExternalPlatform;
     socket.push({ eventId: send.eventId });
     socket.push({ eventId: "c1", eventType: "CaseCreated", data: { case: { id: "7", threadIdOnExternalPlatform: threadId, status: "new" } } });
+    socket.push({ eventId: "q0", eventType: "SetPositionInQueue", data: { consumerContact: { id: "8" }, positionInQueue: 5, thread: { idOnExternalPlatform: "another-thread" } } });
     socket.push({ eventId: "q1", eventType: "SetPositionInQueue", data: { consumerContact: { id: "7" }, positionInQueue: 2, thread: { idOnExternalPlatform: threadId } } });
     await flush();
+
+    expect(root.textContent).not.toContain("number 5");
 
     expect(root.textContent).toContain("You are number 2 in the queue.");
     socket.push({ eventId: "a1", eventType: "CaseInboxAssigneeChanged", data: { case: { id: "7", threadIdOnExternalPlatform: threadId }, inboxAssignee: { nickname: "Alice" }, previousInboxAssignee: null } });

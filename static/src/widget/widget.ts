@@ -802,6 +802,8 @@ export class ChatWidget implements WidgetApi {
           this.notice(format(this.t.agentLeft, { name: agentName(data.previousInboxAssignee, this.t) }));
         return;
       case "SetPositionInQueue":
+        // The socket hears every thread of the customer (an offline message's too): only the one on screen counts.
+        if (!mine && threadId) return;
         return this.onQueue(Number(data.positionInQueue));
       case "SenderTypingStarted":
       case "SenderTypingEnded":
