@@ -168,3 +168,17 @@ def test_saving_a_channel_brand_or_tenant_drops_the_cached_channels(acme):  # ty
         assert sessions.channel_cached(**pair) is not None
         row.save()
         assert sessions.channel_cached(**pair) is None, type(row).__name__
+
+
+def test_a_token_of_a_customer_deleted_since_authorizes_nothing(acme):  # type: ignore[no-untyped-def]
+    from chat.gateway import sessions
+    from chat.gateway.handlers.common import NotAuthorized, customer_of
+    from chat.models import Customer
+
+    gone = services.customer_identify(brand=acme.brand, id_on_external_platform="gone")
+    customer = sessions.customer_from_token(channel=acme.messaging, customer_pk=gone.pk)
+    Customer.objects.filter(pk=gone.pk).delete()
+    state = ConnectionState(channel=acme.messaging, customer=None, legacy_customer_id=None, visitor_id="", base_url="")
+    handlers.customer_bind(state, customer)
+    with pytest.raises(NotAuthorized):
+        customer_of(state)
