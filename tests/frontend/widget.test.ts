@@ -83,10 +83,12 @@ function answer(socket: FakeSocket, eventType: string, data: Record<string, unkn
 }
 
 function agentMessage(threadId: string, text: string, id = "m-agent") {
+  // A reply comes after what the visitor just typed (stamped with the real clock): never a fixed date.
+  const at = new Date(Date.now() + 1000).toISOString();
   return {
     eventId: `push-${id}`,
     eventType: "MessageCreated",
-    createdAt: "2026-11-21T10:00:05Z",
+    createdAt: at,
     data: {
       thread: { idOnExternalPlatform: threadId },
       message: {
@@ -95,7 +97,7 @@ function agentMessage(threadId: string, text: string, id = "m-agent") {
         threadIdOnExternalPlatform: threadId,
         direction: "outbound",
         messageContent: { type: "TEXT", payload: { text } },
-        createdAtWithMilliseconds: "2026-11-21T10:00:05.000Z",
+        createdAtWithMilliseconds: at,
         attachments: [],
         authorUser: { firstName: "Alice", surname: "Agent", nickname: "Alice" },
       },
