@@ -340,6 +340,29 @@ async def test_a_group_message_reaches_members_in_another_process(redis_pair):
 
 
 @pytest.mark.redis
+async def test_a_burst_of_concurrent_sends_arrives_complete_and_in_order_over_one_connection(settings):
+    """300 senders at once (fire-and-forget fan-out under load) used to need 300 connections
+    and failed past the pool's 100; now they queue behind one pipeline per round trip."""
+    import uuid
+
+    prefix = f"test{uuid.uuid4().hex[:12]}"
+    sender = RedisFanoutChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix, capacity=1000)
+    receiver = RedisFanoutChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix, capacity=1000)
+    try:
+        channel = await receiver.new_channel()
+        await receiver.group_add("console", channel)
+
+        await asyncio.gather(*(sender.group_send("console", {"type": "m", "n": n}) for n in range(300)))
+
+        assert [(await recv(receiver, channel))["n"] for _ in range(300)] == list(range(300))
+        pool = sender._publisher().client.connection_pool
+        assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+    finally:
+        await sender.flush()
+        await receiver.flush()
+
+
+@pytest.mark.redis
 async def test_local_members_get_a_group_message_once_not_again_from_redis(redis_pair):
     first, second = redis_pair
     channel = await first.new_channel()
