@@ -17,7 +17,6 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
@@ -29,7 +28,7 @@ from chat.console import protocol
 from chat.models import Message
 from chat.snapshots import message_from_snapshot
 from engage.errors import ParleyError
-from engage.lib.consumers import WorkerDatabaseMixin
+from engage.lib.consumers import WorkerDatabaseMixin, in_worker
 from engage.models import Membership
 from engage.selectors import memberships_of
 
@@ -65,7 +64,7 @@ def _query(scope: dict[str, Any]) -> dict[str, str]:
     return {key: values[-1] for key, values in parse_qs(raw).items()}
 
 
-@database_sync_to_async
+@in_worker
 def _membership(user: Any, tenant_slug: str | None) -> Membership | None:
     memberships = memberships_of(user=user)
     if tenant_slug:
@@ -74,12 +73,12 @@ def _membership(user: Any, tenant_slug: str | None) -> Membership | None:
     return found[0] if len(found) == 1 else None
 
 
-@database_sync_to_async
+@in_worker
 def _readable(agent: Membership) -> set[int]:
     return inbox.readable_channel_ids(agent=agent)
 
 
-@database_sync_to_async
+@in_worker
 def _message(message_id: int, tenant_id: int) -> dict[str, Any] | None:
     message = (
         Message.objects.filter(pk=message_id, tenant_id=tenant_id)
@@ -117,7 +116,7 @@ _RENDERED_SIZE = 1024
 _SERIALIZER = MessageSerializer()
 
 
-@database_sync_to_async
+@in_worker
 def _resync(agent: Membership, frame: protocol.Resync) -> list[dict[str, Any]]:
     frames = []
     for thread_id, after in frame.threads.items():
@@ -143,7 +142,7 @@ def _resync(agent: Membership, frame: protocol.Resync) -> list[dict[str, Any]]:
     return frames
 
 
-@database_sync_to_async
+@in_worker
 def _typing(agent: Membership, frame: protocol.Typing) -> dict[str, Any]:
     thread = inbox.thread_for_agent(agent=agent, thread_id=frame.thread_id)
     inbox.thread_check_reply(agent=agent, thread=thread)
@@ -151,14 +150,14 @@ def _typing(agent: Membership, frame: protocol.Typing) -> dict[str, Any]:
     return protocol.ack_frame(ref=frame.ref)
 
 
-@database_sync_to_async
+@in_worker
 def _seen(agent: Membership, frame: protocol.Seen) -> dict[str, Any]:
     thread = inbox.thread_for_agent(agent=agent, thread_id=frame.thread_id)
     marked = services.messages_mark_seen(thread=thread, reader="agent", up_to_sequence=frame.up_to_sequence)
     return protocol.ack_frame(ref=frame.ref, marked=marked)
 
 
-@database_sync_to_async
+@in_worker
 def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
     """The REST reply's checks and write, in one worker call (docs/agent-protocol.md, ``send``)."""
     reply = Reply(
@@ -176,6 +175,7 @@ def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
 class ConsoleConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
     agent: Membership | None = None
     group: str | None = None
+    closing = False
     channels_readable: set[int]
 
     async def connect(self) -> None:
@@ -208,7 +208,8 @@ class ConsoleConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(frame, default=str, separators=(",", ":")))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.agent is None:
+        # Once closing, unanswered sends are the client's to retry (same client id) after it reconnects.
+        if self.agent is None or self.closing:
             return
         if text_data is None or len(text_data.encode()) > protocol.MAX_FRAME_BYTES:
             await self._send(protocol.error_frame(code="invalid_frame", message="Send JSON text up to 64 KiB."))
@@ -255,11 +256,14 @@ class ConsoleConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
         nothing is lost (docs/performance.md, "Channel layers"); 1013 is "try again later".
         """
         logger.warning("console: channel layer overflow (%s); closing for a resync", message.get("reason"))
+        self.closing = True  # frames and events still queued for this socket are not worked on
         await self.close(code=1013)
 
     async def chat_event(self, message: dict[str, Any]) -> None:
         """A domain event from ``chat.realtime``: forward it if the agent may read its thread."""
         assert self.agent is not None
+        if self.closing:
+            return
         event = message["event"]
         if event.get("tenant_id") != self.agent.tenant_id:
             return

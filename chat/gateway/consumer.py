@@ -12,15 +12,12 @@ See docs/visitor-protocol.md.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
@@ -43,28 +40,10 @@ from chat.gateway.pushes import push_frames, resync_frames
 from chat.gateway.sessions import channel_cached, handshake_accept
 from chat.gateway.state import ConnectionState
 from engage.errors import ParleyError
-from engage.lib.consumers import WorkerDatabaseMixin
+from engage.lib.consumers import WORKERS, WorkerDatabaseMixin, in_worker
 from engage.models import Channel
 
 logger = logging.getLogger(__name__)
-
-
-# One pool per process, sized like the database connection pool so no worker waits for a connection.
-_WORKERS = ThreadPoolExecutor(
-    max_workers=int(getattr(settings, "PARLEY_GATEWAY_WORKERS", 0) or os.environ.get("DATABASE_POOL_MAX", "16")),
-    thread_name_prefix="visitor-gateway",
-)
-
-
-def in_worker(function: Any) -> Any:
-    """Runs ``function`` in the shared worker pool, cleaning database connections around it.
-
-    Not thread-sensitive: Channels' default would run every socket's database
-    work on one process-wide thread, one at a time. Handlers keep no connection
-    state between calls (each service commits its own transaction), so any
-    pool thread will do.
-    """
-    return database_sync_to_async(function, thread_sensitive=False, executor=_WORKERS)
 
 
 def _query(scope: dict[str, Any]) -> dict[str, str]:
@@ -171,7 +150,7 @@ class VisitorConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
         text = cxone_dumps(frame)
         if len(text) > MAX_OUTBOUND_FRAME_BYTES // 4 and len(text.encode()) > MAX_OUTBOUND_FRAME_BYTES:
             assert self.state is not None
-            url = await sync_to_async(large_event_store, thread_sensitive=False, executor=_WORKERS)(
+            url = await sync_to_async(large_event_store, thread_sensitive=False, executor=WORKERS)(
                 text, base_url=self.state.base_url
             )
             text = cxone_dumps(cxone_event_in_s3(url, cxone_frame_type(frame)))

@@ -11,6 +11,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from chat import services
+from chat.models import Message
 from engage.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,3 +42,29 @@ async def test_an_overflow_notice_closes_the_console_socket_for_a_resync(acme):
     await layer.send(channel, {"type": "layer.overflow", "channel": channel, "dropped": 3, "reason": "capacity"})
 
     assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 1013}
+
+
+async def test_frames_queued_behind_the_overflow_close_are_left_to_the_client_to_retry(acme):
+    thread, _ = await database_sync_to_async(services.thread_get_or_create)(
+        channel=acme.messaging, customer=acme.visitor, public_id="overflowing"
+    )
+    cookie = await database_sync_to_async(_cookie)(acme.alice.user)
+    headers = [(b"host", b"testserver"), (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]
+    communicator = WebsocketCommunicator(application, "/ws/console", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "welcome"
+    layer = get_channel_layer()
+    (channel,) = layer.groups[f"tenant.{acme.tenant.pk}.console"]
+
+    await layer.send(channel, {"type": "layer.overflow", "channel": channel, "dropped": 3, "reason": "capacity"})
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 1013}
+
+    # What was still queued for the socket when it closed: a reply and an event.
+    send = {"type": "send", "ref": "r1", "thread_id": thread.pk, "client_id": "late-1", "text": "After the close"}
+    await communicator.send_json_to(send)
+    presence = {"event": "presence.changed", "tenant_id": acme.tenant.pk}
+    await layer.send(channel, {"type": "chat.event", "event": presence})
+
+    assert await communicator.receive_nothing(timeout=0.5)
+    assert not await database_sync_to_async(Message.objects.filter(client_id="late-1").exists)()
