@@ -439,6 +439,7 @@ class ParleyClients:
         self.agents = agents
         self.held: list[dict[int, set[int]]] = [{} for _ in range(agents)]
         self.reconnects = 0
+        self._sending: set[asyncio.Task[None]] = set()
         self._tasks = [asyncio.create_task(self._console(number)) for number in range(agents)]
         self.consoles_ready = [asyncio.get_running_loop().create_future() for _ in range(agents)]
         await asyncio.wait_for(asyncio.gather(*self.consoles_ready), 60)
@@ -482,7 +483,10 @@ class ParleyClients:
                     await console.send(json.dumps({"type": "resync", "threads": dict(items[offset : offset + 50])}))
             with contextlib.suppress(ConnectionClosed):
                 async for frame in console:
-                    await self._console_frame(console, json.loads(frame), number)
+                    try:
+                        await self._console_frame(console, json.loads(frame), number)
+                    except Exception as error:  # a reader that dies would stall the server's sends
+                        self.errors[f"console frame {type(error).__name__}: {error}"[:120]] += 1
             if self.live.get(number) is console:
                 del self.live[number]
             for ref, (sent_on, future) in list(self.answers.items()):
@@ -509,7 +513,14 @@ class ParleyClients:
                 self._agent_message(parsed["thread_id"], message, number)
             if parsed.get("has_more") and parsed["messages"]:
                 after = parsed["messages"][-1]["sequence"]
-                await console.send(json.dumps({"type": "resync", "threads": {str(parsed["thread_id"]): after}}))
+                # Sent beside the reading, as a browser's send never stops it reading: awaiting the
+                # send here could wait on a server that waits for this client to read.
+                self._sending.add(task := asyncio.create_task(self._send_quietly(console, after, parsed["thread_id"])))
+                task.add_done_callback(self._sending.discard)
+
+    async def _send_quietly(self, console: ClientConnection, after: int, thread_id: int) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await console.send(json.dumps({"type": "resync", "threads": {str(thread_id): after}}))
 
     def _agent_message(self, thread_id: int, message: dict[str, Any], number: int) -> None:
         sequences = self.held[number].setdefault(thread_id, set())

@@ -255,6 +255,8 @@ class ConsoleConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
         The console reconnects and resyncs every thread it holds by sequence, so
         nothing is lost (docs/performance.md, "Channel layers"); 1013 is "try again later".
         """
+        if self.closing:  # a second notice while closing: closing twice is an ASGI error
+            return
         logger.warning("console: channel layer overflow (%s); closing for a resync", message.get("reason"))
         self.closing = True  # frames and events still queued for this socket are not worked on
         await self.close(code=1013)

@@ -65,6 +65,8 @@ async def test_frames_queued_behind_the_overflow_close_are_left_to_the_client_to
     await communicator.send_json_to(send)
     presence = {"event": "presence.changed", "tenant_id": acme.tenant.pk}
     await layer.send(channel, {"type": "chat.event", "event": presence})
+    # A second notice (the mailbox filled again before the close): closing twice would be an ASGI error.
+    await layer.send(channel, {"type": "layer.overflow", "channel": channel, "dropped": 1, "reason": "capacity"})
 
     assert await communicator.receive_nothing(timeout=0.5)
     assert not await database_sync_to_async(Message.objects.filter(client_id="late-1").exists)()
