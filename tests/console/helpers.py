@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
 from chat import services
 from chat.models import Contact, Customer
+from engage.asgi import application
 from engage.models import Channel, Membership
 
 
@@ -24,3 +32,30 @@ def set_presence(member: Membership, presence: str, capacity: int | None = None)
         member.max_concurrent_contacts = capacity
     member.save(update_fields=["presence", "max_concurrent_contacts"])
     return member
+
+
+def session_cookie(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def console_socket(
+    user: Any = None, *, path: str = "/ws/console", origin: str = "http://testserver"
+) -> tuple[WebsocketCommunicator, bool, int | None]:
+    """A console socket opened by ``user`` (logged in through a session cookie; None: anonymous)."""
+    headers = [(b"host", b"testserver"), (b"origin", origin.encode())]
+    if user is not None:
+        cookie = await database_sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def welcomed_console(user: Any) -> WebsocketCommunicator:
+    """A console socket of ``user``, connected and past its welcome frame."""
+    communicator, connected, _ = await console_socket(user)
+    assert connected
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "welcome"
+    return communicator

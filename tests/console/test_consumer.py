@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.test import Client
 
 from chat import assignment, services
 from chat.models import Message
-from engage.asgi import application
-from tests.console.helpers import waiting_contact
+from tests.console.helpers import console_socket, waiting_contact
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(settings):
-    """A key prefix of its own: the shared Redis cache is never flushed."""
-    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"console-test-{uuid.uuid4().hex}"}}
-
-
-def _cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-async def _open(user=None, *, path: str = "/ws/console", origin: str = "http://testserver"):
-    headers = [(b"host", b"testserver"), (b"origin", origin.encode())]
-    if user is not None:
-        cookie = await database_sync_to_async(_cookie)(user)
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, code = await communicator.connect()
-    return communicator, connected, code
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_cache")]
 
 
 async def _frames_until(communicator, predicate, *, limit: int = 20) -> list[dict]:
@@ -56,7 +29,7 @@ async def _nothing_more(communicator) -> None:
 
 
 async def test_a_member_gets_a_welcome(acme):
-    communicator, connected, _ = await _open(acme.alice.user)
+    communicator, connected, _ = await console_socket(acme.alice.user)
     assert connected
     welcome = await communicator.receive_json_from()
     assert welcome == {
@@ -71,23 +44,23 @@ async def test_a_member_gets_a_welcome(acme):
 async def test_anonymous_and_non_members_cannot_open_the_socket(acme, user_model):
     outsider = await database_sync_to_async(user_model.objects.create_user)("outsider", password="x")
     for user in (None, outsider):
-        _communicator, connected, code = await _open(user)
+        _communicator, connected, code = await console_socket(user)
         assert connected is False
         assert code == 4403
 
 
 async def test_a_foreign_origin_cannot_open_the_socket(acme):
-    _communicator, connected, code = await _open(acme.alice.user, origin="https://evil.example")
+    _communicator, connected, code = await console_socket(acme.alice.user, origin="https://evil.example")
     assert (connected, code) == (False, 4403)
 
 
 async def test_a_member_of_another_tenant_slug_is_refused(acme, globex):
-    _communicator, connected, _ = await _open(acme.alice.user, path="/ws/console?tenant=globex")
+    _communicator, connected, _ = await console_socket(acme.alice.user, path="/ws/console?tenant=globex")
     assert connected is False
 
 
 async def test_new_messages_and_notes_are_pushed(acme):
-    communicator, _, _ = await _open(acme.alice.user)
+    communicator, _, _ = await console_socket(acme.alice.user)
     await communicator.receive_json_from()
     contact = await database_sync_to_async(waiting_contact)(acme, "c1", text="Hello there")
     frames = await _frames_until(communicator, lambda f: f["type"] == "message")
@@ -106,7 +79,7 @@ async def test_new_messages_and_notes_are_pushed(acme):
 
 async def test_events_of_channels_outside_the_agents_queues_are_not_forwarded(acme):
     await database_sync_to_async(acme.queue.agents.remove)(acme.bob)
-    communicator, _, _ = await _open(acme.bob.user)
+    communicator, _, _ = await console_socket(acme.bob.user)
     await communicator.receive_json_from()
     await database_sync_to_async(waiting_contact)(acme, "c1")
     await _nothing_more(communicator)
@@ -115,7 +88,7 @@ async def test_events_of_channels_outside_the_agents_queues_are_not_forwarded(ac
 
 async def test_globex_can_neither_read_nor_act_on_acme_threads_over_the_socket(acme, globex, published):
     contact = await database_sync_to_async(waiting_contact)(acme, "c1")
-    communicator, connected, _ = await _open(globex.admin.user)
+    communicator, connected, _ = await console_socket(globex.admin.user)
     assert connected
     await communicator.receive_json_from()
     published.clear()
@@ -146,7 +119,7 @@ async def test_globex_can_neither_read_nor_act_on_acme_threads_over_the_socket(a
 async def test_only_an_agent_who_may_reply_shows_typing(acme, published):
     contact = await database_sync_to_async(waiting_contact)(acme, "c1")
     await database_sync_to_async(assignment.contact_pick)(contact=contact, agent=acme.alice)
-    communicator, _, _ = await _open(acme.bob.user)
+    communicator, _, _ = await console_socket(acme.bob.user)
     await communicator.receive_json_from()
     published.clear()
     await communicator.send_json_to({"type": "typing", "thread_id": contact.thread_id, "is_typing": True, "ref": 3})
@@ -159,7 +132,7 @@ async def test_only_an_agent_who_may_reply_shows_typing(acme, published):
 async def test_typing_and_seen_frames(acme, published):
     contact = await database_sync_to_async(waiting_contact)(acme, "c1")
     await database_sync_to_async(assignment.contact_pick)(contact=contact, agent=acme.alice)
-    communicator, _, _ = await _open(acme.alice.user)
+    communicator, _, _ = await console_socket(acme.alice.user)
     await communicator.receive_json_from()
     published.clear()
     await communicator.send_json_to({"type": "typing", "thread_id": contact.thread_id, "is_typing": True, "ref": "t"})
@@ -184,7 +157,7 @@ async def test_typing_and_seen_frames(acme, published):
     ],
 )
 async def test_bad_frames_get_error_frames(acme, frame, code):
-    communicator, _, _ = await _open(acme.alice.user)
+    communicator, _, _ = await console_socket(acme.alice.user)
     await communicator.receive_json_from()
     await communicator.send_json_to(frame)
     reply = await communicator.receive_json_from()
@@ -213,7 +186,7 @@ async def test_reconnect_resyncs_without_loss_or_duplicates(acme):
                 assert message["sequence"] not in seen, f"duplicate {message['sequence']}"
                 seen[message["sequence"]] = message["content"]["text"]
 
-    first, _, _ = await _open(acme.alice.user)
+    first, _, _ = await console_socket(acme.alice.user)
     await first.receive_json_from()
     await first.send_json_to({"type": "resync", "threads": {str(thread.pk): 0}})
     collect(await _frames_until(first, lambda f: f["type"] == "resynced"))
@@ -225,7 +198,7 @@ async def test_reconnect_resyncs_without_loss_or_duplicates(acme):
     for text in ("m3", "m4", "m5"):
         await database_sync_to_async(customer_says)(text)
 
-    second, _, _ = await _open(acme.alice.user)
+    second, _, _ = await console_socket(acme.alice.user)
     await second.receive_json_from()
     # Writes racing the resync: the client dedupes by sequence, the server never skips.
     await asyncio.gather(

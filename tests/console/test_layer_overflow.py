@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.test import Client
 
 from chat import services
 from chat.models import Message
-from engage.asgi import application
+from tests.console.helpers import welcomed_console
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(settings):
-    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"console-test-{uuid.uuid4().hex}"}}
-
-
-def _cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_cache")]
 
 
 async def test_an_overflow_notice_closes_the_console_socket_for_a_resync(acme):
-    cookie = await database_sync_to_async(_cookie)(acme.alice.user)
-    headers = [(b"host", b"testserver"), (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]
-    communicator = WebsocketCommunicator(application, "/ws/console", headers=headers)
-    connected, _ = await communicator.connect()
-    assert connected
-    assert (await communicator.receive_json_from(timeout=5))["type"] == "welcome"
+    communicator = await welcomed_console(acme.alice.user)
     layer = get_channel_layer()
     (channel,) = layer.groups[f"tenant.{acme.tenant.pk}.console"]
 
@@ -48,12 +27,7 @@ async def test_frames_queued_behind_the_overflow_close_are_left_to_the_client_to
     thread, _ = await database_sync_to_async(services.thread_get_or_create)(
         channel=acme.messaging, customer=acme.visitor, public_id="overflowing"
     )
-    cookie = await database_sync_to_async(_cookie)(acme.alice.user)
-    headers = [(b"host", b"testserver"), (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]
-    communicator = WebsocketCommunicator(application, "/ws/console", headers=headers)
-    connected, _ = await communicator.connect()
-    assert connected
-    assert (await communicator.receive_json_from(timeout=5))["type"] == "welcome"
+    communicator = await welcomed_console(acme.alice.user)
     layer = get_channel_layer()
     (channel,) = layer.groups[f"tenant.{acme.tenant.pk}.console"]
 

@@ -6,46 +6,16 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from rest_framework.test import APIClient
 
 from chat import assignment, events
 from chat.models import Message
-from engage.asgi import application
 from engage.models import Membership
-from tests.console.helpers import waiting_contact
+from tests.console.helpers import waiting_contact, welcomed_console
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_cache")]
 API = "/api/v1"
-
-
-@pytest.fixture(autouse=True)
-def _own_cache(settings):
-    """A key prefix of its own: the shared Redis cache is never flushed."""
-    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"console-test-{uuid.uuid4().hex}"}}
-
-
-def _cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-async def _open(user) -> WebsocketCommunicator:
-    cookie = await database_sync_to_async(_cookie)(user)
-    headers = [
-        (b"host", b"testserver"),
-        (b"origin", b"http://testserver"),
-        (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()),
-    ]
-    communicator = WebsocketCommunicator(application, "/ws/console", headers=headers)
-    connected, _ = await communicator.connect()
-    assert connected
-    assert (await communicator.receive_json_from(timeout=5))["type"] == "welcome"
-    return communicator
 
 
 async def _answer(communicator, ref) -> dict:
@@ -76,7 +46,7 @@ def _count(**filters) -> int:
 async def test_a_reply_is_written_once_and_answered_as_the_rest_api_shows_it(acme, published):
     contact = await database_sync_to_async(_mine)(acme)
     thread_id = contact.thread_id
-    communicator = await _open(acme.alice.user)
+    communicator = await welcomed_console(acme.alice.user)
     published.clear()
     frame = {"type": "send", "thread_id": thread_id, "client_id": "r1", "text": "Hello!", "ref": "a"}
     await communicator.send_json_to(frame)
@@ -109,7 +79,7 @@ async def test_a_reply_is_written_once_and_answered_as_the_rest_api_shows_it(acm
 async def test_a_retry_over_rest_after_a_socket_send_returns_the_original(acme):
     """The console falls back to REST with the same client_id: never a second message."""
     contact = await database_sync_to_async(_mine)(acme)
-    communicator = await _open(acme.alice.user)
+    communicator = await welcomed_console(acme.alice.user)
     await communicator.send_json_to(
         {"type": "send", "thread_id": contact.thread_id, "client_id": "c-9", "text": "Hi", "ref": 1}
     )
@@ -127,7 +97,7 @@ async def test_a_retry_over_rest_after_a_socket_send_returns_the_original(acme):
 
 async def test_only_an_agent_who_may_reply_sends_but_anyone_may_leave_a_note(acme, published):
     contact = await database_sync_to_async(_mine)(acme)
-    communicator = await _open(acme.bob.user)
+    communicator = await welcomed_console(acme.bob.user)
     published.clear()
     await communicator.send_json_to(
         {"type": "send", "thread_id": contact.thread_id, "client_id": "b1", "text": "mine now", "ref": "r"}
@@ -147,7 +117,7 @@ async def test_only_an_agent_who_may_reply_sends_but_anyone_may_leave_a_note(acm
 
 async def test_globex_cannot_send_into_an_acme_thread(acme, globex, published):
     contact = await database_sync_to_async(_mine)(acme)
-    communicator = await _open(globex.admin.user)
+    communicator = await welcomed_console(globex.admin.user)
     published.clear()
     for ref, extra in (("reply", {}), ("note", {"is_internal": True})):
         await communicator.send_json_to(
@@ -185,7 +155,7 @@ async def test_globex_cannot_send_into_an_acme_thread(acme, globex, published):
 )
 async def test_what_the_rest_api_refuses_the_socket_refuses_and_writes_nothing(acme, extra, code):
     contact = await database_sync_to_async(_mine)(acme)
-    communicator = await _open(acme.alice.user)
+    communicator = await welcomed_console(acme.alice.user)
     frame = {"type": "send", "thread_id": contact.thread_id, "client_id": "bad", "text": "hi", "ref": "x", **extra}
     await communicator.send_json_to({key: value for key, value in frame.items() if value is not None})
     answer = await _answer(communicator, "x")
@@ -199,7 +169,7 @@ async def test_what_the_rest_api_refuses_the_socket_refuses_and_writes_nothing(a
 
 async def test_a_frame_over_64_kib_is_refused(acme):
     contact = await database_sync_to_async(_mine)(acme)
-    communicator = await _open(acme.alice.user)
+    communicator = await welcomed_console(acme.alice.user)
     await communicator.send_json_to(
         {"type": "send", "thread_id": contact.thread_id, "client_id": "big", "text": "x" * (64 * 1024)}
     )
@@ -221,7 +191,7 @@ async def test_an_uploaded_attachment_is_sent_once(acme):
         return response.json()["id"]
 
     attachment = await database_sync_to_async(upload)()
-    communicator = await _open(acme.alice.user)
+    communicator = await welcomed_console(acme.alice.user)
     frame = {"type": "send", "thread_id": contact.thread_id, "text": "Your receipt", "attachment_ids": [attachment]}
     await communicator.send_json_to({**frame, "client_id": "f1", "ref": 1})
     sent = await _answer(communicator, 1)
@@ -250,7 +220,7 @@ async def _closed_with(communicator) -> int:
 async def test_a_stale_membership_closes_the_socket_and_writes_nothing(acme, published, change):
     """Rights read at connect are checked again with every send; the console reconnects."""
     contact = await database_sync_to_async(_mine)(acme)  # alice's: only an administrator may reply too
-    communicator = await _open(acme.admin.user)
+    communicator = await welcomed_console(acme.admin.user)
 
     def apply() -> None:
         if change == "demoted":
