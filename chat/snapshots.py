@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import datetime
 import operator
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -223,3 +226,33 @@ def message_from_snapshot(snapshot: Mapping[str, Any] | None) -> Message | None:
     # As prefetch_related leaves it, but a list: filtering it fails loudly instead of querying.
     message._prefetched_objects_cache = {"attachments": attachments}
     return message
+
+
+class RenderedCache:
+    """What was rendered of a message, kept per process so that N sockets cost one rendering.
+
+    Bounded (oldest out) and short-lived (an entry expires after ``seconds``:
+    renderings hold signed URLs). Safe from worker threads and the event loop.
+    """
+
+    def __init__(self, *, size: int, seconds: float) -> None:
+        self.size, self.seconds = size, seconds
+        self._entries: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any | None:
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is None or time.monotonic() - hit[0] >= self.seconds:
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic(), value)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

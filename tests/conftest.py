@@ -65,8 +65,8 @@ def _fresh_render_caches():  # type: ignore[no-untyped-def]
     from chat.console import consumer
     from chat.gateway import pushes
 
-    consumer._RENDERED.clear()
-    pushes._cache.clear()
+    consumer.RENDERED.clear()
+    pushes.FRAMES.clear()
 
 
 @pytest.fixture(autouse=True)

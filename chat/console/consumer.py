@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,7 +25,7 @@ from chat.api.replies import Reply, reply_send
 from chat.api.serializers import MessageSerializer
 from chat.console import protocol
 from chat.models import Message
-from chat.snapshots import message_from_snapshot
+from chat.snapshots import RenderedCache, message_from_snapshot
 from engage.errors import ParleyError
 from engage.lib.consumers import WorkerDatabaseMixin, in_worker
 from engage.models import Membership
@@ -93,7 +92,7 @@ async def _message_data(event: dict[str, Any], tenant_id: int) -> dict[str, Any]
     """The pushed message as the REST API shows it: from the event's snapshot when it has one
     (no database work, no thread hop, rendered once per process), else read back."""
     key = (tenant_id, event["message_id"])
-    data = _RENDERED.get(key)
+    data = RENDERED.get(key)
     if data is not None:
         return data
     message = message_from_snapshot(event.get("snapshot"))
@@ -103,16 +102,13 @@ async def _message_data(event: dict[str, Any], tenant_id: int) -> dict[str, Any]
         data = _SERIALIZER.to_representation(message)
     except SynchronousOnlyOperation:  # a renderer needed more than the snapshot holds
         return await _message(event["message_id"], tenant_id)
-    _RENDERED[key] = data
-    while len(_RENDERED) > _RENDERED_SIZE:
-        _RENDERED.popitem(last=False)
+    RENDERED.put(key, data)
     return data
 
 
 # One rendering per message and process, whatever the number of console sockets; one
 # serializer whose fields are built once (building them is most of DRF's cost per message).
-_RENDERED: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
-_RENDERED_SIZE = 1024
+RENDERED = RenderedCache(size=1024, seconds=5.0)
 _SERIALIZER = MessageSerializer()
 
 

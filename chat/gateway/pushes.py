@@ -9,9 +9,6 @@ process, so several tabs cost one read. See docs/visitor-protocol.md §Pushes.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -20,28 +17,19 @@ from chat.errors import ThreadNotFound
 from chat.gateway.protocol import cxone_contact, cxone_message, cxone_push, cxone_thread_view, cxone_user
 from chat.gateway.state import ConnectionState
 from chat.models import Contact, Message, Thread
-from chat.snapshots import message_from_snapshot
+from chat.snapshots import RenderedCache, message_from_snapshot
 
 Frames = list[dict[str, Any]]
-CACHE_SECONDS = 5.0
-CACHE_SIZE = 2048
-
-_cache: OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any]]] = OrderedDict()
-_cache_lock = threading.Lock()
+# A message's frame is the same for every socket of its customer: built once per process.
+FRAMES = RenderedCache(size=2048, seconds=5.0)
 
 
 def _cached(key: tuple[Any, ...], build: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None and now - hit[0] < CACHE_SECONDS:
-            return hit[1]
-    frame = build()
-    if frame is not None:
-        with _cache_lock:
-            _cache[key] = (now, frame)
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+    frame = FRAMES.get(key)
+    if frame is None:
+        frame = build()
+        if frame is not None:
+            FRAMES.put(key, frame)
     return frame
 
 
