@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
-from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
@@ -132,19 +131,6 @@ class VisitorConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.state is not None:
             await self.state.leave_all()
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch without its ``close_old_connections`` before every message.
-
-        That call hops to the process's one thread-sensitive thread for each
-        upgrade, frame and push, so every socket waits for every other. This
-        consumer touches the database only through ``in_worker``, which cleans
-        its own thread's connections around each call.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         text = cxone_dumps(frame)
