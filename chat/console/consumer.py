@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.core.exceptions import SynchronousOnlyOperation
 
 from chat import inbox, realtime, selectors, services
 from chat.api.replies import Reply, reply_send
@@ -27,7 +26,7 @@ from chat.console import protocol
 from chat.models import Message
 from chat.snapshots import RenderedCache, message_from_snapshot
 from engage.errors import ParleyError
-from engage.lib.consumers import WorkerDatabaseMixin, in_worker
+from engage.lib.consumers import WorkerDatabaseMixin, in_loop_or_worker, in_worker
 from engage.models import Membership
 from engage.selectors import memberships_of
 
@@ -98,10 +97,7 @@ async def _message_data(event: dict[str, Any], tenant_id: int) -> dict[str, Any]
     message = message_from_snapshot(event.get("snapshot"))
     if message is None or message.tenant_id != tenant_id or message.pk != event["message_id"]:
         return await _message(event["message_id"], tenant_id)
-    try:
-        data = _SERIALIZER.to_representation(message)
-    except SynchronousOnlyOperation:  # a renderer needed more than the snapshot holds
-        return await _message(event["message_id"], tenant_id)
+    data = await in_loop_or_worker(_SERIALIZER.to_representation, message)
     RENDERED.put(key, data)
     return data
 

@@ -19,7 +19,6 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.core.exceptions import SynchronousOnlyOperation
 
 from chat.gateway.handlers import HANDLERS, customer_bind
 from chat.gateway.large_events import large_event_store
@@ -39,7 +38,7 @@ from chat.gateway.pushes import push_frames, resync_frames
 from chat.gateway.sessions import channel_cached, handshake_accept
 from chat.gateway.state import ConnectionState
 from engage.errors import ParleyError
-from engage.lib.consumers import WORKERS, WorkerDatabaseMixin, in_worker
+from engage.lib.consumers import WORKERS, WorkerDatabaseMixin, in_loop_or_worker, in_worker
 from engage.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -65,17 +64,6 @@ def _base_url(scope: dict[str, Any]) -> str:
     forwarded = (_header(scope, b"x-forwarded-proto") or "").split(",")[0].strip()
     secure = scope.get("scheme") == "wss" or forwarded == "https"
     return f"{'https' if secure else 'http'}://{host}"
-
-
-async def _push_frames(state: ConnectionState, event: dict[str, Any]) -> list[dict[str, Any]]:
-    """A message event that carries its snapshot renders in the event loop, with no database
-    work and no thread hop; anything else (or a snapshot render that would need a read) in a worker."""
-    if event.get("snapshot") is not None:
-        try:
-            return push_frames(state, event)
-        except SynchronousOnlyOperation:
-            pass
-    return await in_worker(push_frames)(state, event)
 
 
 class VisitorConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
@@ -188,7 +176,10 @@ class VisitorConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
         if name == "typing.changed" and event.get("actor") != "agent":
             return
         try:
-            frames = await _push_frames(state, event)
+            if event.get("snapshot") is not None:  # a message: rendered in the loop, without a read
+                frames = await in_loop_or_worker(push_frames, state, event)
+            else:
+                frames = await in_worker(push_frames)(state, event)
         except Exception:
             logger.exception("visitor gateway: push of %s failed", name)
             return

@@ -9,6 +9,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.core.exceptions import SynchronousOnlyOperation
 
 # One pool per process, sized like the database connection pool so no worker waits for a connection.
 WORKERS = ThreadPoolExecutor(
@@ -27,6 +28,17 @@ def in_worker(function: Any) -> Any:
     commits its own transaction), so any pool thread will do.
     """
     return database_sync_to_async(function, thread_sensitive=False, executor=WORKERS)
+
+
+async def in_loop_or_worker(function: Any, *args: Any) -> Any:
+    """Runs ``function(*args)`` in the event loop when it needs no database (no thread
+    switch), else again in the worker pool: Django refuses a query in the loop before
+    sending it (``SynchronousOnlyOperation``), so the first try has no effect to undo
+    as long as ``function`` changes nothing before its first query."""
+    try:
+        return function(*args)
+    except SynchronousOnlyOperation:
+        return await in_worker(function)(*args)
 
 
 class WorkerDatabaseMixin:
