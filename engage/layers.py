@@ -596,17 +596,25 @@ class _Subscriber:
 class _Publisher:
     """Publishes of one event loop, in order, over one connection, batched.
 
-    A publish waits for its pipeline to be executed (errors reach the caller).
-    Publishes that arrive while a pipeline is in flight go out together in the
-    next one: under load, one round trip carries many events, and the number of
-    Redis connections stays one per loop however many senders there are (a
-    connection per concurrent publish ran out of the pool's 100 in a burst).
+    A publish waits for Redis' replies to its commands (errors reach the caller).
+    Publishes that arrive while a batch is in flight go out together in the next
+    one: under load, one round trip carries many events, and the number of Redis
+    connections stays one per loop however many senders there are (a connection
+    per concurrent publish ran out of the pool's 100 in a burst).
+
+    redis-py opens the connection (TLS, AUTH, database, timeouts) and keeps it
+    in its pool's books; the commands of a batch are written as RESP in one
+    write and the replies (``:<receivers>`` or ``-<error>``) read line by line
+    from the same stream. That is a third of the CPU of a redis-py pipeline
+    (its command packing, response parser and retry wrapper; bench/layer_fanout.py).
+    RESP2, so that no push message (RESP3) can come between the replies.
     """
 
     def __init__(self, address: str) -> None:
         from redis.asyncio import Redis
 
-        self.client = Redis.from_url(address)
+        self.client = Redis.from_url(address, protocol=2)
+        self.connection: Any = None
         self.pending: list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]] = []
         self.task: asyncio.Task[None] | None = None
 
@@ -624,21 +632,67 @@ class _Publisher:
             while self.pending:
                 batch, self.pending = self.pending, []
                 try:
-                    async with self.client.pipeline(transaction=False) as pipe:
-                        for items, _ in batch:
-                            for channel, data in items:
-                                pipe.publish(channel, data)
-                        await pipe.execute()
-                except Exception as error:  # each waiting publisher gets it
+                    await self._execute(batch)
+                except BaseException as error:  # each publisher still waiting gets it
+                    if self.connection is not None:  # replies may be left unread: start afresh
+                        await self.connection.disconnect(nowait=True)
+                    if isinstance(error, (OSError, EOFError, asyncio.IncompleteReadError)):
+                        from redis.exceptions import ConnectionError as RedisConnectionError
+
+                        wrapped = RedisConnectionError(f"channel layer: publish failed: {error!r}")
+                        wrapped.__cause__ = error
+                        error = wrapped
                     for _, future in batch:
                         if not future.done():
-                            future.set_exception(error)
-                else:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_result(None)
+                            if isinstance(error, asyncio.CancelledError):
+                                future.cancel()
+                            else:
+                                future.set_exception(error)
+                    if not isinstance(error, Exception):
+                        raise
         finally:
             self.task = None
+
+    async def _stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        connection = self.connection
+        if connection is None:
+            connection = self.connection = await self.client.connection_pool.get_connection()
+        reader, writer = connection._reader, connection._writer
+        if reader is None or writer is None or reader.exception() is not None or reader.at_eof():
+            # never connected, or closed by Redis or by an error since the last batch
+            await connection.disconnect(nowait=True)
+            await connection.connect()
+            reader, writer = connection._reader, connection._writer
+        return reader, writer
+
+    async def _execute(self, batch: list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]]) -> None:
+        from redis.exceptions import ResponseError
+
+        reader, writer = await self._stream()
+        writer.write(b"".join(_resp(b"PUBLISH", channel, data) for items, _ in batch for channel, data in items))
+        readline = reader.readline
+        for items, future in batch:
+            error: Exception | None = None
+            for _ in items:
+                reply = await readline()
+                if reply[:1] == b":":
+                    continue
+                if reply[:1] == b"-":
+                    error = error or ResponseError(reply[1:].rstrip(b"\r\n").decode(errors="replace"))
+                elif not reply:
+                    raise EOFError("closed by Redis")
+                else:
+                    raise ValueError(f"unexpected reply to PUBLISH: {reply[:40]!r}")
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+    async def aclose(self) -> None:
+        self.connection = None
+        await self.client.aclose()  # disconnects the pool's connections, the one in use too
 
 
 class RedisFanoutChannelLayer(BaseChannelLayer):
@@ -824,7 +878,7 @@ class RedisFanoutChannelLayer(BaseChannelLayer):
         loop = asyncio.get_running_loop()
         publisher = self._publishers.pop(loop, None)
         if publisher is not None:
-            await publisher.client.aclose()
+            await publisher.aclose()
 
     def stats(self) -> dict[str, int]:
         return self.core.snapshot()

@@ -440,3 +440,77 @@ async def test_the_redis_layer_keeps_mailboxes_bounded(redis_pair):
         {"type": "m", "n": 2},
         {"type": OVERFLOW_TYPE, "channel": channel, "dropped": 3, "reason": "capacity"},
     ]
+
+
+@pytest.mark.redis
+async def test_a_publisher_connection_closed_while_idle_is_reopened_for_the_next_publish(redis_pair):
+    first, second = redis_pair
+    channel = await first.new_channel()
+    await first.group_add("g", channel)
+    await second.group_send("g", {"type": "m", "n": 1})
+    publisher = second._publisher()
+    publisher.connection._writer.transport.abort()  # as when Redis restarts or drops an idle client
+    await asyncio.sleep(0.05)
+
+    await second.group_send("g", {"type": "m", "n": 2})
+
+    assert [await recv(first, channel) for _ in range(2)] == [{"type": "m", "n": 1}, {"type": "m", "n": 2}]
+    pool = publisher.client.connection_pool
+    assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+
+
+@pytest.mark.redis
+async def test_an_error_reply_reaches_its_own_publisher_and_not_the_others_of_the_batch(redis_pair, monkeypatch):
+    from redis.exceptions import ResponseError
+
+    from engage import layers
+
+    first, second = redis_pair
+    channel = await first.new_channel()
+    await first.group_add("g", channel)
+    await second.group_send("g", {"type": "m", "n": 0})  # connected: the next three go out in one batch
+    real_resp = layers._resp
+
+    def resp(*parts: bytes) -> bytes:
+        return real_resp(b"NOSUCHCOMMAND") if parts[1].endswith(b"broken") else real_resp(*parts)
+
+    monkeypatch.setattr(layers, "_resp", resp)
+
+    results = await asyncio.gather(
+        second.group_send("g", {"type": "m", "n": 1}),
+        second.group_send("broken", {"type": "m", "n": 2}),
+        second.group_send("g", {"type": "m", "n": 3}),
+        return_exceptions=True,
+    )
+
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], ResponseError)
+    assert [(await recv(first, channel))["n"] for _ in range(3)] == [0, 1, 3]
+    await second.group_send("g", {"type": "m", "n": 4})
+    assert (await recv(first, channel))["n"] == 4
+
+
+@pytest.mark.redis
+async def test_a_connection_lost_during_a_batch_fails_that_batch_and_the_next_one_reconnects(redis_pair, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    first, second = redis_pair
+    channel = await first.new_channel()
+    await first.group_add("g", channel)
+    await second.group_send("g", {"type": "m", "n": 0})
+    publisher = second._publisher()
+    real_stream = publisher._stream
+
+    async def stream_then_lose_it():
+        reader, writer = await real_stream()
+        writer.transport.abort()  # lost before Redis could answer
+        return reader, writer
+
+    monkeypatch.setattr(publisher, "_stream", stream_then_lose_it)
+    with pytest.raises(RedisConnectionError):
+        await second.group_send("g", {"type": "m", "n": 1})
+    monkeypatch.setattr(publisher, "_stream", real_stream)
+
+    await second.group_send("g", {"type": "m", "n": 2})
+    assert (await recv(first, channel))["n"] == 0
+    assert (await recv(first, channel))["n"] == 2
