@@ -15,13 +15,25 @@ frame on the console socket (over the agent REST API, same client id, if the
 socket closes before answering; ``--agent-replies rest`` sends every reply over
 REST as consoles did before), so the server under test does the agent's writes too.
 
+Under failure both sides behave as their real clients do, so a socket the server
+closes under overload loses nothing by itself: the console reconnects and
+resyncs by sequence; the visitor (as the SDK) reconnects with its cached token
+(a new one if refused), sends again every SendMessage left unanswered (same
+``idOnExternalPlatform``) and recovers the pushes it missed (``RecoverThread``,
+then ``LoadMoreMessages`` back to what it holds); both drop what they already
+hold. Reconnects, resends and recoveries are counted per phase.
+
+``--workers N`` runs uvicorn with N worker processes on one listening socket
+(every process on the same PostgreSQL and Redis, events between them through the
+channel layer); CPU and memory are those of the whole process tree.
+
 Measured, open loop (every message has a scheduled send time; latency runs
 from that time, so a server that falls behind cannot hide it):
 
 - visitor → agent and agent → visitor latency p50/p99 at each offered rate
   (half of the rate each way);
 - saturation throughput: a burst of messages sent at once, delivered per second;
-- server CPU per delivered message (``/proc/<pid>/stat`` of the server process);
+- server CPU per delivered message (``/proc/<pid>/stat`` of the server's process tree);
 - memory per idle visitor connection with permessage-deflate offered;
 - new connections per second (upgrades completed, tokens fetched beforehand);
 - messages lost and duplicated (must be 0) in every phase;
@@ -65,7 +77,7 @@ from typing import Any
 import httpx
 import psycopg
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -88,6 +100,7 @@ class Plan:
     agents: int  # agent console sockets
     servers: tuple[str, ...]
     agent_replies: str = "socket"  # "socket": send frames on the console socket; "rest": the agent REST API
+    workers: int = 1  # uvicorn worker processes (--workers)
     large_seconds: float = 4.0  # each run of the large-events phase (0: skip it)
 
 
@@ -112,16 +125,66 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first), or None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process descending from it (uvicorn ``--workers``: the parent and its workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, stack = [], [pid]
+    while stack:
+        tree.append(current := stack.pop())
+        stack.extend(children.get(current, ()))
+    return tree
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+    """utime + stime of the process tree under ``pid``, with what its children already reaped had used."""
+    total = 0
+    for member in process_tree(pid):
+        fields = _stat(member)
+        if fields is not None:
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / CLOCK_TICK
 
 
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """Resident memory of the process tree under ``pid`` (shared pages count once per process)."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def socket_owners(pid: int, port: int) -> dict[int, int]:
+    """Client port -> the process of ``pid``'s tree holding the accepted socket (which worker serves whom)."""
+    peers: dict[str, int] = {}  # socket inode -> the client's port
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    peers[fields[9]] = int(fields[2].rsplit(":", 1)[1], 16)
+    owners: dict[int, int] = {}
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for fd in os.scandir(f"/proc/{member}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd.path)
+                    if target.startswith("socket:[") and target[8:-1] in peers:
+                        owners[peers[target[8:-1]]] = member
+    return owners
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -145,11 +208,20 @@ class Recorder:
         self.last_receipt = 0.0
         self.send_errors = 0
         self.refused: set[str] = set()  # the sender was told no (an error answer): not lost
+        # How the clients got through failures (SDK behaviour, see ParleyConversation).
+        self.reconnects = 0  # visitor sockets opened again after a close
+        self.resends = 0  # SendMessage frames sent again on a new socket (same idOnExternalPlatform)
+        self.recovered = 0  # agent messages brought by RecoverThread/LoadMoreMessages, not by a push
+        self.pages = 0  # LoadMoreMessages requests of those recoveries
+        self.new_tokens = 0  # transaction tokens fetched again after a refused upgrade
+        self.console_reconnects = 0
+        self.closes: Counter[str] = Counter()  # visitor socket closes by code
 
     def expect(self, message_id: str, direction: str, at: float) -> None:
         self.scheduled[message_id] = (direction, at)
 
     def received(self, message_id: str) -> None:
+        Phase.activity += 1
         entry = self.scheduled.get(message_id)
         if entry is None:
             return
@@ -175,6 +247,7 @@ class Recorder:
 
 class Phase:
     current: Recorder = Recorder()
+    activity = 0  # grows with every frame the clients read and socket they open: the drain's sign of work
 
 
 def sdk_frame(event_type: str, data: dict[str, Any], *, action: str = "chatWindowEvent") -> str:
@@ -288,12 +361,44 @@ class Parley(Server):
     """``<server>[-deflate][+<layer>]``: daphne or uvicorn, with a channel layer of LAYERS (default
     fanout, Parley's default with Redis, ADR 0005)."""
 
-    def __init__(self, name: str, environment: dict[str, str]) -> None:
+    def __init__(self, name: str, environment: dict[str, str], workers: int = 1) -> None:
         super().__init__()
-        self.name = name
         self.server, _, layer = name.partition("+")
         self.layer = LAYERS[layer or "fanout"]
         self.env = environment
+        # uvicorn --workers N: N processes on one listening socket, the parent supervising them; every
+        # process on the same database and Redis, events between them through the channel layer.
+        self.workers = workers if self.server.startswith("uvicorn") else 1
+        self.name = name if self.workers == 1 else f"{name}x{self.workers}"
+
+    def worker_pids(self) -> list[int]:
+        """The processes serving sockets: uvicorn's workers, or the server itself when it runs alone."""
+        if self.workers == 1:
+            return [self.pid]
+        workers = []
+        for pid in process_tree(self.pid):
+            with contextlib.suppress(OSError):
+                if pid != self.pid and b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    workers.append(pid)
+        return sorted(workers)
+
+    async def start(self) -> None:
+        """Listening is not serving: with workers the parent holds the socket before any worker runs, so
+        this waits for every worker to be up and for an HTTP answer."""
+        await super().start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if len(process_tree(self.pid)) > self.workers or self.workers == 1:
+                with contextlib.suppress(OSError, TimeoutError, asyncio.IncompleteReadError):
+                    reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                    writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    head = await asyncio.wait_for(reader.readexactly(8), 5)
+                    writer.close()
+                    if head.startswith(b"HTTP/"):
+                        await asyncio.sleep(0.5 if self.workers > 1 else 0)  # the other workers' startup
+                        return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not answer HTTP within 60 s; see {self.log_path}")
 
     def environment(self) -> dict[str, str]:
         return {
@@ -327,6 +432,7 @@ class Parley(Server):
             "--timeout-graceful-shutdown",
             "2",
             *(["--ws-per-message-deflate", "false"] if self.server == "uvicorn" else []),
+            *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
 
 
@@ -344,6 +450,9 @@ class Conversation:
 
     async def send_agent(self, message_id: str) -> None:
         raise NotImplementedError
+
+    def unanswered_count(self) -> int:
+        return 0
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -477,6 +586,7 @@ class ParleyClients:
                 first = False
             else:
                 self.reconnects += 1
+                Phase.current.console_reconnects += 1
                 threads = {str(thread): self._contiguous(sequences) for thread, sequences in held.items()}
                 items = list(threads.items())
                 for offset in range(0, len(items), 50):
@@ -577,49 +687,198 @@ class ParleyClients:
         await asyncio.gather(*(console.close() for console in self.consoles), return_exceptions=True)
 
 
-async def _read_visitor(socket: ClientConnection, clients: ParleyClients) -> None:
-    seen: set[str] = set()
-    with contextlib.suppress(ConnectionClosed):
-        async for frame in socket:
-            if frame == '"pong"':
-                continue
-            parsed = json.loads(frame)
-            if "error" in parsed:
-                clients.errors[f"visitor error {parsed['error'].get('errorCode')}"] += 1
-                continue
-            if parsed.get("eventType") != "MessageCreated":
-                continue
-            message = parsed["data"]["message"]
-            if message["id"] in seen:
-                continue  # a resync after a layer overflow may repeat what a push brought
-            seen.add(message["id"])
-            if message["direction"] == "outbound":
-                Phase.current.received(message["messageContent"]["payload"]["text"])
-
-
 class ParleyConversation(Conversation):
+    """The visitor of a conversation, behaving as an SDK client does under failure.
+
+    - When its socket closes (any code) or cannot be opened, it opens a new one a second later
+      (the SDK's reconnect delay) with its cached transaction token, fetching a new token if the
+      upgrade is refused. The SDK gives up after 20 attempts in a row; the bench keeps trying, so
+      that what it counts lost is the server's doing.
+    - A SendMessage is answered when a frame with its ``eventId`` arrives (an ack, or an error:
+      refused). One sent while no socket is open waits for the next (the SDK queues frames while
+      disconnected); one sent on a socket that closed before answering is sent again on the new
+      socket as the app's retry does: a new frame (new ``eventId``) with the same
+      ``idOnExternalPlatform``, which Parley answers with the original, never a second message.
+    - After each reconnect it recovers what it missed: ``RecoverThread`` of its thread (the newest
+      page), then ``LoadMoreMessages`` back while the page does not reach the sequences it holds
+      without a gap. Every message it holds (pushed or recovered) is kept by message id and
+      sequence; one it already holds is dropped, so only the server can make a duplicate.
+    """
+
     def __init__(self, index: int, clients: ParleyClients) -> None:
         super().__init__(index)
         self.clients = clients
         self.thread = f"{clients.server.name}-t{index}"
+        self.customer = f"bench-{clients.server.name}-{index}"
+        self.token = ""
+        self.connected = asyncio.Event()
+        self.unanswered: dict[str, None] = {}  # message ids sent or queued, not answered yet, oldest first
+        self.in_flight: dict[str, str] = {}  # eventId of a SendMessage on the open socket -> message id
+        self.requests: dict[str, asyncio.Future[dict[str, Any]]] = {}  # eventId -> answer (recoveries)
+        self.held_ids: set[str] = set()  # message ids this visitor holds
+        self.held_sequences: set[int] = set()  # and their sequences in the thread
+        self.opened = 0
+        self.closing = False
 
     async def open(self) -> None:
-        customer = f"bench-{self.clients.server.name}-{self.index}"
-        token = await self.clients.token(customer)
-        self.visitor = await connect(
-            self.clients.visitor_url(token, f"v{self.index}"), ping_interval=None, max_size=2**20
-        )
-        self.tasks = [asyncio.create_task(_read_visitor(self.visitor, self.clients))]
+        self.token = await self.clients.token(self.customer)
         self.clients.thread_ready[self.index] = asyncio.get_running_loop().create_future()
-        await self.visitor.send(send_message_frame(self.thread, f"w-{self.clients.server.name}-{self.index}"))
+        self.tasks = [asyncio.create_task(self._run())]
+        await asyncio.wait_for(self.connected.wait(), 60)
+        await self.send_visitor(f"w-{self.clients.server.name}-{self.index}")
         await asyncio.wait_for(self.clients.thread_ready[self.index], timeout=60)
 
+    def unanswered_count(self) -> int:
+        return len(self.unanswered)
+
+    async def _connect(self) -> ClientConnection:
+        """One attempt, as the SDK makes it (4 s to open); a refused upgrade gets the next one a new token."""
+        url = self.clients.visitor_url(self.token, f"v{self.index}")
+        try:
+            return await connect(url, ping_interval=None, open_timeout=4, max_size=2**20)
+        except InvalidStatus as refused:
+            if refused.response.status_code in (401, 403):
+                Phase.current.new_tokens += 1
+                self.token = await self.clients.token(self.customer)
+            raise
+
+    async def _run(self) -> None:
+        while not self.closing:
+            try:
+                socket = await self._connect()
+            except Exception as error:
+                self.clients.errors[f"visitor connect {type(error).__name__}"[:80]] += 1
+                await asyncio.sleep(1.0)
+                continue
+            self.visitor = socket
+            Phase.activity += 1
+            backlog = list(self.unanswered)  # before any new send can go on this socket
+            reader = asyncio.create_task(self._read(socket))
+            self.connected.set()
+            self.opened += 1
+            resume = None
+            if self.opened > 1:
+                Phase.current.reconnects += 1
+                resume = asyncio.create_task(self._resume(socket, backlog))
+            await reader
+            self.connected.clear()
+            self.in_flight.clear()  # never answered: still in ``unanswered``, sent again on the next socket
+            for future in self.requests.values():
+                if not future.done():
+                    future.set_exception(ConnectionClosed(None, None))
+            self.requests.clear()
+            if resume is not None:
+                resume.cancel()
+            if self.closing:
+                return
+            Phase.current.closes[str(socket.close_code)] += 1
+            await asyncio.sleep(1.0)  # the SDK's reconnect delay
+
+    async def _read(self, socket: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in socket:
+                if raw == '"pong"':
+                    continue
+                try:
+                    self._frame(json.loads(raw))
+                except Exception as error:  # a reader that dies would leave the socket unread
+                    self.clients.errors[f"visitor frame {type(error).__name__}: {error}"[:120]] += 1
+
+    def _frame(self, frame: dict[str, Any]) -> None:
+        Phase.activity += 1
+        event_id = frame.get("eventId")
+        message_id = self.in_flight.pop(event_id, None)
+        if message_id is not None:  # the answer to a SendMessage
+            if message_id in self.unanswered:
+                del self.unanswered[message_id]
+                if "error" in frame:
+                    self.clients.errors[f"visitor SendMessage refused: {frame['error'].get('reason')}"] += 1
+                    if message_id in Phase.current.scheduled:
+                        Phase.current.refused.add(message_id)
+            return
+        future = self.requests.pop(event_id, None)
+        if future is not None:
+            if not future.done():
+                future.set_result(frame)
+            return
+        if "error" in frame:
+            self.clients.errors[f"visitor error {frame['error'].get('errorCode')}"] += 1
+        elif frame.get("eventType") == "MessageCreated":
+            self._hold(frame["data"]["message"])
+
+    def _hold(self, message: dict[str, Any]) -> bool:
+        """Takes a message pushed or recovered; False if it is already held (by message id)."""
+        if message["id"] in self.held_ids:
+            return False
+        self.held_ids.add(message["id"])
+        self.held_sequences.add(message["sequence"])
+        if message["direction"] == "outbound":
+            Phase.current.received(message["messageContent"]["payload"]["text"])
+        return True
+
+    def _contiguous(self) -> int:
+        last = 0
+        while last + 1 in self.held_sequences:
+            last += 1
+        return last
+
+    async def _transmit(self, socket: ClientConnection, message_id: str) -> None:
+        frame = send_message_frame(self.thread, message_id)
+        self.in_flight[json.loads(frame)["eventId"]] = message_id
+        await socket.send(frame)
+
+    async def _request(self, socket: ClientConnection, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        frame = sdk_frame(event_type, data)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.requests[json.loads(frame)["eventId"]] = future
+        await socket.send(frame)
+        return await asyncio.wait_for(future, 300)
+
+    async def _resume(self, socket: ClientConnection, backlog: list[str]) -> None:
+        """On a new socket: the SendMessage frames left unanswered, then what the pushes missed."""
+        try:
+            for message_id in backlog:
+                if message_id in self.unanswered:
+                    Phase.current.resends += 1
+                    await self._transmit(socket, message_id)
+            thread = {"idOnExternalPlatform": self.thread}
+            answer = await self._request(socket, "RecoverThread", {"thread": thread})
+            key = "messagesScrollToken"
+            while True:
+                if "error" in answer:
+                    self.clients.errors[f"visitor recovery refused: {answer['error'].get('reason')}"] += 1
+                    return
+                data = answer["postback"]["data"]
+                messages, token = data.get("messages") or [], data.get(key) or ""
+                Phase.current.recovered += sum(
+                    1 for message in messages if self._hold(message) and message["direction"] == "outbound"
+                )
+                oldest = min(messages, key=lambda message: message["sequence"], default=None)
+                if not token or oldest is None or oldest["sequence"] <= self._contiguous() + 1:
+                    return
+                Phase.current.pages += 1
+                answer = await self._request(
+                    socket,
+                    "LoadMoreMessages",
+                    {"scrollToken": token, "oldestMessageDatetime": oldest.get("createdAt", ""), "thread": thread},
+                )
+                key = "scrollToken"
+        except (ConnectionClosed, TimeoutError):
+            return  # the next socket starts over
+
     async def send_visitor(self, message_id: str) -> None:
-        assert self.visitor is not None
-        await self.visitor.send(send_message_frame(self.thread, message_id))
+        """Never refused by the bench itself: with no socket open the message waits for the next one."""
+        self.unanswered[message_id] = None
+        if self.connected.is_set() and self.visitor is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self._transmit(self.visitor, message_id)
 
     async def send_agent(self, message_id: str) -> None:
         await self.clients.agent_send(self.index, message_id)
+
+    async def close(self) -> None:
+        self.closing = True
+        await super().close()
 
 
 # --- Phases -----------------------------------------------------------------------------
@@ -639,15 +898,16 @@ async def _drain(server: Server, recorder: Recorder, quiet: float = 15.0, cap: f
     """Waits until every message arrived, or the server is idle and none arrived for ``quiet`` seconds.
 
     A server that is still working through a backlog is late, not lossy: only what never
-    arrives once it is idle counts as lost.
+    arrives once it is idle counts as lost. Clients still at work (reading answers, reopening
+    sockets, resending, recovering) count as progress too.
     """
     deadline = time.perf_counter() + cap
     last_count, last_progress = -1, time.perf_counter()
     cpu_mark, cpu_at = cpu_seconds(server.pid), time.perf_counter()
     while time.perf_counter() < deadline and not recorder.complete():
         now = time.perf_counter()
-        if recorder.delivered != last_count:
-            last_count, last_progress = recorder.delivered, now
+        if (recorder.delivered, Phase.activity) != last_count:  # a delivery, an answer, a socket reopened
+            last_count, last_progress = (recorder.delivered, Phase.activity), now
         elif now - cpu_at >= 1.0:
             cpu = cpu_seconds(server.pid)
             busy = (cpu - cpu_mark) / (now - cpu_at) > 0.05
@@ -667,6 +927,7 @@ async def open_loop(
     count = int(rate * duration)
     start = time.perf_counter() + 0.2
     cpu_before = cpu_seconds(server.pid)
+    load = [os.getloadavg()[0]]
     pending: set[asyncio.Task[None]] = set()
 
     async def send(index: int, direction: str, message_id: str) -> None:
@@ -694,6 +955,7 @@ async def open_loop(
         task.add_done_callback(pending.discard)
     await _drain(server, recorder)
     cpu = cpu_seconds(server.pid) - cpu_before
+    load.append(os.getloadavg()[0])
     return {
         "offered_rate": rate,
         "refused": len(recorder.refused),
@@ -706,6 +968,22 @@ async def open_loop(
         "duplicated": recorder.duplicates,
         "send_errors": recorder.send_errors,
         "cpu_us_per_message": round(cpu / recorder.delivered * 1e6, 1) if recorder.delivered else None,
+        **_failure_figures(recorder, conversations),
+        "load_average": [round(value, 2) for value in load],
+    }
+
+
+def _failure_figures(recorder: Recorder, conversations: list[Conversation]) -> dict[str, Any]:
+    """How the clients got through the phase: sockets reopened, frames resent, pushes recovered."""
+    return {
+        "reconnects": recorder.reconnects,
+        "resends": recorder.resends,
+        "recovered": recorder.recovered,
+        "recovery_pages": recorder.pages,
+        "new_tokens": recorder.new_tokens,
+        "console_reconnects": recorder.console_reconnects,
+        "closes": dict(recorder.closes),
+        "unanswered_at_end": sum(conversation.unanswered_count() for conversation in conversations),
     }
 
 
@@ -713,6 +991,7 @@ async def burst(server: Server, conversations: list[Conversation], count: int, t
     """Sends ``count`` visitor messages at once: saturation throughput, and nothing lost under overload."""
     recorder = Phase.current = Recorder()
     cpu_before = cpu_seconds(server.pid)
+    load = [os.getloadavg()[0]]
     start = time.perf_counter()
     sends = []
     for number in range(count):
@@ -730,6 +1009,8 @@ async def burst(server: Server, conversations: list[Conversation], count: int, t
         "lost": recorder.lost,
         "duplicated": recorder.duplicates,
         "cpu_us_per_message": round(cpu / recorder.delivered * 1e6, 1) if recorder.delivered else None,
+        **_failure_figures(recorder, conversations),
+        "load_average": [round(value, 2) for value in (*load, os.getloadavg()[0])],
     }
 
 
@@ -1214,22 +1495,48 @@ async def run_bare(plan: Plan) -> dict[str, Any]:
 async def run_parley(
     plan: Plan, name: str, environment: dict[str, str], api_token: str, session: str
 ) -> dict[str, Any]:
-    server = Parley(name, environment)
+    server = Parley(name, environment, plan.workers)
     await server.start()
     clients = ParleyClients(server, api_token, session, plan.conversations, plan.agent_replies)
     try:
         await clients.start_agent(plan.agents)
         conversations: list[Conversation] = [ParleyConversation(index, clients) for index in range(plan.conversations)]
         await gather_limited([conversation.open() for conversation in conversations], limit=32)  # type: ignore[attr-defined]
+        workers = server.worker_pids()
+        processes = _placement(server, clients, conversations, workers)
         tokens = await gather_limited([clients.token(f"idle-{name}-{n}") for n in range(plan.idle)], limit=32)
         urls = [clients.visitor_url(token, f"idle{n}") for n, token in enumerate(tokens)]
         figures = await _measure(server, conversations, urls, plan)
         figures["errors"] = dict(clients.errors)
         figures["console_reconnects"] = clients.reconnects
+        figures["processes"] = processes
+        restarted = sorted(set(workers) - set(server.worker_pids()))
+        if restarted:  # uvicorn kills a worker that misses its health check and starts another
+            figures["processes"]["workers_replaced"] = restarted
         return figures
     finally:
         await clients.close()
         await server.stop()
+
+
+def _placement(
+    server: Parley, clients: ParleyClients, conversations: list[Conversation], workers: list[int]
+) -> dict[str, Any]:
+    """Which process serves the console and how many visitors each serves (the kernel spreads them)."""
+    owners = socket_owners(server.pid, server.port)
+
+    def worker_of(socket: ClientConnection | None) -> int | None:
+        pid = owners.get(socket.local_address[1]) if socket is not None else None
+        return workers.index(pid) + 1 if pid in workers else None
+
+    visitors = Counter(worker_of(conversation.visitor) for conversation in conversations)
+    return {
+        "workers": len(workers),
+        "pids": [server.pid, *workers] if server.workers > 1 else workers,
+        "consoles_on": [worker_of(console) for console in clients.live.values()],
+        "visitors_per_worker": [visitors.get(number, 0) for number in range(1, len(workers) + 1)],
+        "visitors_unplaced": visitors.get(None, 0),
+    }
 
 
 PROFILE_DIR: Path | None = None
@@ -1247,6 +1554,7 @@ def _profiler(server: Server, phase: str = "") -> subprocess.Popen[bytes] | None
         "--gil",
         "-p",
         str(server.pid),
+        *(["--subprocesses"] if getattr(server, "workers", 1) > 1 else []),
         "-f",
         "raw",
         "-r",
@@ -1359,6 +1667,7 @@ COLUMNS = [
     ("CPU µs/msg", lambda f, i: f["rates"][i]["cpu_us_per_message"]),
     ("lost/dup", lambda f, i: f"{f['rates'][i]['lost']}/{f['rates'][i]['duplicated']}"),
     ("refused", lambda f, i: f["rates"][i].get("refused", 0)),
+    ("reconn/resend", lambda f, i: f"{f['rates'][i].get('reconnects', 0)}/{f['rates'][i].get('resends', 0)}"),
 ]
 SUMMARY = [
     ("burst msg/s", lambda f: f["burst"]["throughput_per_s"]),
@@ -1429,7 +1738,11 @@ def _large_report(results: list[dict[str, Any]]) -> list[str]:
 
 def report(results: list[dict[str, Any]], plan: Plan) -> str:
     bare = results[0]
-    lines = [f"conversations: {plan.conversations}; machine: {os.cpu_count()} CPUs; rates offered half each way", ""]
+    lines = [
+        f"conversations: {plan.conversations}; machine: {os.cpu_count()} CPUs; rates offered half each way"
+        + (f"; uvicorn with {plan.workers} worker processes" if plan.workers > 1 else ""),
+        "",
+    ]
     for index, rate in enumerate(plan.rates):
         lines.append(f"open loop at {rate:g} msg/s for {plan.duration:g} s")
         header = f"{'server':<10}" + "".join(f"{name:>14}" for name, _ in COLUMNS)
@@ -1455,10 +1768,37 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
                 )
             )
     lines.extend(_large_report(results))
+    lines.extend(_failure_report(results, plan))
     for figures in results:
         if figures.get("errors"):
             lines.append(f"{figures['server']} errors: {figures['errors']}")
     return "\n".join(lines)
+
+
+def _failure_report(results: list[dict[str, Any]], plan: Plan) -> list[str]:
+    """Per Parley server: its processes, the load average, and how the clients got through each phase."""
+    lines = ["", "clients under failure (visitors reopen, resend unanswered SendMessage, recover missed pushes)"]
+    for figures in results[1:]:
+        where = figures.get("processes") or {}
+        if where.get("workers", 1) > 1:
+            lines.append(
+                f"{figures['server']}: {where['workers']} workers + parent (pids {where['pids']}); console on worker "
+                f"{where['consoles_on']}; visitors per worker {where['visitors_per_worker']}"
+                + (f", {where['visitors_unplaced']} unplaced" if where.get("visitors_unplaced") else "")
+                + (f"; workers replaced: {where['workers_replaced']}" if where.get("workers_replaced") else "")
+            )
+        phases = [(f"{rate['offered_rate']:g} msg/s", rate) for rate in figures.get("rates", [])]
+        phases.append(("burst", figures.get("burst") or {}))
+        for label, phase in phases:
+            load = "→".join(str(value) for value in phase.get("load_average", [])) or "-"
+            lines.append(
+                f"  {figures['server']} {label}: load {load}; visitors reconnected {phase.get('reconnects', 0)} "
+                f"(closes {phase.get('closes') or {}}, new tokens {phase.get('new_tokens', 0)}), "
+                f"resent {phase.get('resends', 0)}, recovered {phase.get('recovered', 0)} "
+                f"({phase.get('recovery_pages', 0)} more pages), unanswered at the end "
+                f"{phase.get('unanswered_at_end', 0)}; console reconnected {phase.get('console_reconnects', 0)}"
+            )
+    return lines if len(results) > 1 else []
 
 
 async def main(arguments: argparse.Namespace) -> None:
@@ -1476,6 +1816,8 @@ async def main(arguments: argparse.Namespace) -> None:
         plan = dataclasses.replace(plan, large_seconds=arguments.large_seconds)
     if arguments.servers is not None:
         plan = dataclasses.replace(plan, servers=tuple(name for name in arguments.servers.split(",") if name))
+    if arguments.workers:
+        plan = dataclasses.replace(plan, workers=arguments.workers)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     admin_url = arguments.postgres.rstrip("/") + "/postgres"
@@ -1512,6 +1854,11 @@ if __name__ == "__main__":
         "--large-seconds", type=float, help="each run of the large-events phase (quick 4, full 30; 0 skips it)"
     )
     parser.add_argument("--servers", help="comma-separated: daphne,uvicorn (empty: bare relay only)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="uvicorn worker processes on one listening socket (default 1; daphne always runs one process)",
+    )
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--database", default="parley_bench")
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
