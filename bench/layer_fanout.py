@@ -19,8 +19,10 @@ Phases (CPU time of this process, ``time.process_time``, per event):
 - the same local phases for ``InProcessChannelLayer``.
 
     .venv/bin/python bench/layer_fanout.py [--events 5000] [--channels 500] [--prefix layers]
+    .venv/bin/python bench/layer_fanout.py --layers /tmp/old_layers.py   # A/B: another version of the module
 
-Numbers vary with the machine's load: compare A/B runs done back to back.
+Numbers vary with the machine's load: compare A/B runs done back to back
+(``git show <commit>:engage/layers.py > /tmp/old_layers.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engage.layers import InProcessChannelLayer, RedisFanoutChannelLayer
+import engage.layers
+
+layers: Any = engage.layers  # or the module of --layers
 
 CONSOLE = "tenant.1.console"
 
@@ -213,13 +217,11 @@ async def phase_cycle(layer: Any, console: str, visitors: list[str], events: lis
     return used / len(events)
 
 
-async def phase_publish(layer: RedisFanoutChannelLayer, events: list[dict], burst: int) -> tuple[float, float]:
+async def phase_publish(layer: Any, events: list[dict], burst: int) -> tuple[float, float]:
     """The publish path alone: the bytes ``group_send_many`` publishes, to two Redis channels per event."""
-    from engage import layers as module
-
     publisher = layer._publisher()
     keys = [layer._group_key + CONSOLE.encode(), layer._group_key + b"customer.nobody"]
-    datas = [layer._origin + module._encode(event) for event in events]
+    datas = [layer._origin + layers._encode(event) for event in events]
     t0 = cpu()
     for data in datas:
         await publisher.publish([(key, data) for key in keys])
@@ -244,11 +246,21 @@ async def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--prefix", default=os.environ.get("CHANNEL_LAYER_PREFIX", "layers"))
     parser.add_argument("--repeat", type=int, default=3, help="best of N per phase")
+    parser.add_argument("--layers", help="a file to load instead of engage/layers.py (A/B runs)")
     args = parser.parse_args()
+    global layers
+    if args.layers:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("layers_under_test", args.layers)
+        assert spec is not None and spec.loader is not None
+        layers = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(layers)
+        print(f"layers from {args.layers}")
+    InProcessChannelLayer, RedisFanoutChannelLayer = layers.InProcessChannelLayer, layers.RedisFanoutChannelLayer
+    _decode, _encode = layers._decode, layers._encode
 
     events = [make_event(n, n % args.channels) for n in range(args.events)]
-    from engage.layers import _decode, _encode
-
     print(f"event size {len(_encode(events[0]))} B msgpack; {args.events} events, {args.channels} visitor channels")
     gc.collect()
     gc.freeze()  # the events and channels are long-lived; keep collections out of the figures

@@ -550,37 +550,79 @@ class _Subscriber:
         return reader, writer
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
-        readline, readexactly = reader.readline, reader.readexactly
+        """Reads what Redis pushes in chunks and handles every complete frame of a chunk at once.
+
+        A frame larger than a chunk is completed with one ``readexactly`` of what it lacks.
+        """
+        buffer = b""
         while True:
-            header = await readline()
-            if not header:
+            chunk = await reader.read(1 << 16)
+            if not chunk:
                 raise ConnectionError("closed by Redis")
-            if header[:1] != b"*":
-                if header[:1] == b"-":
-                    logger.error("channel layer: Redis error %r", header[:200])
+            buffer = buffer + chunk if buffer else chunk
+            while True:
+                done, needed = self._handle(buffer)
+                if done:
+                    buffer = buffer[done:]
+                if needed <= len(buffer):
+                    break
+                buffer += await reader.readexactly(needed - len(buffer))
+
+    def _handle(self, buffer: bytes) -> tuple[int, int]:
+        """Handles the complete frames at the start of ``buffer``.
+
+        Returns how many bytes they took, and how many the next (incomplete) frame
+        needs in all when its header told already (else 0).
+        """
+        find, size = buffer.find, len(buffer)
+        pos = 0
+        while pos < size:
+            start = pos
+            end = find(b"\r\n", pos)
+            if end < 0:
+                return start, 0
+            kind = buffer[pos]
+            if kind != 42:  # "*"
+                if kind == 45:  # "-"
+                    logger.error("channel layer: Redis error %r", buffer[pos : min(end, pos + 200)])
+                    pos = end + 2
                     continue
-                raise ValueError(f"unexpected RESP {header[:40]!r}")
+                raise ValueError(f"unexpected RESP {buffer[pos : pos + 40]!r}")
+            count = int(buffer[pos + 1 : end])
+            pos = end + 2
             items: list[bytes | int] = []
-            for _ in range(int(header[1:])):
-                line = await readline()
-                if line[:1] == b"$":
-                    items.append((await readexactly(int(line[1:]) + 2))[:-2])
+            for _ in range(count):
+                end = find(b"\r\n", pos)
+                if end < 0:
+                    return start, 0
+                if buffer[pos] == 36:  # "$"
+                    begin = end + 2
+                    stop = begin + int(buffer[pos + 1 : end])
+                    if stop + 2 > size:
+                        return start, stop + 2 - start
+                    items.append(buffer[begin:stop])
+                    pos = stop + 2
                 else:
-                    items.append(int(line[1:]))
-            kind = items[0]
-            if kind == b"message":
-                try:
-                    self.layer._arrived(items[1], items[2])  # type: ignore[arg-type]
-                except Exception:
-                    logger.exception("channel layer: could not deliver a message of %r", items[1])
-            elif kind == b"subscribe":
-                waiting = self.pending.get(items[1])  # type: ignore[arg-type]
-                if waiting:
-                    future = waiting.popleft()
-                    if not waiting:
-                        del self.pending[items[1]]  # type: ignore[arg-type]
-                    if not future.done():
-                        future.set_result(None)
+                    items.append(int(buffer[pos + 1 : end]))
+                    pos = end + 2
+            self._dispatch(items)
+        return pos, 0
+
+    def _dispatch(self, items: list[bytes | int]) -> None:
+        kind = items[0]
+        if kind == b"message":
+            try:
+                self.layer._arrived(items[1], items[2])  # type: ignore[arg-type]
+            except Exception:
+                logger.exception("channel layer: could not deliver a message of %r", items[1])
+        elif kind == b"subscribe":
+            waiting = self.pending.get(items[1])  # type: ignore[arg-type]
+            if waiting:
+                future = waiting.popleft()
+                if not waiting:
+                    del self.pending[items[1]]  # type: ignore[arg-type]
+                if not future.done():
+                    future.set_result(None)
 
     def close(self) -> None:
         self.task.cancel()

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -514,3 +515,44 @@ async def test_a_connection_lost_during_a_batch_fails_that_batch_and_the_next_on
     await second.group_send("g", {"type": "m", "n": 2})
     assert (await recv(first, channel))["n"] == 0
     assert (await recv(first, channel))["n"] == 2
+
+
+@pytest.mark.parametrize("piece", [1, 3, 4096, 1 << 20])
+async def test_the_subscriber_parses_pushes_however_the_stream_splits_them(piece):
+    from engage.layers import _resp, _Subscriber
+
+    arrived: list[tuple[bytes, bytes]] = []
+
+    class Layer:
+        def _arrived(self, name: bytes, data: bytes) -> None:
+            arrived.append((name, data))
+
+    subscriber = _Subscriber.__new__(_Subscriber)
+    subscriber.layer, subscriber.pending = Layer(), {}
+    confirmed = asyncio.get_running_loop().create_future()
+    subscriber.pending[b"g"] = deque([confirmed])
+    big = bytes(range(256)) * 280 + b"\r\n$3\r\n"  # larger than a read, with RESP-like bytes inside
+    stream = b"".join(
+        [
+            b"*3\r\n$9\r\nsubscribe\r\n$1\r\ng\r\n:1\r\n",
+            _resp(b"message", b"g", b"first"),
+            b"-ERR something\r\n",
+            _resp(b"message", b"g", big),
+            _resp(b"message", b"p", b""),
+        ]
+    )
+    reader = asyncio.StreamReader()
+
+    async def feed() -> None:  # as the network delivers it: a piece at a time, the parser reading between
+        for start in range(0, len(stream), piece):
+            reader.feed_data(stream[start : start + piece])
+            await asyncio.sleep(0)
+        reader.feed_eof()
+
+    feeding = asyncio.ensure_future(feed())
+    with pytest.raises(ConnectionError, match="closed by Redis"):
+        await subscriber._read(reader)
+    await feeding
+
+    assert confirmed.done()
+    assert arrived == [(b"g", b"first"), (b"g", big), (b"p", b"")]
