@@ -16,11 +16,13 @@ import functools
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
+import psycopg
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, models
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from chat.models import Contact, Customer, Message, Thread
+from engage.lib import aiodb
 from engage.models import Membership, RoutingQueue
 
 M = TypeVar("M", bound=models.Model)
@@ -273,6 +275,31 @@ def _append_sql(*, inbound: bool, internal: bool, client_id: bool) -> str:
     )
 
 
+def _append_statement(connection: BaseDatabaseWrapper, message: Message) -> tuple[str, dict[str, Any]]:
+    inbound = message.author_type == Message.Author.CUSTOMER
+    client_id = message.client_id or None
+    sql = _append_sql(inbound=inbound, internal=message.is_internal, client_id=bool(client_id))
+    params = _thread_update_params(connection, message.thread_id, message.created_at)
+    params.update(_message_values(connection, message, skip=(*_FROM_THREAD, "client_id")), client_id=client_id)
+    return sql, params
+
+
+def _appended(
+    connection: BaseDatabaseWrapper, message: Message, row: Sequence[Any] | None
+) -> tuple[Thread, Contact | None] | None:
+    if row is None:
+        return None
+    thread, contact = _read(connection, row, 2)
+    message.pk = row[0]
+    message._state.adding = False
+    message._state.db = connection.alias
+    message.client_id = row[1]
+    message.sequence = thread.last_sequence
+    message.thread = thread
+    message.contact = contact
+    return thread, contact
+
+
 def message_append(connection: BaseDatabaseWrapper, message: Message) -> tuple[Thread, Contact | None] | None:
     """Appends ``message`` in one statement, committed at once; None if it must take the long way.
 
@@ -288,25 +315,25 @@ def message_append(connection: BaseDatabaseWrapper, message: Message) -> tuple[T
     transaction that handles each case. Sets the message's pk, sequence,
     client id, thread and contact.
     """
-    inbound = message.author_type == Message.Author.CUSTOMER
-    client_id = message.client_id or None
-    sql = _append_sql(inbound=inbound, internal=message.is_internal, client_id=bool(client_id))
-    params = _thread_update_params(connection, message.thread_id, message.created_at)
-    params.update(_message_values(connection, message, skip=(*_FROM_THREAD, "client_id")), client_id=client_id)
+    sql, params = _append_statement(connection, message)
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
     except IntegrityError:
         return None
-    if row is None:
-        return None
-    thread, contact = _read(connection, row, 2)
-    message.pk = row[0]
-    message._state.adding = False
-    message._state.db = connection.alias
-    message.client_id = row[1]
-    message.sequence = thread.last_sequence
-    message.thread = thread
-    message.contact = contact
-    return thread, contact
+    return _appended(connection, message, row)
+
+
+async def amessage_append(message: Message) -> tuple[Thread, Contact | None] | None:
+    """``message_append`` from the event loop, on its own connection (``engage.lib.aiodb``):
+    the same statement, values prepared and the row loaded by the same Django field code."""
+    connection = connections[DEFAULT_DB_ALIAS]  # for its operations and converters only: no query
+    sql, params = _append_statement(connection, message)
+    async with aiodb.pool().connection() as database:
+        try:
+            cursor = await database.execute(sql, params)
+            row = await cursor.fetchone()
+        except psycopg.IntegrityError:
+            return None
+    return _appended(connection, message, row)

@@ -20,6 +20,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 
 from chat import events
+from engage.events import loop_safe
 from engage.lib.loops import run_soon
 
 logger = logging.getLogger(__name__)
@@ -53,11 +54,13 @@ async def _send_to_groups(layer: Any, groups: list[str], message: dict[str, Any]
         await layer.group_send(group, message)
 
 
+@loop_safe
 def fan_out(event: events.Event) -> None:
     """Sends ``{"type": "chat.event", "event": {...}}`` to each group of the event.
 
     One trip to the event loop for all the groups. From a worker thread of the
-    server, the send is handed to its loop without waiting (``engage.lib.loops``).
+    server, the send is handed to its loop without waiting (``engage.lib.loops``);
+    in the loop itself, it is scheduled there.
     """
     layer = get_channel_layer()
     if layer is None:  # pragma: no cover - no layer configured

@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -33,7 +34,8 @@ from chat.models import Attachment, Contact, Customer, Message, Thread
 from chat.snapshots import message_snapshot
 from engage.custom_fields import custom_fields_validate
 from engage.errors import InvalidInput
-from engage.events import publish
+from engage.events import dispatch_in_loop, publish
+from engage.lib import aiodb
 from engage.models import Brand, Channel, CustomFieldDefinition, Membership, RoutingQueue
 
 MAX_CLIENT_ID = 200
@@ -418,30 +420,8 @@ def message_create(
     docs/architecture.md).
     """
     attachments = list(attachments)
-    if author_type not in Message.Author.values:
-        raise InvalidInput(f"Unknown author {author_type!r}.")
-    if author_type == Message.Author.AGENT and agent is None:
-        raise InvalidInput("An agent message needs its agent.")
-    if is_internal and author_type != Message.Author.AGENT:
-        raise InvalidInput("Only agents write internal notes.")
-    _same_tenant(thread, agent, *attachments)
-    normalised = content_validate(content_type, dict(content), has_attachments=bool(attachments))
-    client_id = str(client_id).strip() if client_id else None
-    if client_id is not None and not (0 < len(client_id) <= MAX_CLIENT_ID):
-        raise InvalidInput("A message id has 1–200 characters.")
-    inbound = author_type == Message.Author.CUSTOMER
-    message = Message(  # type: ignore[misc]  # the content field takes a dict (encrypted JSON)
-        tenant_id=thread.tenant_id,
-        thread_id=thread.pk,
-        client_id=client_id or "",
-        direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
-        author_type=author_type,
-        author_agent=agent,
-        content_type=content_type,
-        content=normalised,
-        is_internal=is_internal,
-        created_at=timezone.now(),
-    )
+    message = _message_new(thread, author_type, content_type, content, client_id, agent, attachments, is_internal)
+    client_id = message.client_id or None
     connection = transaction.get_connection()
     written = None
     # Most messages: one statement outside a transaction (chat/_sql.py). It writes nothing in the cases the
@@ -457,20 +437,93 @@ def message_create(
                 written = _message_write(connection, message, attachments)
         except _KnownClientId as known:
             return MessageResult(known.original, False)
-    locked, contact = written
-    publish(
-        events.MessageCreated(
-            **_thread_fields(locked),
-            message_id=message.pk,
-            sequence=message.sequence,
-            direction=message.direction,
-            author_type=author_type,
-            is_internal=is_internal,
-            snapshot=message_snapshot(message, thread=locked, contact=contact, attachments=attachments),
-        )
-    )
-    thread.last_sequence, thread.is_archived = locked.last_sequence, locked.is_archived
+    publish(_message_created(thread, message, written, attachments))
     return MessageResult(message, True)
+
+
+async def amessage_create(
+    *,
+    thread: Thread,
+    author_type: str,
+    content_type: str = "TEXT",
+    content: Mapping[str, Any],
+    client_id: str | None = None,
+    agent: Membership | None = None,
+    is_internal: bool = False,
+) -> MessageResult | None:
+    """``message_create`` from the event loop, for the case one statement covers; None otherwise.
+
+    Same validation, statement, guarantees and event as ``message_create``, run
+    on the loop's own connection (``engage.lib.aiodb``): no thread switch. It
+    writes nothing and returns None when the statement cannot do (not
+    PostgreSQL, a thread without messages, a locked thread, no open contact, a
+    known client id, or any doubt): the caller then runs ``message_create`` in a
+    worker, which handles every case. Invalid input raises as there.
+    """
+    if not thread.last_sequence or not aiodb.available():
+        return None
+    message = _message_new(thread, author_type, content_type, content, client_id, agent, [], is_internal)
+    written = await _sql.amessage_append(message)
+    if written is None:
+        return None
+    rest = dispatch_in_loop(_message_created(thread, message, written, []))
+    if rest is not None:  # subscribers that may block or query: in a worker, as after a commit
+        await sync_to_async(rest, thread_sensitive=False)()
+    return MessageResult(message, True)
+
+
+def _message_new(
+    thread: Thread,
+    author_type: str,
+    content_type: str,
+    content: Mapping[str, Any],
+    client_id: str | None,
+    agent: Membership | None,
+    attachments: list[Attachment],
+    is_internal: bool,
+) -> Message:
+    """The unsaved message, once its input is validated."""
+    if author_type not in Message.Author.values:
+        raise InvalidInput(f"Unknown author {author_type!r}.")
+    if author_type == Message.Author.AGENT and agent is None:
+        raise InvalidInput("An agent message needs its agent.")
+    if is_internal and author_type != Message.Author.AGENT:
+        raise InvalidInput("Only agents write internal notes.")
+    _same_tenant(thread, agent, *attachments)
+    normalised = content_validate(content_type, dict(content), has_attachments=bool(attachments))
+    client_id = str(client_id).strip() if client_id else None
+    if client_id is not None and not (0 < len(client_id) <= MAX_CLIENT_ID):
+        raise InvalidInput("A message id has 1–200 characters.")
+    inbound = author_type == Message.Author.CUSTOMER
+    return Message(  # type: ignore[misc]  # the content field takes a dict (encrypted JSON)
+        tenant_id=thread.tenant_id,
+        thread_id=thread.pk,
+        client_id=client_id or "",
+        direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
+        author_type=author_type,
+        author_agent=agent,
+        content_type=content_type,
+        content=normalised,
+        is_internal=is_internal,
+        created_at=timezone.now(),
+    )
+
+
+def _message_created(
+    thread: Thread, message: Message, written: tuple[Thread, Contact | None], attachments: list[Attachment]
+) -> events.MessageCreated:
+    """The event of a message just written; the caller's thread learns its new counters."""
+    locked, contact = written
+    thread.last_sequence, thread.is_archived = locked.last_sequence, locked.is_archived
+    return events.MessageCreated(
+        **_thread_fields(locked),
+        message_id=message.pk,
+        sequence=message.sequence,
+        direction=message.direction,
+        author_type=message.author_type,
+        is_internal=message.is_internal,
+        snapshot=message_snapshot(message, thread=locked, contact=contact, attachments=attachments),
+    )
 
 
 class _KnownClientId(Exception):

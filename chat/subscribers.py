@@ -24,9 +24,18 @@ def register() -> None:
 
 
 def search_index_message(event: events.MessageCreated) -> None:
-    from django.conf import settings
-
     from chat.tasks import message_index
 
-    if settings.SEARCH_BACKEND == "elasticsearch" and not event.is_internal:
+    if _search_indexes(event):
         message_index.delay(event.message_id)
+
+
+# Skipped without a thread switch when a message is written from the event loop (engage.events.dispatch_in_loop).
+def _search_indexes(event: events.MessageCreated) -> bool:
+    from django.conf import settings
+
+    return settings.SEARCH_BACKEND == "elasticsearch" and not event.is_internal
+
+
+# Skipped without a thread switch when a message is written from the event loop (engage.events.dispatch_in_loop).
+search_index_message.applies = _search_indexes  # type: ignore[attr-defined]

@@ -64,6 +64,44 @@ def dispatch(event: Event) -> None:
             logger.exception("subscriber %r failed on %s", handler, event.name)
 
 
+def loop_safe(handler: Callable[[E], None]) -> Callable[[E], None]:
+    """Marks a subscriber that may run in the event loop: it never blocks and never queries."""
+    handler.loop_safe = True  # type: ignore[attr-defined]
+    return handler
+
+
+def dispatch_in_loop(event: Event) -> Callable[[], None] | None:
+    """Delivers ``event`` from the event loop, after a statement that committed on its own.
+
+    Loop-safe subscribers run now. The others may block or query, which the loop
+    must not do: they come back as one callable to run in a worker thread (None
+    when there are none). A subscriber whose ``applies(event)`` says no is skipped
+    here, so one that rarely has work costs no thread switch.
+    """
+    later = []
+    for handler in handlers_for(event):
+        if getattr(handler, "loop_safe", False):
+            try:
+                handler(event)
+            except Exception:
+                logger.exception("subscriber %r failed on %s", handler, event.name)
+            continue
+        applies = getattr(handler, "applies", None)
+        if applies is None or applies(event):
+            later.append(handler)
+    if not later:
+        return None
+
+    def rest() -> None:
+        for handler in later:
+            try:
+                handler(event)
+            except Exception:
+                logger.exception("subscriber %r failed on %s", handler, event.name)
+
+    return rest
+
+
 def publish(event: Event, *, using: str | None = None) -> None:
     """Deliver ``event`` after the current transaction commits (never on rollback)."""
     transaction.on_commit(lambda: dispatch(event), using=using)

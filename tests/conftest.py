@@ -60,6 +60,15 @@ def _channel_layer(request: pytest.FixtureRequest, settings):  # type: ignore[no
 
 
 @pytest.fixture(autouse=True)
+def _loop_database_connections():  # type: ignore[no-untyped-def]
+    """A test's event loop ends with the test: close the connections it opened (engage.lib.aiodb)."""
+    yield
+    from engage.lib import aiodb
+
+    aiodb.close_all()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_render_caches():  # type: ignore[no-untyped-def]
     """Pushes are rendered once per message and process; ids restart with each test database."""
     from chat.console import consumer

@@ -20,7 +20,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat.gateway.handlers import HANDLERS, customer_bind
+from chat.gateway.handlers import HANDLERS, IN_LOOP, customer_bind
 from chat.gateway.large_events import large_event_store
 from chat.gateway.protocol import (
     MAX_OUTBOUND_FRAME_BYTES,
@@ -153,7 +153,10 @@ class VisitorConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
             return [cxone_error(frame.event_id, frame.event_type, message, reason="unknown_event_type")]
         assert self.state is not None  # frames arrive only after accept()
         try:
-            answers = await in_worker(handler)(self.state, frame)
+            in_loop = IN_LOOP.get(frame.event_type)
+            answers = None if in_loop is None else await in_loop(self.state, frame)
+            if answers is None:
+                answers = await in_worker(handler)(self.state, frame)
             await self.state.flush_joins()
             return answers
         except ParleyError as error:

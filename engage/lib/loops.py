@@ -53,8 +53,15 @@ def _start(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
 
 
 def run_soon(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-    """Runs ``factory()`` on the server's loop without waiting, from one of its worker threads;
-    elsewhere (a management command, a Celery task, a test) runs it to completion now."""
+    """Runs ``factory()`` on the server's loop without waiting, from one of its worker threads
+    or from the loop itself; elsewhere (a management command, a Celery task, a test) runs it to completion now."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:  # in the loop itself
+        _start(factory)
+        return
     loop = _server_loop()
     if loop is None:
 

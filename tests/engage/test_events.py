@@ -46,3 +46,35 @@ def test_a_failing_subscriber_does_not_stop_the_others(transactional_db, publish
 
 def test_event_dict_carries_its_wire_name():
     assert Pinged(tenant_id=1, value=2).as_dict() == {"event": "test.pinged", "tenant_id": 1, "value": 2}
+
+
+def test_dispatch_in_the_loop_runs_loop_safe_subscribers_and_returns_the_rest():  # type: ignore[no-untyped-def]
+    from engage.events import dispatch_in_loop, loop_safe, subscribe, unsubscribe
+
+    seen: list[str] = []
+
+    @loop_safe
+    def in_loop(event):  # type: ignore[no-untyped-def]
+        seen.append("loop")
+
+    def blocking(event):  # type: ignore[no-untyped-def]
+        seen.append("worker")
+
+    def idle(event):  # type: ignore[no-untyped-def]
+        seen.append("idle")
+
+    idle.applies = lambda event: False  # type: ignore[attr-defined]
+    for handler in (in_loop, blocking, idle):
+        subscribe(events.PresenceChanged, handler)
+    try:
+        event = events.PresenceChanged(
+            tenant_id=1, membership_id=2, presence="online", previous_presence="offline", max_concurrent_contacts=3
+        )
+        rest = dispatch_in_loop(event)
+        assert seen == ["loop"]
+        assert rest is not None
+        rest()
+        assert seen == ["loop", "worker"]
+    finally:
+        for handler in (in_loop, blocking, idle):
+            unsubscribe(events.PresenceChanged, handler)

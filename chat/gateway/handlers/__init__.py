@@ -8,9 +8,17 @@ Domain errors become error frames in the consumer. See docs/visitor-protocol.md.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from chat.gateway.handlers.authorization import authorize_customer, reconnect_consumer, refresh_token
-from chat.gateway.handlers.common import Handler, NotAuthorized, NotOffered, customer_bind
-from chat.gateway.handlers.messages import ack_only, send_message, send_offline_message, send_outbound
+from chat.gateway.handlers.common import Frames, Handler, NotAuthorized, NotOffered, customer_bind
+from chat.gateway.handlers.messages import (
+    ack_only,
+    send_message,
+    send_message_in_loop,
+    send_offline_message,
+    send_outbound,
+)
 from chat.gateway.handlers.threads import (
     archive_thread,
     end_contact,
@@ -29,6 +37,8 @@ from chat.gateway.handlers.threads import (
     typing_handler,
     update_thread,
 )
+from chat.gateway.protocol import ClientFrame
+from chat.gateway.state import ConnectionState
 
 HANDLERS: dict[str, Handler] = {
     "AuthorizeCustomer": authorize_customer,
@@ -69,4 +79,9 @@ HANDLERS: dict[str, Handler] = {
     "RemoveVisitorTags": ack_only,
 }
 
-__all__ = ["HANDLERS", "NotAuthorized", "NotOffered", "customer_bind", "fetch_thread_list", "recover_thread"]
+# Coroutines tried first, in the event loop, for the commonest requests; None hands the frame to HANDLERS.
+IN_LOOP: dict[str, Callable[[ConnectionState, ClientFrame], Awaitable[Frames | None]]] = {
+    "SendMessage": send_message_in_loop,
+}
+
+__all__ = ["HANDLERS", "IN_LOOP", "NotAuthorized", "NotOffered", "customer_bind", "fetch_thread_list", "recover_thread"]

@@ -83,19 +83,33 @@ def _browser(fingerprint: Any) -> dict[str, str]:
     return {key: value[:100] for key in _BROWSER_KEYS if isinstance(value := fingerprint.get(key), str) and value}
 
 
-def _adopt_names(state: ConnectionState, frame: ClientFrame) -> None:
-    """Takes the visitor's name from the SDK (``customerName``, ``setName``) unless a signed identity set it."""
+def _names_to_adopt(state: ConnectionState, frame: ClientFrame) -> dict[str, str]:
+    """The visitor's names from the SDK (``customerName``, ``setName``) that differ from what Parley holds;
+    none for a customer whose identity is signed."""
     customer = customer_of(state)
     identity = frame.payload.get("consumerIdentity") or frame.payload.get("customerIdentity")  # web, mobile
     if customer.is_verified or not isinstance(identity, dict):
-        return
+        return {}
     names = {
         field: value[:120]
         for field, key in (("first_name", "firstName"), ("last_name", "lastName"))
         if isinstance(value := identity.get(key), str) and value.strip()
     }
-    if any(getattr(customer, field) != value for field, value in names.items()):
-        state.customer = services.customer_update(customer=customer, values=names)
+    return names if any(getattr(customer, field) != value for field, value in names.items()) else {}
+
+
+def _adopt_names(state: ConnectionState, frame: ClientFrame) -> None:
+    """Takes the visitor's names from the SDK unless a signed identity set them."""
+    names = _names_to_adopt(state, frame)
+    if names:
+        state.customer = services.customer_update(customer=customer_of(state), values=names)
+
+
+def _client_id(frame: ClientFrame) -> str | None:
+    client_id = frame.data.get("idOnExternalPlatform")
+    if client_id is not None and not isinstance(client_id, str):
+        raise InvalidInput("data.idOnExternalPlatform is a string.")
+    return client_id
 
 
 def send_message(state: ConnectionState, frame: ClientFrame) -> Frames:
@@ -104,9 +118,7 @@ def send_message(state: ConnectionState, frame: ClientFrame) -> Frames:
     public_id = frame.thread_public_id
     if public_id is None:
         raise InvalidInput("data.thread.idOnExternalPlatform is required.")
-    client_id = frame.data.get("idOnExternalPlatform")
-    if client_id is not None and not isinstance(client_id, str):
-        raise InvalidInput("data.idOnExternalPlatform is a string.")
+    client_id = _client_id(frame)
     content = _content(frame)
     attachments = _attachments(state, frame)
     customer_fields = fields_of(frame.data.get("consumer"))
@@ -144,6 +156,30 @@ def send_message(state: ConnectionState, frame: ClientFrame) -> Frames:
     if result.created and contact_fields and result.message.contact is not None:
         services.contact_update_custom_fields(contact=result.message.contact, values=contact_fields)
     return [cxone_ack(frame.event_id)]
+
+
+async def send_message_in_loop(state: ConnectionState, frame: ClientFrame) -> Frames | None:
+    """SendMessage's common case in the event loop, without a thread switch: a text or postback to a
+    thread this socket already knows, with nothing else to write (no attachment, custom field or new
+    name). ``services.amessage_create`` writes it in one statement or writes nothing; None then hands
+    the frame to ``send_message`` in a worker, which handles every case. Invalid input raises as there.
+    """
+    customer = state.customer
+    if customer is None or customer.get_deferred_fields() or state.channel.auth_mode == Channel.AuthMode.THIRD_PARTY:
+        return None  # reading the customer or checking the third party's token may query
+    thread = state.threads.get(frame.thread_public_id or "")
+    if thread is None or frame.data.get("attachments"):
+        return None
+    if fields_of(frame.data.get("consumer")) or fields_of(frame.data.get("consumerContact")):
+        return None
+    client_id = _client_id(frame)
+    content = _content(frame)
+    if _names_to_adopt(state, frame):
+        return None
+    result = await services.amessage_create(
+        thread=thread, author_type=Message.Author.CUSTOMER, content=content, client_id=client_id
+    )
+    return None if result is None else [cxone_ack(frame.event_id)]
 
 
 def send_outbound(state: ConnectionState, frame: ClientFrame) -> Frames:

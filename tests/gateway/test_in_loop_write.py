@@ -1,0 +1,100 @@
+"""SendMessage's common case is written from the event loop (``services.amessage_create``), with the
+same guarantees as the worker path it falls back to."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat import services
+from chat.models import Contact, Message, Thread
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+db = database_sync_to_async
+
+
+def send_data(thread_id: str, body: str, message_id: str):  # type: ignore[no-untyped-def]
+    return {
+        "messageContent": {"type": "TEXT", "payload": {"text": body}},
+        "idOnExternalPlatform": message_id,
+        "thread": {"idOnExternalPlatform": thread_id},
+    }
+
+
+@pytest.fixture
+def no_worker_write(monkeypatch):  # type: ignore[no-untyped-def]
+    """Fails the test if a message is written the worker's way."""
+    calls: list[dict] = []  # type: ignore[type-arg]
+
+    def refuse(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs)
+        raise AssertionError("written in a worker")
+
+    def install() -> list[dict]:  # type: ignore[type-arg]
+        monkeypatch.setattr(services, "message_create", refuse)
+        return calls
+
+    return install
+
+
+async def test_a_text_to_a_known_thread_is_written_in_the_loop(acme, visitor_socket, no_worker_write):  # type: ignore[no-untyped-def]
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    await visitor.request("SendMessage", send_data("thread-A", "first", "msg-1"))  # a new thread: the worker's
+    await visitor.push("MessageCreated")
+    calls = no_worker_write()
+    answer = await visitor.request("SendMessage", send_data("thread-A", "second", "msg-2"))
+    assert "error" not in answer
+    pushed = (await visitor.push("MessageCreated"))["data"]["message"]
+    assert (pushed["idOnExternalPlatform"], pushed["sequence"], pushed["messageContent"]["payload"]) == (
+        "msg-2",
+        2,
+        {"text": "second"},
+    )
+    assert calls == []
+    rows = await db(lambda: [(m.client_id, m.sequence, m.text, m.contact_id) for m in Message.objects.order_by("id")])()
+    contact = await db(Contact.objects.get)()
+    assert rows == [("msg-1", 1, "first", contact.pk), ("msg-2", 2, "second", contact.pk)]
+    thread = await db(Thread.objects.get)(public_id="thread-A")
+    assert thread.last_sequence == 2
+
+
+async def test_a_retry_after_a_write_in_the_loop_returns_the_original(acme, visitor_socket):  # type: ignore[no-untyped-def]
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    await visitor.request("SendMessage", send_data("thread-A", "first", "msg-1"))
+    await visitor.push("MessageCreated")
+    await visitor.request("SendMessage", send_data("thread-A", "second", "msg-2"))
+    await visitor.push("MessageCreated")
+    again = await visitor.request("SendMessage", send_data("thread-A", "second", "msg-2"))
+    assert "error" not in again
+    assert await visitor.pushes() == []
+    assert await db(lambda: list(Message.objects.order_by("id").values_list("client_id", "sequence")))() == [
+        ("msg-1", 1),
+        ("msg-2", 2),
+    ]
+
+
+async def test_invalid_input_is_refused_in_the_loop_and_writes_nothing(acme, visitor_socket, no_worker_write):  # type: ignore[no-untyped-def]
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    await visitor.request("SendMessage", send_data("thread-A", "first", "msg-1"))
+    await visitor.push("MessageCreated")
+    no_worker_write()
+    bad = send_data("thread-A", "x", "msg-2")
+    bad["messageContent"]["payload"]["text"] = 42
+    refused = await visitor.request("SendMessage", bad)
+    assert refused["error"]["reason"] == "invalid_input"
+    assert await db(Message.objects.count)() == 1
+
+
+async def test_a_message_closed_contact_goes_the_worker_way_and_opens_a_new_one(acme, visitor_socket):  # type: ignore[no-untyped-def]
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    await visitor.request("SendMessage", send_data("thread-A", "first", "msg-1"))
+    await visitor.push("MessageCreated")
+    contact = await db(Contact.objects.get)()
+    await db(services.contact_set_status)(contact=contact, status="closed")
+    answer = await visitor.request("SendMessage", send_data("thread-A", "again", "msg-2"))
+    assert "error" not in answer
+    contacts = await db(lambda: list(Contact.objects.order_by("id").values_list("status", flat=True)))()
+    assert contacts == ["closed", "new"]
+    second = await db(Message.objects.get)(client_id="msg-2")
+    assert (second.sequence, second.contact_id) == (2, (await db(Contact.objects.order_by("id").last)()).pk)
