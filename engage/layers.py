@@ -264,51 +264,85 @@ class LocalDelivery:
     def has_group(self, group: str) -> bool:
         return group in self.groups
 
+    def _next(self, box: _Mailbox, channel: str) -> bytes | dict[str, Any] | None:
+        """Pops the next item of ``box`` (lock held): a payload, a notice, or None."""
+        if channel in self.evicted:
+            del self.evicted[channel]
+            return {"type": OVERFLOW_TYPE, "channel": channel, "dropped": None, "reason": "evicted"}
+        if not box.items:
+            return None
+        item = box.items.popleft()
+        if box.items and box.waiters:
+            self._wake(box)
+        if isinstance(item, _Overflow):
+            return {"type": OVERFLOW_TYPE, "channel": channel, "dropped": item.dropped, "reason": item.reason}
+        box.size -= 1
+        return item
+
     def take(self, channel: str, future: asyncio.Future[None] | None) -> dict[str, Any] | None:
         """The next message of ``channel``, or None after registering ``future`` as a waiter."""
         now = time.monotonic()
         with self._lock:
             box = self._mailbox(channel, now)
             box.last_active = now
-            if channel in self.evicted:
-                del self.evicted[channel]
-                self._forget_if_unused(box)
-                return {"type": OVERFLOW_TYPE, "channel": channel, "dropped": None, "reason": "evicted"}
-            if box.items:
-                item = box.items.popleft()
-                if not isinstance(item, _Overflow):
-                    box.size -= 1
-                if box.items and box.waiters:
-                    self._wake(box)
-                self._forget_if_unused(box)
-                if isinstance(item, _Overflow):
-                    return {"type": OVERFLOW_TYPE, "channel": channel, "dropped": item.dropped, "reason": item.reason}
-                return _decode(item)
-            if future is None:
-                self._forget_if_unused(box)
-            else:
+            item = self._next(box, channel)
+            if item is None and future is not None:
                 box.waiters.append(future)
-            return None
+            else:
+                self._forget_if_unused(box)
+        return _decode(item) if isinstance(item, bytes) else item
+
+    def poll(
+        self, channel: str, loop: asyncio.AbstractEventLoop, waited: bool
+    ) -> bytes | dict[str, Any] | asyncio.Future[None]:
+        """What ``receive()`` needs in one locked step: the next item, or a future to wait on.
+
+        The item is a payload still to decode (outside the lock) or a notice. A
+        future is registered as a waiter, and the receiver counted as receiving
+        (not evicted, its mailbox kept) until a call with ``waited`` returns an
+        item or it gives up (``abandon``).
+        """
+        now = time.monotonic()
+        with self._lock:
+            box = self._mailbox(channel, now)
+            box.last_active = now
+            item = self._next(box, channel)
+            if item is not None:
+                if waited and box.receivers > 0:
+                    box.receivers -= 1
+                self._forget_if_unused(box)
+                return item
+            if not waited:
+                box.receivers += 1
+            future: asyncio.Future[None] = loop.create_future()
+            box.waiters.append(future)
+            return future
 
     def receiving(self, channel: str, delta: int) -> None:
         now = time.monotonic()
         with self._lock:
             box = self._mailbox(channel, now)
-            box.receivers += delta
+            box.receivers = max(0, box.receivers + delta)
             box.last_active = now
             if delta < 0:
                 self._forget_if_unused(box)
 
-    def abandon(self, channel: str, future: asyncio.Future[None]) -> None:
-        """A receiver gave up waiting: forget its future, pass a consumed wake-up on."""
+    def abandon(self, channel: str, future: asyncio.Future[None], receiving: bool = False) -> None:
+        """A receiver gave up waiting: forget its future, pass a consumed wake-up on.
+
+        ``receiving``: it was counted as receiving (``poll``) and is no longer.
+        """
         with self._lock:
             box = self.mailboxes.get(channel)
             if box is None:
                 return
             if future in box.waiters:
                 box.waiters.remove(future)
+            if receiving and box.receivers > 0:
+                box.receivers -= 1
             if box.items and box.waiters:
                 self._wake(box)
+            self._forget_if_unused(box)
 
     def flush(self) -> None:
         with self._lock:
@@ -374,25 +408,24 @@ class LocalDelivery:
 
 
 async def _receive(core: LocalDelivery, channel: str) -> dict[str, Any]:
-    """The next message of ``channel``, waiting for it; a cancelled wait loses nothing."""
-    message = core.take(channel, None)
-    if message is not None:
-        return message
+    """The next message of ``channel``, waiting for it; a cancelled wait loses nothing.
+
+    One locked step when a message waits; otherwise one to register a waiter
+    and one, once woken, to take the message (or wait again if another
+    receiver of the channel was first).
+    """
     loop = asyncio.get_running_loop()
-    core.receiving(channel, +1)
-    try:
-        while True:
-            future: asyncio.Future[None] = loop.create_future()
-            message = core.take(channel, future)
-            if message is not None:
-                return message
-            try:
-                await future
-            except BaseException:
-                core.abandon(channel, future)
-                raise
-    finally:
-        core.receiving(channel, -1)
+    waited = False
+    while True:
+        item = core.poll(channel, loop, waited)
+        if not isinstance(item, asyncio.Future):
+            return item if isinstance(item, dict) else _decode(item)
+        try:
+            await item
+        except BaseException:
+            core.abandon(channel, item, receiving=True)
+            raise
+        waited = True
 
 
 class InProcessChannelLayer(BaseChannelLayer):

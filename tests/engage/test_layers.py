@@ -186,6 +186,24 @@ async def test_a_waiting_receiver_is_never_evicted(layer):
     assert await waiter == {"type": "m"}
 
 
+async def test_a_woken_receiver_is_not_evicted_before_it_runs_and_leaves_nothing_behind(layer):
+    channel = await layer.new_channel()
+    waiter = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)
+    await layer.send(channel, {"type": "m"})  # its future is resolved; the task has not run yet
+
+    assert layer.core.sweep(layer.core.mailboxes[channel].last_active + 3600) == []
+    assert await waiter == {"type": "m"}
+    assert layer.core.mailboxes == {}
+
+    cancelled = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert layer.core.mailboxes == {}
+
+
 async def test_a_cancelled_receive_loses_no_message(layer):
     channel = await layer.new_channel()
     waiter = asyncio.ensure_future(layer.receive(channel))
