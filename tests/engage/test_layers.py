@@ -256,6 +256,15 @@ async def test_invalid_names_are_refused(layer):
         await layer.send("bad channel name with spaces", {"type": "m"})
 
 
+async def test_receive_refuses_an_invalid_name_and_skips_the_check_for_a_known_mailbox(layer, monkeypatch):
+    with pytest.raises(TypeError):
+        await layer.receive("bad channel name with spaces")
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "m"})
+    monkeypatch.setattr(layer, "require_valid_channel_name", lambda name: pytest.fail("checked again"))
+    assert await recv(layer, channel) == {"type": "m"}
+
+
 async def test_channel_capacity_patterns_apply():
     layer = InProcessChannelLayer(capacity=2, channel_capacity={"console.*": 4})
     console, other = "console.local!abc", "specific.local!abc"
