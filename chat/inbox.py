@@ -22,6 +22,7 @@ from chat._sql import Columns
 from chat.errors import ThreadNotFound
 from chat.models import Contact, Message, Thread
 from engage.errors import InvalidInput, NotFound, PermissionDenied
+from engage.lib import aiodb
 from engage.models import Channel, Membership, RoutingQueue, Tenant
 
 VIEWS = ("mine", "queue", "all", "resolved", "closed")
@@ -141,6 +142,27 @@ def thread_for_reply(
     a socket opened), the same statement reads the membership's current role (active
     user and tenant); MembershipChanged if it is gone or differs.
     """
+    sql, params = _reply_query(agent, thread_id, note=note, recheck_agent=recheck_agent)
+    connection = connections[Thread.objects.db]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return _reply_verdict(connection, agent, row, note=note, recheck_agent=recheck_agent)
+
+
+async def athread_for_reply(
+    *, agent: Membership, thread_id: int | str, note: bool = False, recheck_agent: bool = False
+) -> Thread:
+    """``thread_for_reply`` from the event loop: the same statement and verdicts, on the loop's
+    own connection (``engage.lib.aiodb``, PostgreSQL only: check ``aiodb.available()``)."""
+    sql, params = _reply_query(agent, thread_id, note=note, recheck_agent=recheck_agent)
+    async with aiodb.pool().connection() as database:
+        cursor = await database.execute(sql, params)
+        row = await cursor.fetchone()
+    return _reply_verdict(connections[Thread.objects.db], agent, row, note=note, recheck_agent=recheck_agent)
+
+
+def _reply_query(agent: Membership, thread_id: int | str, *, note: bool, recheck_agent: bool) -> tuple[str, list[Any]]:
     try:
         pk = int(thread_id)
     except (TypeError, ValueError):
@@ -156,12 +178,13 @@ def thread_for_reply(
     params.extend([agent.tenant_id, pk])
     if queues:
         params.append(agent.pk)
-    connection = connections[Thread.objects.db]
-    with connection.cursor() as cursor:
-        cursor.execute(_reply_sql(queues=queues, check=check, recheck=recheck_agent), params)
-        row = cursor.fetchone()
+    return _reply_sql(queues=queues, check=check, recheck=recheck_agent), params
+
+
+def _reply_verdict(connection: Any, agent: Membership, row: Any, *, note: bool, recheck_agent: bool) -> Thread:
     if row is None:
         raise ThreadNotFound()
+    check = not note and not agent.is_admin
     thread = _THREAD.load(connection, row)
     assert thread is not None
     extra = list(row[len(_THREAD) :])

@@ -20,6 +20,8 @@ from chat import inbox, services
 from chat.api.serializers import AttachmentSerializer, MessageSerializer
 from chat.models import Attachment, Message, Thread
 from engage.errors import InvalidInput
+from engage.lib import aiodb
+from engage.lib.consumers import in_loop_or_worker
 from engage.models import Membership
 
 
@@ -106,3 +108,32 @@ def reply_send(
     if not result.created:
         return message_data(result.message), False
     return _written_data(result.message, attachments), True
+
+
+async def areply_send(
+    *, agent: Membership, thread_id: int, reply: Reply, recheck_agent: bool = False
+) -> tuple[dict[str, Any], bool] | None:
+    """``reply_send`` from the event loop, for a new reply without attachments; None otherwise.
+
+    The same checks (``inbox.athread_for_reply``) and write (``services.amessage_create``)
+    without a thread switch. Raises what ``reply_send`` raises. None when the write has to
+    take the long way (attachments, a repeated client id, a contact to open, not
+    PostgreSQL): nothing was written, and the caller runs ``reply_send`` in a worker.
+    """
+    if reply.attachment_ids or not aiodb.available():
+        return None
+    thread = await inbox.athread_for_reply(
+        agent=agent, thread_id=thread_id, note=reply.is_internal, recheck_agent=recheck_agent
+    )
+    result = await services.amessage_create(
+        thread=thread,
+        author_type=Message.Author.AGENT,
+        content_type=reply.content_type,
+        content=reply.content or {"text": reply.text},
+        client_id=reply.client_id,
+        agent=agent,
+        is_internal=reply.is_internal,
+    )
+    if result is None:
+        return None
+    return await in_loop_or_worker(_written_data, result.message, []), True
