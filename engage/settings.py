@@ -122,6 +122,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# The hottest writes run in the event loop on psycopg async connections, this many per loop (ADR 0006).
+PARLEY_LOOP_DATABASE = env_bool("DATABASE_LOOP_WRITES", True)
+PARLEY_LOOP_DATABASE_POOL = int(env("DATABASE_LOOP_POOL_MAX", "8"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
