@@ -14,11 +14,17 @@ Message content travels in clear inside the channel layer, as it does on the
 sockets it is sent to; it is encrypted at rest only (docs/architecture.md).
 A snapshot of another format version is ignored: the reader falls back to
 the database.
+
+Renderers on the hot path (the visitor push, the console's message data) read
+the snapshot's plain values directly (``usable_snapshot``): no model instance is
+built. ``message_from_snapshot`` stays for other readers and as the reference
+those renderers are tested against.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import operator
 import threading
 import time
@@ -27,7 +33,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AbstractUser
 from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models import DEFERRED
 
@@ -194,6 +203,43 @@ def message_snapshot(
         "author": _dump_membership(message.author_agent),
         "attachments": [_dump(attachment, _FIELDS[Attachment]) for attachment in attachments],
     }
+
+
+def usable_snapshot(event: Mapping[str, Any], tenant_id: int) -> Mapping[str, Any] | None:
+    """The event's snapshot if a renderer may use it: this format version, the event's own
+    message, of ``tenant_id``; else None (the caller reads the message from the database)."""
+    snapshot = event.get("snapshot")
+    if not snapshot or snapshot.get("v") != VERSION:
+        return None
+    message = snapshot["message"]
+    if message["tenant_id"] != tenant_id or message["id"] != event.get("message_id"):
+        return None
+    return snapshot
+
+
+@functools.cache
+def _username_field(user_model_label: str) -> str | None:
+    """The user model's USERNAME_FIELD if its names are Django's (``get_full_name``,
+    ``get_username``), so a snapshot's user can be named without an instance; else None."""
+    user_model = get_user_model()
+    plain = (
+        getattr(user_model, "get_full_name", None) is AbstractUser.get_full_name
+        and getattr(user_model, "get_username", None) is AbstractBaseUser.get_username
+    )
+    return user_model.USERNAME_FIELD if plain else None
+
+
+def membership_display_name(values: Mapping[str, Any]) -> str:
+    """``Membership.display_name`` of a snapshot's membership (``author`` or ``assignee``)."""
+    if values["nickname"]:
+        return values["nickname"]  # type: ignore[no-any-return]
+    username_field = _username_field(settings.AUTH_USER_MODEL)
+    if username_field is not None:
+        user = values["user"]
+        return f"{user['first_name']} {user['last_name']}".strip() or user[username_field]  # type: ignore[no-any-return]
+    membership = _load_membership(values)
+    assert membership is not None
+    return membership.display_name
 
 
 def _relate(instance: models.Model, name: str, related: models.Model | None) -> None:

@@ -23,10 +23,11 @@ from chat import inbox, realtime, selectors, services
 from chat.api.replies import Reply, reply_send
 from chat.api.serializers import MessageSerializer
 from chat.console import protocol
+from chat.console.rendering import message_data_from_snapshot
 from chat.models import Message
-from chat.snapshots import RenderedCache, message_from_snapshot
+from chat.snapshots import RenderedCache, usable_snapshot
 from engage.errors import ParleyError
-from engage.lib.consumers import WorkerDatabaseMixin, in_loop_or_worker, in_worker
+from engage.lib.consumers import WorkerDatabaseMixin, in_worker
 from engage.models import Membership
 from engage.selectors import memberships_of
 
@@ -88,24 +89,22 @@ def _message(message_id: int, tenant_id: int) -> dict[str, Any] | None:
 
 
 async def _message_data(event: dict[str, Any], tenant_id: int) -> dict[str, Any] | None:
-    """The pushed message as the REST API shows it: from the event's snapshot when it has one
-    (no database work, no thread hop, rendered once per process), else read back."""
+    """The pushed message as the REST API shows it: rendered from the event's snapshot when it
+    has one (no model instances, no database work, no thread hop; once per process), else read back."""
     key = (tenant_id, event["message_id"])
     data = RENDERED.get(key)
     if data is not None:
         return data
-    message = message_from_snapshot(event.get("snapshot"))
-    if message is None or message.tenant_id != tenant_id or message.pk != event["message_id"]:
+    snapshot = usable_snapshot(event, tenant_id)
+    if snapshot is None:
         return await _message(event["message_id"], tenant_id)
-    data = await in_loop_or_worker(_SERIALIZER.to_representation, message)
+    data = message_data_from_snapshot(snapshot)
     RENDERED.put(key, data)
     return data
 
 
-# One rendering per message and process, whatever the number of console sockets; one
-# serializer whose fields are built once (building them is most of DRF's cost per message).
+# One rendering per message and process, whatever the number of console sockets.
 RENDERED = RenderedCache(size=1024, seconds=5.0)
-_SERIALIZER = MessageSerializer()
 
 
 @in_worker

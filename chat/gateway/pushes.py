@@ -9,15 +9,20 @@ process, so several tabs cost one read. See docs/visitor-protocol.md §Pushes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chat import selectors
 from chat.errors import ThreadNotFound
 from chat.gateway.protocol import cxone_contact, cxone_message, cxone_push, cxone_thread_view, cxone_user
+from chat.gateway.protocol.objects import (
+    cxone_contact_from_snapshot,
+    cxone_message_from_snapshot,
+    cxone_thread_view_from_snapshot,
+)
 from chat.gateway.state import ConnectionState
 from chat.models import Contact, Message, Thread
-from chat.snapshots import RenderedCache, message_from_snapshot
+from chat.snapshots import RenderedCache, usable_snapshot
 
 Frames = list[dict[str, Any]]
 # A message's frame is the same for every socket of its customer: built once per process.
@@ -74,14 +79,27 @@ def _message_frame(state: ConnectionState, message: Message) -> dict[str, Any]:
     return cxone_push("MessageCreated", "Message", data, created_at=message.created_at)
 
 
+def _snapshot_frame(state: ConnectionState, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """``_message_frame`` of the message a snapshot carries, from its plain values (no model instances)."""
+    data = {
+        "brand": state.brand_ref,
+        "channel": state.channel_ref,
+        "case": cxone_contact_from_snapshot(snapshot),
+        "thread": cxone_thread_view_from_snapshot(snapshot["thread"], state.channel.channel_id),
+        "message": cxone_message_from_snapshot(snapshot, bot_name=state.bot_name),
+    }
+    return cxone_push("MessageCreated", "Message", data, created_at=snapshot["message"]["created_at"])
+
+
 def message_created(state: ConnectionState, event: dict[str, Any]) -> Frames:
     if event.get("is_internal"):
         return []
 
     def build() -> dict[str, Any] | None:
-        message = message_from_snapshot(event.get("snapshot"))
-        if message is None or message.tenant_id != state.channel.tenant_id or message.pk != event["message_id"]:
-            message = selectors.message_for_customer(tenant_id=state.channel.tenant_id, message_id=event["message_id"])
+        snapshot = usable_snapshot(event, state.channel.tenant_id)
+        if snapshot is not None:  # never an internal note: the event says so, and so does its message
+            return None if snapshot["message"]["is_internal"] else _snapshot_frame(state, snapshot)
+        message = selectors.message_for_customer(tenant_id=state.channel.tenant_id, message_id=event["message_id"])
         return _message_frame(state, message) if message is not None else None
 
     frame = _cached(("message", event["message_id"]), build)

@@ -112,6 +112,16 @@ def cxone_parse_frame(text: str | bytes | None) -> ClientFrame | Heartbeat:
 
 
 def cxone_timestamp(moment: Any = None, *, milliseconds: bool = False) -> str:
+    """``2026-11-21T10:00:00Z`` (or ``…00.123Z``) of an aware datetime, or of the ISO text of
+    one (``datetime.isoformat()``, as snapshots carry them); now when ``moment`` is empty."""
+    if moment and isinstance(moment, str):
+        # UTC text, "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00", is cut; any other is parsed.
+        length = len(moment)
+        if (length == 25 or length == 32) and moment.endswith("+00:00"):
+            if not milliseconds:
+                return moment[:19] + "Z"
+            return moment[:19] + (moment[19:23] if length == 32 else ".000") + "Z"
+        moment = datetime.datetime.fromisoformat(moment)
     moment = moment or timezone.now()
     text = moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds" if milliseconds else "seconds")
     return text.replace("+00:00", "Z")

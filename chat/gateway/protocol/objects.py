@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from chat.gateway.protocol.frames import cxone_timestamp
 from chat.models import Attachment, Contact, Customer, Message, Thread
+from chat.snapshots import membership_display_name
 from engage.lib.storage import signed_url
 from engage.models import Membership
 
@@ -145,22 +146,7 @@ def cxone_contact(contact: Contact, thread: Thread) -> dict[str, Any]:
 
 
 def _message_content(message: Message) -> dict[str, Any]:
-    content: dict[str, Any] = cast(dict[str, Any], message.content or {})
-    payload = dict(content.get("payload") or {})
-    if message.content_type in {"TEXT", "POSTBACK"}:
-        payload["text"] = content.get("text", "")
-        if content.get("postback"):
-            payload["postback"] = content["postback"]
-    body: dict[str, Any] = {
-        "type": message.content_type,
-        "payload": payload,
-        "fallbackText": content.get("fallbackText") or content.get("text", ""),
-        "isAutoTranslated": False,
-        "parameters": [],
-    }
-    if content.get("postback"):
-        body["postback"] = content["postback"]
-    return body
+    return _content_body(message.content_type, cast(dict[str, Any], message.content))
 
 
 def _author_user(message: Message, bot_name: str) -> dict[str, Any] | None:
@@ -206,6 +192,195 @@ def cxone_message(
         "delivered": [{"deliveredAt": _iso(message.delivered_at)}] if message.delivered_at else [],
         "seen": [{"seenAt": seen}] if seen else [],
         "isRead": message.seen_at is not None,
+        "readAt": seen,
+        "recipients": [],
+        "tags": [],
+        "sentiment": "neutral",
+        "title": "",
+        "url": "",
+        "replyToMessage": None,
+        "forward": None,
+        "reactionStatistics": None,
+        "hasAdditionalMessageContent": False,
+        "authorNameRemoved": None,
+        "contentRemoved": None,
+        "deletedOnExternalPlatform": False,
+        "isHiddenOnExternalPlatform": False,
+        "isReplyAllowed": True,
+        "replyChannel": None,
+    }
+
+
+# --- From a message's snapshot (chat/snapshots.py) ------------------------------------------
+#
+# The same objects as above, built from the plain values a MessageCreated event carries,
+# without model instances (the visitor push of every message runs this). Each function
+# must give exactly what its model-based twin gives for the rebuilt instances
+# (``message_from_snapshot``): tests/chat/test_snapshot_rendering.py compares them for
+# every kind of message. Change both together.
+
+
+def cxone_user_from_snapshot(agent: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``cxone_user`` of a snapshot's membership (``author`` or ``assignee``)."""
+    if agent is None:
+        return None
+    user = agent["user"]
+    first_name = user["first_name"]
+    nickname = agent["nickname"] or first_name or membership_display_name(agent)
+    return {
+        "id": agent["id"],
+        "incontactId": "",
+        "agentId": str(agent["id"]),
+        "emailAddress": "",
+        "loginUsername": "",
+        "firstName": first_name or nickname,
+        "surname": user["last_name"],
+        "nickname": nickname,
+        "isBotUser": False,
+        "isSurveyUser": False,
+        "imageUrl": "",
+        "publicImageUrl": "",
+    }
+
+
+def cxone_thread_view_from_snapshot(thread: Mapping[str, Any], channel_public_id: str) -> dict[str, Any]:
+    return {
+        "id": str(thread["id"]),
+        "idOnExternalPlatform": thread["public_id"],
+        "threadName": thread["name"],
+        "channelId": channel_public_id,
+        "canAddMoreMessages": not (thread["is_archived"] or thread["is_locked"]),
+    }
+
+
+def _iso_text(moment: str | None) -> str | None:
+    return cxone_timestamp(moment) if moment else None
+
+
+def cxone_contact_from_snapshot(snapshot: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``cxone_contact`` of the snapshot's contact; None when the message has none."""
+    contact = snapshot["contact"]
+    if contact is None:
+        return None
+    thread = snapshot["thread"]
+    agent = snapshot["assignee"]
+    user = cxone_user_from_snapshot(agent)
+    agent_pk = agent["id"] if agent else None
+    contact_pk = str(contact["id"])
+    return {
+        "id": contact_pk,
+        "threadIdOnExternalPlatform": thread["public_id"],
+        "threadId": str(thread["id"]),
+        "status": contact["status"],
+        "createdAt": _iso_text(contact["created_at"]),
+        "statusUpdatedAt": _iso_text(contact["status_updated_at"]),
+        "customFields": cxone_custom_fields(contact["custom_fields"]),
+        "inboxAssignee": agent_pk,
+        "inboxAssigneeUser": user,
+        "ownerAssignee": agent_pk,
+        "ownerAssigneeUser": user,
+        "inboxPreAssigneeUser": None,
+        "routingQueueId": str(contact["queue_id"]) if contact["queue_id"] else None,
+        "routingQueuePriority": 0,
+        "direction": "inbound",
+        "recipients": [],
+        "endUserRecipients": [],
+        "statistics": {"inboxAssigneeResponseTime": None},
+        "routableType": "ROUTABLE",
+        "interactionId": contact_pk,
+        "contactId": contact_pk,
+        "detailUrl": "",
+    }
+
+
+def _content_body(content_type: str, content: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``_message_content`` of a content type and content."""
+    content = content or {}
+    payload = dict(content.get("payload") or {})
+    postback = content.get("postback")
+    if content_type in {"TEXT", "POSTBACK"}:
+        payload["text"] = content.get("text", "")
+        if postback:
+            payload["postback"] = postback
+    body: dict[str, Any] = {
+        "type": content_type,
+        "payload": payload,
+        "fallbackText": content.get("fallbackText") or content.get("text", ""),
+        "isAutoTranslated": False,
+        "parameters": [],
+    }
+    if postback:
+        body["postback"] = postback
+    return body
+
+
+def _attachment_from_snapshot(attachment: Mapping[str, Any]) -> dict[str, Any]:
+    url = signed_url(str(attachment["file"]))
+    mime_type = attachment["mime_type"]
+    return {
+        "id": str(attachment["public_id"]),
+        "friendlyName": attachment["file_name"],
+        "fileName": attachment["file_name"],
+        "url": url,
+        "securedPermanentUrl": url,
+        "previewUrl": url,
+        "mimeType": mime_type,
+        "isInline": mime_type.startswith("image/"),
+        "canBeStored": True,
+    }
+
+
+def cxone_message_from_snapshot(snapshot: Mapping[str, Any], *, bot_name: str = "") -> dict[str, Any]:
+    """``cxone_message`` of the snapshot's message, thread, customer, author and attachments."""
+    message = snapshot["message"]
+    thread = snapshot["thread"]
+    inbound = message["direction"] == Message.Direction.INBOUND
+    seen_at = message["seen_at"]
+    seen = cxone_timestamp(seen_at) if seen_at else None
+    author_type = message["author_type"]
+    if author_type == Message.Author.AGENT:
+        author_user = cxone_user_from_snapshot(snapshot["author"])
+    elif author_type == Message.Author.BOT:
+        author_user = cxone_bot_user(bot_name)
+    else:
+        author_user = None
+    end_user = None
+    if inbound:
+        customer = snapshot["customer"]
+        first_name, last_name = customer["first_name"], customer["last_name"]
+        end_user = {
+            "id": str(customer["id"]),
+            "idOnExternalPlatform": customer["id_on_external_platform"],
+            "firstName": first_name,
+            "lastName": last_name,
+            "fullName": f"{first_name} {last_name}".strip(),
+            "nickname": "",
+            "image": customer["image"],
+        }
+    delivered_at = message["delivered_at"]
+    thread_pk = str(thread["id"])
+    created_at = message["created_at"]
+    return {
+        "id": str(message["public_id"]),
+        "idOnExternalPlatform": message["client_id"],
+        "threadIdOnExternalPlatform": thread["public_id"],
+        "threadId": thread_pk,
+        "postId": thread_pk,
+        "contactNumber": str(message["contact_id"]) if message["contact_id"] else None,
+        "sequence": message["sequence"],
+        "messageContent": _content_body(message["content_type"], message["content"]),
+        "direction": message["direction"],
+        "createdAt": cxone_timestamp(created_at),
+        "createdAtWithMilliseconds": cxone_timestamp(created_at, milliseconds=True),
+        "attachments": [_attachment_from_snapshot(attachment) for attachment in snapshot["attachments"]],
+        "authorUser": author_user,
+        "user": author_user,
+        "authorEndUserIdentity": end_user,
+        "userStatistics": {"seenAt": seen if inbound else None, "readAt": seen if inbound else None},
+        "customerStatistics": {"seenAt": None if inbound else seen},
+        "delivered": [{"deliveredAt": cxone_timestamp(delivered_at)}] if delivered_at else [],
+        "seen": [{"seenAt": seen}] if seen else [],
+        "isRead": seen_at is not None,
         "readAt": seen,
         "recipients": [],
         "tags": [],
