@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import re
 import uuid
 from typing import Any
 
+import orjson
 from django.utils import timezone
 
 # Inbound frames above this are refused unparsed; outbound frames above it go the URL way (EventInS3).
@@ -82,7 +84,7 @@ def cxone_parse_frame(text: str | bytes | None) -> ClientFrame | Heartbeat:
     if len(text) > MAX_INBOUND_FRAME_BYTES or len(text.encode()) > MAX_INBOUND_FRAME_BYTES:
         raise ProtocolError("frame_too_large", f"Frames are limited to {MAX_INBOUND_FRAME_BYTES} bytes.")
     try:
-        frame = json.loads(text)
+        frame = _loads(text)
     except ValueError:
         raise ProtocolError("malformed_frame", "The frame is not JSON.") from None
     if not isinstance(frame, dict):
@@ -109,6 +111,21 @@ def cxone_parse_frame(text: str | bytes | None) -> ClientFrame | Heartbeat:
             "malformed_frame", "payload.data must be an object.", event_id=event_id, event_type=event_type
         )
     return ClientFrame(action=action, event_id=event_id, event_type=event_type, data=data, payload=payload)
+
+
+# A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float.
+_LONG_NUMBER = re.compile(r"[0-9]{19}")
+
+
+def _loads(text: str) -> Any:
+    """JSON text to values, by orjson: strict RFC 8259 (no NaN or Infinity, no number out of a
+    double's range, no lone surrogate escape, nesting at most 1024 deep), each refused with
+    ValueError. Integers are Python's, whatever their size: a frame that may hold one beyond
+    64 bits (rare) is read a second time by json, which keeps it exact."""
+    value = orjson.loads(text)
+    if _LONG_NUMBER.search(text) is not None:
+        value = json.loads(text)
+    return value
 
 
 def cxone_timestamp(moment: Any = None, *, milliseconds: bool = False) -> str:
@@ -182,8 +199,27 @@ def cxone_event_in_s3(url: str, origin_event_type: str) -> dict[str, Any]:
     )
 
 
+# Datetimes and dataclasses are not JSON: refused, as json.dumps refuses them (orjson would write them).
+_DUMPS_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def cxone_dumps(frame: dict[str, Any] | str) -> str:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    """The frame as compact JSON text, non-ASCII characters as they are.
+
+    ``json.dumps(frame, separators=(",", ":"), ensure_ascii=False)``, done by orjson: the same
+    text but for floats written in another (equal) form (``0.00001`` for ``1e-05``) and NaN or
+    infinities, which become ``null`` (json wrote ``NaN``, which no client parses). What orjson
+    refuses (keys other than strings, integers beyond 64 bits, lone surrogates, values that are
+    not JSON) goes to json.dumps, which writes or refuses it as before.
+    """
+    try:
+        return orjson.dumps(frame, default=_not_json, option=_DUMPS_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
 def cxone_frame_type(frame: dict[str, Any]) -> str:
