@@ -38,7 +38,7 @@ from chat.gateway.pushes import push_frames, resync_frames
 from chat.gateway.sessions import channel_cached, handshake_accept
 from chat.gateway.state import ConnectionState
 from engage.errors import ParleyError
-from engage.lib.consumers import WORKERS, WorkerDatabaseMixin, in_loop_or_worker, in_worker
+from engage.lib.consumers import WORKERS, PumpedConsumerMixin, WorkerDatabaseMixin, in_loop_or_worker, in_worker
 from engage.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def _base_url(scope: dict[str, Any]) -> str:
     return f"{'https' if secure else 'http'}://{host}"
 
 
-class VisitorConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
+class VisitorConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketConsumer):
     """One visitor socket. Handlers run one at a time, so ``state`` needs no lock."""
 
     state: ConnectionState | None = None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 
@@ -57,3 +62,47 @@ class WorkerDatabaseMixin:
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+
+class PumpedConsumerMixin:
+    """Channels' consumer loop without a task and an ``asyncio.wait`` per message.
+
+    Channels' ``await_many_dispatch`` waits on the client and the channel layer
+    with ``asyncio.wait`` and makes a new task after every message: a good part
+    of a small frame's cost (docs/performance.md). Here one task per source reads
+    and dispatches for the whole connection; a lock keeps the consumer's rule that
+    handlers run one at a time, and each source's messages stay in their order.
+    A handler's ``StopConsumer`` ends the connection as in Channels; any other
+    exception ends it too, and propagates to the server.
+    """
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)  # type: ignore[attr-defined]
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+            sources.append(self.channel_receive)
+        self.base_send = send
+        turn = asyncio.Lock()
+
+        async def pump(source: Any) -> None:
+            while True:
+                message = await source()
+                async with turn:
+                    await self.dispatch(message)  # type: ignore[attr-defined]
+
+        tasks = [asyncio.ensure_future(pump(source)) for source in sources]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = task.exception()
+                if error is not None and not isinstance(error, StopConsumer):
+                    raise error
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, StopConsumer):
+                    await task

@@ -7,7 +7,7 @@ import pytest
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import SynchronousOnlyOperation
 
-from engage.lib.consumers import WorkerDatabaseMixin, in_loop_or_worker
+from engage.lib.consumers import PumpedConsumerMixin, WorkerDatabaseMixin, in_loop_or_worker
 
 
 class Recorder(WorkerDatabaseMixin, AsyncWebsocketConsumer):
@@ -49,3 +49,82 @@ async def test_work_without_a_query_stays_in_the_loop_and_work_with_one_goes_to_
 
     assert await in_loop_or_worker(pure) == loop_thread
     assert await in_loop_or_worker(reads) != loop_thread
+
+
+class Pumped(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketConsumer):
+    """Records each handler's start and end: handlers must never overlap."""
+
+    def __init__(self):
+        super().__init__()
+        self.log = []
+
+    async def connect(self):
+        await self.accept()
+
+    async def websocket_receive(self, message):
+        self.log.append(("start", message["text"]))
+        await asyncio.sleep(0.01)  # a handler that yields: the other source must wait
+        self.log.append(("end", message["text"]))
+
+    async def chat_event(self, message):
+        self.log.append(("start", message["n"]))
+        await asyncio.sleep(0.005)
+        self.log.append(("end", message["n"]))
+        if message["n"] == "boom":
+            raise RuntimeError("handler failed")
+
+
+@pytest.fixture
+def layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "engage.layers.InProcessChannelLayer"}}
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+async def _pumped():
+    from channels.testing import WebsocketCommunicator
+
+    consumer = Pumped()
+
+    async def application(scope, receive, send):
+        await consumer(scope, receive, send)
+
+    communicator = WebsocketCommunicator(application, "/ws")
+    connected, _ = await communicator.connect()
+    assert connected
+    return consumer, communicator
+
+
+async def test_both_sources_are_served_one_handler_at_a_time_each_in_order(layer):
+    from channels.layers import get_channel_layer
+
+    consumer, communicator = await _pumped()
+    for n in range(3):
+        await communicator.send_to(text_data=f"c{n}")
+        await get_channel_layer().send(consumer.channel_name, {"type": "chat.event", "n": f"l{n}"})
+    await asyncio.sleep(0.2)
+    await communicator.disconnect()
+    assert len(consumer.log) == 12
+    for start, end in zip(consumer.log[::2], consumer.log[1::2], strict=True):
+        assert (start[0], end[0], start[1]) == ("start", "end", end[1])  # never interleaved
+    started = [name for kind, name in consumer.log if kind == "start"]
+    assert [n for n in started if n.startswith("c")] == ["c0", "c1", "c2"]
+    assert [n for n in started if n.startswith("l")] == ["l0", "l1", "l2"]
+
+
+async def test_a_disconnect_stops_both_sources(layer):
+    _consumer, communicator = await _pumped()
+    await communicator.disconnect()
+    await communicator.wait(timeout=1)  # the application returned: no source is left running
+
+
+async def test_a_failing_handler_ends_the_connection_with_its_error(layer):
+    from channels.layers import get_channel_layer
+
+    consumer, communicator = await _pumped()
+    await get_channel_layer().send(consumer.channel_name, {"type": "chat.event", "n": "boom"})
+    with pytest.raises(RuntimeError, match="handler failed"):
+        await communicator.wait(timeout=1)
