@@ -216,6 +216,7 @@ class Recorder:
         self.new_tokens = 0  # transaction tokens fetched again after a refused upgrade
         self.console_reconnects = 0
         self.closes: Counter[str] = Counter()  # visitor socket closes by code
+        self.send_failures: Counter[str] = Counter()  # refused sends by direction and exception
 
     def expect(self, message_id: str, direction: str, at: float) -> None:
         self.scheduled[message_id] = (direction, at)
@@ -937,8 +938,9 @@ async def open_loop(
                 await conversation.send_visitor(message_id)
             else:
                 await conversation.send_agent(message_id)
-        except Exception:
+        except Exception as error:
             recorder.send_errors += 1
+            recorder.send_failures[f"{direction} {type(error).__name__}"] += 1
             recorder.refused.add(message_id)
 
     for number in range(count):
@@ -983,6 +985,7 @@ def _failure_figures(recorder: Recorder, conversations: list[Conversation]) -> d
         "new_tokens": recorder.new_tokens,
         "console_reconnects": recorder.console_reconnects,
         "closes": dict(recorder.closes),
+        "send_failures": dict(recorder.send_failures),
         "unanswered_at_end": sum(conversation.unanswered_count() for conversation in conversations),
     }
 
@@ -1797,6 +1800,7 @@ def _failure_report(results: list[dict[str, Any]], plan: Plan) -> list[str]:
                 f"resent {phase.get('resends', 0)}, recovered {phase.get('recovered', 0)} "
                 f"({phase.get('recovery_pages', 0)} more pages), unanswered at the end "
                 f"{phase.get('unanswered_at_end', 0)}; console reconnected {phase.get('console_reconnects', 0)}"
+                + (f"; refused sends {phase['send_failures']}" if phase.get("send_failures") else "")
             )
     return lines if len(results) > 1 else []
 
