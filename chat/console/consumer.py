@@ -20,14 +20,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import inbox, realtime, selectors, services
-from chat.api.replies import Reply, reply_send
+from chat.api.replies import Reply, areply_send, reply_send
 from chat.api.serializers import MessageSerializer
 from chat.console import protocol
 from chat.console.rendering import message_data_from_snapshot
 from chat.models import Message
 from chat.snapshots import RenderedCache, usable_snapshot
 from engage.errors import ParleyError
-from engage.lib.consumers import WorkerDatabaseMixin, in_worker
+from engage.lib.consumers import PumpedConsumerMixin, WorkerDatabaseMixin, in_worker
 from engage.models import Membership
 from engage.selectors import memberships_of
 
@@ -148,10 +148,8 @@ def _seen(agent: Membership, frame: protocol.Seen) -> dict[str, Any]:
     return protocol.ack_frame(ref=frame.ref, marked=marked)
 
 
-@in_worker
-def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
-    """The REST reply's checks and write, in one worker call (docs/agent-protocol.md, ``send``)."""
-    reply = Reply(
+def _reply_of(frame: protocol.Send) -> Reply:
+    return Reply(
         text=frame.text,
         content_type=frame.content_type,
         content=frame.content,
@@ -159,11 +157,21 @@ def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
         is_internal=frame.is_internal,
         attachment_ids=frame.attachment_ids,
     )
-    message, created = reply_send(agent=agent, thread_id=frame.thread_id, reply=reply, recheck_agent=True)
+
+
+async def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
+    """The REST reply's checks and write (docs/agent-protocol.md, ``send``): in the event loop
+    when they can be (``areply_send``), else in one worker call."""
+    done = await areply_send(agent=agent, thread_id=frame.thread_id, reply=_reply_of(frame), recheck_agent=True)
+    if done is None:
+        done = await in_worker(reply_send)(
+            agent=agent, thread_id=frame.thread_id, reply=_reply_of(frame), recheck_agent=True
+        )
+    message, created = done
     return protocol.sent_frame(thread_id=frame.thread_id, message=message, created=created, ref=frame.ref)
 
 
-class ConsoleConsumer(WorkerDatabaseMixin, AsyncWebsocketConsumer):
+class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketConsumer):
     agent: Membership | None = None
     group: str | None = None
     closing = False
