@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import re
 import uuid
 from typing import Any
 
@@ -81,10 +80,11 @@ def cxone_parse_frame(text: str | bytes | None) -> ClientFrame | Heartbeat:
     """Reads one client frame or raises ProtocolError with as much context as could be read."""
     if text is None or isinstance(text, bytes):
         raise ProtocolError("binary_frame", "Frames are JSON text.")
-    if len(text) > MAX_INBOUND_FRAME_BYTES or len(text.encode()) > MAX_INBOUND_FRAME_BYTES:
+    raw = text.encode() if len(text) <= MAX_INBOUND_FRAME_BYTES else None
+    if raw is None or len(raw) > MAX_INBOUND_FRAME_BYTES:
         raise ProtocolError("frame_too_large", f"Frames are limited to {MAX_INBOUND_FRAME_BYTES} bytes.")
     try:
-        frame = _loads(text)
+        frame = _loads(text, raw)
     except ValueError:
         raise ProtocolError("malformed_frame", "The frame is not JSON.") from None
     if not isinstance(frame, dict):
@@ -114,16 +114,18 @@ def cxone_parse_frame(text: str | bytes | None) -> ClientFrame | Heartbeat:
 
 
 # A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float.
-_LONG_NUMBER = re.compile(r"[0-9]{19}")
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
 
 
-def _loads(text: str) -> Any:
-    """JSON text to values, by orjson: strict RFC 8259 (no NaN or Infinity, no number out of a
-    double's range, no lone surrogate escape, nesting at most 1024 deep), each refused with
-    ValueError. Integers are Python's, whatever their size: a frame that may hold one beyond
-    64 bits (rare) is read a second time by json, which keeps it exact."""
-    value = orjson.loads(text)
-    if _LONG_NUMBER.search(text) is not None:
+def _loads(text: str, raw: bytes) -> Any:
+    """A frame's JSON (``raw`` is ``text`` in UTF-8) to values, by orjson: strict RFC 8259 (no
+    NaN or Infinity, no number out of a double's range, no lone surrogate escape, nesting at
+    most 1024 deep), each refused with ValueError. Integers are Python's, whatever their size:
+    a frame that may hold one beyond 64 bits (a run of 19 digits, rare) is read again by json,
+    which keeps it exact."""
+    value = orjson.loads(raw)
+    if _LONG_NUMBER in raw.translate(_DIGITS_TO_ZERO):
         value = json.loads(text)
     return value
 
