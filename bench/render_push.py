@@ -180,18 +180,21 @@ def _run(args: argparse.Namespace) -> None:
         print(f"{name} (push {len(cxone_dumps(push).encode())} B, console frame {len(console_dumps(console_frame))} B)")
         _ab("visitor push render", visitor_before, visitor_after, args)
         _ab("console message data render", console_before, console_after, args)
-        _ab(
-            "visitor push JSON text",
-            lambda push=push: json.dumps(push, separators=(",", ":"), ensure_ascii=False),
-            lambda push=push: cxone_dumps(push),
-            args,
-        )
-        _ab(
-            "console frame JSON text",
-            lambda frame=console_frame: json.dumps(frame, default=str, separators=(",", ":")),
-            lambda frame=console_frame: console_dumps(frame),
-            args,
-        )
+
+        def push_before(push: dict[str, Any] = push) -> str:
+            return json.dumps(push, separators=(",", ":"), ensure_ascii=False)
+
+        def push_after(push: dict[str, Any] = push) -> str:
+            return cxone_dumps(push)
+
+        def console_frame_before(frame: dict[str, Any] = console_frame) -> str:
+            return json.dumps(frame, default=str, separators=(",", ":"))
+
+        def console_frame_after(frame: dict[str, Any] = console_frame) -> str:
+            return console_dumps(frame)
+
+        _ab("visitor push JSON text", push_before, push_after, args)
+        _ab("console frame JSON text", console_frame_before, console_frame_after, args)
     send = json.dumps(
         {
             "action": "chatWindowEvent",

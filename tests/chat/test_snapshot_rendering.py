@@ -298,6 +298,7 @@ def _assert_equal_renderings(message: Message, event: dict[str, Any], *, read_ba
         assert visitor == _without_event_id(_message_frame(state, rebuilt))
         if read_back:
             stored = selectors.message_for_customer(tenant_id=message.tenant_id, message_id=message.pk)
+            assert stored is not None
             assert visitor == _without_event_id(_message_frame(state, stored))
     console = message_data_from_snapshot(snapshot)
     assert console == MessageSerializer().to_representation(rebuilt)
@@ -315,6 +316,7 @@ def test_snapshot_renderings_equal_the_model_renderings(
         _assert_equal_renderings(message, form)
         state = _state(message)
         snapshot = usable_snapshot(form, message.tenant_id)
+        assert snapshot is not None
         with django_assert_num_queries(0):
             _snapshot_frame(state, snapshot)
             message_data_from_snapshot(snapshot)
@@ -381,10 +383,10 @@ def test_a_snapshot_of_another_tenant_message_or_version_is_not_used(
     request, published, django_capture_on_commit_callbacks
 ):  # type: ignore[no-untyped-def]
     message, event = _write(request, published, django_capture_on_commit_callbacks, ("acme", _bot))
+    assert usable_snapshot({**event, "snapshot": {**event["snapshot"], "v": 2}}, message.tenant_id) is None
     assert usable_snapshot(event, message.tenant_id) is event["snapshot"]
     assert usable_snapshot(event, message.tenant_id + 1) is None
     assert usable_snapshot({**event, "message_id": message.pk + 1}, message.tenant_id) is None
-    assert usable_snapshot({**event, "snapshot": {**event["snapshot"], "v": 2}}, message.tenant_id) is None
     assert usable_snapshot({**event, "snapshot": None}, message.tenant_id) is None
 
 
