@@ -238,6 +238,14 @@ class Recorder:
     def lost(self) -> int:
         return sum(1 for message_id in self.scheduled if message_id not in self.seen and message_id not in self.refused)
 
+    def lost_by_direction(self) -> dict[str, int]:
+        lost = Counter(
+            direction
+            for message_id, (direction, _) in self.scheduled.items()
+            if message_id not in self.seen and message_id not in self.refused
+        )
+        return {direction: lost.get(direction, 0) for direction in ("v2a", "a2v")}
+
     @property
     def delivered(self) -> int:
         return len(self.seen)
@@ -967,6 +975,7 @@ async def open_loop(
         "a2v_p99_ms": _ms(percentile(recorder.latency["a2v"], 0.99)),
         "delivered": recorder.delivered,
         "lost": recorder.lost,
+        "lost_by_direction": recorder.lost_by_direction(),
         "duplicated": recorder.duplicates,
         "send_errors": recorder.send_errors,
         "cpu_us_per_message": round(cpu / recorder.delivered * 1e6, 1) if recorder.delivered else None,
@@ -1010,6 +1019,7 @@ async def burst(server: Server, conversations: list[Conversation], count: int, t
         "throughput_per_s": round(recorder.delivered / elapsed) if elapsed > 0 else None,
         "burst_p99_ms": _ms(percentile(recorder.latency["v2a"], 0.99)),
         "lost": recorder.lost,
+        "lost_by_direction": recorder.lost_by_direction(),
         "duplicated": recorder.duplicates,
         "cpu_us_per_message": round(cpu / recorder.delivered * 1e6, 1) if recorder.delivered else None,
         **_failure_figures(recorder, conversations),
@@ -1513,6 +1523,11 @@ async def run_parley(
         figures["errors"] = dict(clients.errors)
         figures["console_reconnects"] = clients.reconnects
         figures["processes"] = processes
+        # CPU seconds of each process since it started (the console's worker carries the tenant's fan-in).
+        processes["cpu_s"] = [
+            round(sum(int(value) for value in (_stat(pid) or [0] * 13)[11:13]) / CLOCK_TICK, 1)
+            for pid in processes["pids"]
+        ]
         restarted = sorted(set(workers) - set(server.worker_pids()))
         if restarted:  # uvicorn kills a worker that misses its health check and starts another
             figures["processes"]["workers_replaced"] = restarted
@@ -1785,8 +1800,9 @@ def _failure_report(results: list[dict[str, Any]], plan: Plan) -> list[str]:
         where = figures.get("processes") or {}
         if where.get("workers", 1) > 1:
             lines.append(
-                f"{figures['server']}: {where['workers']} workers + parent (pids {where['pids']}); console on worker "
-                f"{where['consoles_on']}; visitors per worker {where['visitors_per_worker']}"
+                f"{figures['server']}: {where['workers']} workers + parent (pids {where['pids']}, CPU s "
+                f"{where.get('cpu_s')}); console on worker {where['consoles_on']}; visitors per worker "
+                f"{where['visitors_per_worker']}"
                 + (f", {where['visitors_unplaced']} unplaced" if where.get("visitors_unplaced") else "")
                 + (f"; workers replaced: {where['workers_replaced']}" if where.get("workers_replaced") else "")
             )
@@ -1801,6 +1817,7 @@ def _failure_report(results: list[dict[str, Any]], plan: Plan) -> list[str]:
                 f"({phase.get('recovery_pages', 0)} more pages), unanswered at the end "
                 f"{phase.get('unanswered_at_end', 0)}; console reconnected {phase.get('console_reconnects', 0)}"
                 + (f"; refused sends {phase['send_failures']}" if phase.get("send_failures") else "")
+                + (f"; lost {phase['lost_by_direction']}" if phase.get("lost") else "")
             )
     return lines if len(results) > 1 else []
 
