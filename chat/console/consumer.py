@@ -23,7 +23,7 @@ from chat import inbox, realtime, selectors, services
 from chat.api.replies import Reply, areply_send, reply_send
 from chat.api.serializers import MessageSerializer
 from chat.console import protocol
-from chat.console.rendering import message_data_from_snapshot
+from chat.console.rendering import console_dumps, message_data_from_snapshot
 from chat.models import Message
 from chat.snapshots import RenderedCache, usable_snapshot
 from engage.errors import ParleyError
@@ -204,7 +204,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _send(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, default=str, separators=(",", ":")))
+        await self.send(text_data=console_dumps(frame))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Once closing, unanswered sends are the client's to retry (same client id) after it reconnects.
