@@ -523,6 +523,10 @@ class ParleyClients:
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
             timeout=60,
         )
+        # REST replies wait here, not in httpx's pool: a console closed with 2 000 replies in flight sends
+        # them all over REST at once, and the pool's bookkeeping of that many waiting requests took the
+        # bench's whole CPU for tens of seconds (server idle, pongs unanswered, the drain ended early).
+        self.rest_slots = asyncio.Semaphore(64)
         self.api_token = api_token
         self.session = session
         self.conversations = conversations
@@ -680,11 +684,12 @@ class ParleyClients:
         await self._agent_rest(index, message_id)
 
     async def _agent_rest(self, index: int, message_id: str) -> None:
-        response = await self.http.post(
-            f"/api/v1/threads/{self.threads[index]}/messages/",
-            json={"text": message_id, "client_id": message_id},
-            headers={"Authorization": f"Token {self.api_token}"},
-        )
+        async with self.rest_slots:
+            response = await self.http.post(
+                f"/api/v1/threads/{self.threads[index]}/messages/",
+                json={"text": message_id, "client_id": message_id},
+                headers={"Authorization": f"Token {self.api_token}"},
+            )
         if response.status_code >= 300:
             self.errors[f"agent {response.status_code}"] += 1
             raise RuntimeError(f"agent reply refused with {response.status_code}")
@@ -903,12 +908,15 @@ async def gather_limited(coroutines: list[Any], limit: int) -> list[Any]:
     return await asyncio.gather(*(run(coroutine) for coroutine in coroutines))
 
 
-async def _drain(server: Server, recorder: Recorder, quiet: float = 15.0, cap: float = 900.0) -> None:
+async def _drain(
+    server: Server, recorder: Recorder, sending: Any = lambda: False, quiet: float = 15.0, cap: float = 900.0
+) -> None:
     """Waits until every message arrived, or the server is idle and none arrived for ``quiet`` seconds.
 
     A server that is still working through a backlog is late, not lossy: only what never
     arrives once it is idle counts as lost. Clients still at work (reading answers, reopening
-    sockets, resending, recovering) count as progress too.
+    sockets, resending, recovering) count as progress too, and so does a send still in progress
+    (``sending()``): a message is not lost before its sender has finished sending it.
     """
     deadline = time.perf_counter() + cap
     last_count, last_progress = -1, time.perf_counter()
@@ -917,6 +925,8 @@ async def _drain(server: Server, recorder: Recorder, quiet: float = 15.0, cap: f
         now = time.perf_counter()
         if (recorder.delivered, Phase.activity) != last_count:  # a delivery, an answer, a socket reopened
             last_count, last_progress = (recorder.delivered, Phase.activity), now
+        elif sending():
+            last_progress = now
         elif now - cpu_at >= 1.0:
             cpu = cpu_seconds(server.pid)
             busy = (cpu - cpu_mark) / (now - cpu_at) > 0.05
@@ -963,7 +973,7 @@ async def open_loop(
         task = asyncio.create_task(send(index, direction, message_id))
         pending.add(task)
         task.add_done_callback(pending.discard)
-    await _drain(server, recorder)
+    await _drain(server, recorder, sending=lambda: bool(pending))
     cpu = cpu_seconds(server.pid) - cpu_before
     load.append(os.getloadavg()[0])
     return {
