@@ -10,6 +10,7 @@ not stop the others (``robust=True``). See docs/architecture.md.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -28,7 +29,14 @@ class Event:
     tenant_id: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"event": self.name, **dataclasses.asdict(self)}
+        """The event as a plain dict, for the wire. Values are shared, not copied: events are
+        frozen and their values (a snapshot's dict included) are never changed after publishing."""
+        return {"event": self.name, **{name: getattr(self, name) for name in _field_names(type(self))}}
+
+
+@functools.cache
+def _field_names(event_type: type[Event]) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(event_type))
 
 
 E = TypeVar("E", bound=Event)

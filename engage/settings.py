@@ -125,6 +125,7 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 # The hottest writes run in the event loop on psycopg async connections, this many per loop (ADR 0006).
 PARLEY_LOOP_DATABASE = env_bool("DATABASE_LOOP_WRITES", True)
 PARLEY_LOOP_DATABASE_POOL = int(env("DATABASE_LOOP_POOL_MAX", "8"))
+PARLEY_LOOP_DATABASE_PREPARE = env_bool("DATABASE_LOOP_PREPARE", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

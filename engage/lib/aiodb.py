@@ -5,9 +5,11 @@ switches, Django's connection handling and a checkout from its pool around one
 statement (docs/performance.md, "Visitor gateway"). The one-statement message
 write (``chat.services.amessage_create``) runs here instead, in the server's
 loop, on connections made with Django's own settings and adapters (the same
-parameters, time zone and type loaders as ``connections["default"]``). Values
-are still prepared by the model fields and rows still loaded by the ORM's
-converters; only the transport differs.
+parameters, time zone and type loaders as ``connections["default"]``), with
+server-side binding and prepared statements (``DATABASE_LOOP_PREPARE=false``
+turns the latter off, for a pooler that cannot keep them). Values are still
+prepared by the model fields and rows still loaded by the ORM's converters;
+only the transport differs.
 
 Each connection is in autocommit: a statement commits on its own. A connection
 whose state is doubtful after an error (broken, or not idle) is closed, never
@@ -43,8 +45,11 @@ def available(alias: str = DEFAULT_DB_ALIAS) -> bool:
 def _connect_params(alias: str) -> dict[str, Any]:
     wrapper = connections[alias]
     params = wrapper.get_connection_params()  # Django's: dbname, user, host, adapters template, …
-    server_side = wrapper.settings_dict["OPTIONS"].get("server_side_binding") is True
-    params["cursor_factory"] = psycopg.AsyncCursor if server_side else psycopg.AsyncClientCursor
+    # Server-side binding and prepared statements: the few statements sent from the loop are
+    # parsed and planned once per connection, and psycopg does not quote every value into the
+    # SQL text (client-side binding, Django's default, was a fifth of the write's CPU).
+    params["cursor_factory"] = psycopg.AsyncCursor
+    params["prepare_threshold"] = 0 if getattr(settings, "PARLEY_LOOP_DATABASE_PREPARE", True) else None
     params["autocommit"] = True
     return params
 

@@ -78,3 +78,22 @@ def test_dispatch_in_the_loop_runs_loop_safe_subscribers_and_returns_the_rest():
     finally:
         for handler in (in_loop, blocking, idle):
             unsubscribe(events.PresenceChanged, handler)
+
+
+def test_as_dict_shares_the_values_instead_of_copying_them():  # type: ignore[no-untyped-def]
+    from chat.events import MessageCreated
+
+    snapshot = {"message": {"id": 1, "text": "hello"}}
+    event = MessageCreated(
+        tenant_id=1, thread_id=2, channel_id=3, customer_id=4, message_id=5, sequence=6,
+        direction="inbound", author_type="customer", is_internal=False, snapshot=snapshot,
+    )  # fmt: skip
+    wire = event.as_dict()
+    assert wire["event"] == "message.created"
+    assert wire["snapshot"] is snapshot
+    assert {key: wire[key] for key in ("tenant_id", "thread_id", "message_id", "sequence")} == {
+        "tenant_id": 1,
+        "thread_id": 2,
+        "message_id": 5,
+        "sequence": 6,
+    }
