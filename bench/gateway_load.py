@@ -1785,14 +1785,14 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
                 )
                 lines.append(ratios)
         lines.append("")
-    lines.append(f"{'server':<10}" + "".join(f"{name:>17}" for name, _ in SUMMARY))
+    lines.append(f"{'server':<10}" + "".join(f"{name:>18}" for name, _ in SUMMARY))
     for figures in results:
-        lines.append(f"{figures['server']:<10}" + "".join(f"{get(figures)!s:>17}" for _, get in SUMMARY))
+        lines.append(f"{figures['server']:<10}" + "".join(f"{get(figures)!s:>18}" for _, get in SUMMARY))
         if figures is not bare:
             lines.append(
                 f"{'  ÷ bare':<10}"
                 + "".join(
-                    f"{_ratio(get(figures), get(bare)) if name in RATIO_SUMMARY else '':>17}" for name, get in SUMMARY
+                    f"{_ratio(get(figures), get(bare)) if name in RATIO_SUMMARY else '':>18}" for name, get in SUMMARY
                 )
             )
     lines.extend(_large_report(results))
@@ -1818,6 +1818,11 @@ def _failure_report(results: list[dict[str, Any]], plan: Plan) -> list[str]:
             )
         phases = [(f"{rate['offered_rate']:g} msg/s", rate) for rate in figures.get("rates", [])]
         phases.append(("burst", figures.get("burst") or {}))
+        counts = ("reconnects", "resends", "recovered", "console_reconnects", "closes", "send_failures", "lost")
+        if not any(phase.get(key) for _, phase in phases for key in counts):
+            loads = ", ".join("→".join(str(value) for value in phase.get("load_average", [])) for _, phase in phases)
+            lines.append(f"  {figures['server']}: no socket closed, nothing resent or recovered (load {loads})")
+            continue
         for label, phase in phases:
             load = "→".join(str(value) for value in phase.get("load_average", [])) or "-"
             lines.append(
