@@ -71,3 +71,21 @@ def run_soon(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         async_to_sync(complete)()
         return
     loop.call_soon_threadsafe(_start, factory)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The event loop Parley runs under uvicorn (``--loop engage.lib.loops:new_event_loop``).
+
+    uvloop when it is installed, with libuv's io_uring switched off
+    (``UV_USE_IO_URING=0`` unless set otherwise): libuv's io_uring submission
+    thread busy-polls, and under load it took most of a CPU beside the loop's own
+    and multiplied the gateway's p99 (docs/performance.md, "Visitor gateway").
+    libuv reads the variable when it makes its first loop, so it is set here,
+    before. Plain asyncio without uvloop.
+    """
+    os.environ.setdefault("UV_USE_IO_URING", "0")
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is in requirements.txt
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import threading
 
 from asgiref.sync import sync_to_async
@@ -52,3 +53,25 @@ async def test_a_failing_send_is_logged_not_raised(caplog):
         for _ in range(10):
             await asyncio.sleep(0)
     assert [record.exc_info[1].args for record in caplog.records] == [("layer down",)]
+
+
+def test_the_server_loop_is_uvloop_without_io_uring(monkeypatch):  # type: ignore[no-untyped-def]
+    import uvloop
+
+    from engage.lib.loops import new_event_loop
+
+    monkeypatch.delenv("UV_USE_IO_URING", raising=False)
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+        assert os.environ["UV_USE_IO_URING"] == "0"
+    finally:
+        loop.close()
+
+
+def test_an_operators_io_uring_choice_is_kept(monkeypatch):  # type: ignore[no-untyped-def]
+    from engage.lib.loops import new_event_loop
+
+    monkeypatch.setenv("UV_USE_IO_URING", "1")
+    new_event_loop().close()
+    assert os.environ["UV_USE_IO_URING"] == "1"
