@@ -440,6 +440,8 @@ class Parley(Server):
             str(128 * 1024),
             "--timeout-graceful-shutdown",
             "2",
+            "--loop",
+            "engage.lib.loops:new_event_loop",  # uvloop without libuv's io_uring (docs/deployment.md)
             *(["--ws-per-message-deflate", "false"] if self.server == "uvicorn" else []),
             *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
