@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models
+from django.db import IntegrityError, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from chat.models import Contact, Customer, Message, Thread
@@ -328,7 +328,7 @@ def message_append(connection: BaseDatabaseWrapper, message: Message) -> tuple[T
 async def amessage_append(message: Message) -> tuple[Thread, Contact | None] | None:
     """``message_append`` from the event loop, on its own connection (``engage.lib.aiodb``):
     the same statement, values prepared and the row loaded by the same Django field code."""
-    connection = connections[DEFAULT_DB_ALIAS]  # for its operations and converters only: no query
+    connection = aiodb.wrapper()  # for its operations and converters only: no query
     sql, params = _append_statement(connection, message)
     async with aiodb.pool().connection() as database:
         try:

@@ -159,7 +159,7 @@ async def athread_for_reply(
     async with aiodb.pool().connection() as database:
         cursor = await database.execute(sql, params)
         row = await cursor.fetchone()
-    return _reply_verdict(connections[Thread.objects.db], agent, row, note=note, recheck_agent=recheck_agent)
+    return _reply_verdict(aiodb.wrapper(), agent, row, note=note, recheck_agent=recheck_agent)
 
 
 def _reply_query(agent: Membership, thread_id: int | str, *, note: bool, recheck_agent: bool) -> tuple[str, list[Any]]:

@@ -48,6 +48,8 @@ class MessageResult:
 
     message: Message
     created: bool
+    # What MessageCreated carried (``chat.snapshots``), when this call wrote from the event loop.
+    snapshot: dict[str, Any] | None = None
 
 
 def _thread_fields(thread: Thread) -> dict[str, int]:
@@ -466,10 +468,11 @@ async def amessage_create(
     written = await _sql.amessage_append(message)
     if written is None:
         return None
-    rest = dispatch_in_loop(_message_created(thread, message, written, []))
+    event = _message_created(thread, message, written, [])
+    rest = dispatch_in_loop(event)
     if rest is not None:  # subscribers that may block or query: in a worker, as after a commit
         await sync_to_async(rest, thread_sensitive=False)()
-    return MessageResult(message, True)
+    return MessageResult(message, True, event.snapshot)
 
 
 def _message_new(

@@ -18,10 +18,10 @@ from typing import Any
 
 from chat import inbox, services
 from chat.api.serializers import AttachmentSerializer, MessageSerializer
+from chat.console.rendering import message_data_from_snapshot
 from chat.models import Attachment, Message, Thread
 from engage.errors import InvalidInput
 from engage.lib import aiodb
-from engage.lib.consumers import in_loop_or_worker
 from engage.models import Membership
 
 
@@ -134,6 +134,6 @@ async def areply_send(
         agent=agent,
         is_internal=reply.is_internal,
     )
-    if result is None:
+    if result is None or result.snapshot is None:
         return None
-    return await in_loop_or_worker(_written_data, result.message, []), True
+    return message_data_from_snapshot(result.snapshot), True  # MessageSerializer's, without a query

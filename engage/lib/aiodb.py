@@ -19,6 +19,7 @@ given to the next caller. PostgreSQL only: ``available()`` says no elsewhere.
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator
@@ -39,7 +40,14 @@ def available(alias: str = DEFAULT_DB_ALIAS) -> bool:
     """Whether writes may go through this module: PostgreSQL with psycopg 3, not switched off."""
     if psycopg is None or not getattr(settings, "PARLEY_LOOP_DATABASE", True):
         return False
-    return connections[alias].vendor == "postgresql"
+    return wrapper(alias).vendor == "postgresql"
+
+
+@functools.cache
+def wrapper(alias: str = DEFAULT_DB_ALIAS) -> Any:
+    """A Django connection wrapper of ``alias`` for its operations and converters (value
+    preparation, row loading), never for a query: looked up once, not per statement."""
+    return connections[alias]
 
 
 def _connect_params(alias: str) -> dict[str, Any]:
