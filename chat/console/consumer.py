@@ -11,6 +11,7 @@ which are frequent. Protocol: ``chat.console.protocol``, docs/agent-protocol.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -171,11 +172,21 @@ async def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
     return protocol.sent_frame(thread_id=frame.thread_id, message=message, created=created, ref=frame.ref)
 
 
+# Replies of one console socket written at the same time (docs/agent-protocol.md, "Replies").
+REPLIES_IN_FLIGHT = 32
+
+
 class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketConsumer):
     agent: Membership | None = None
     group: str | None = None
     closing = False
+    gone = False  # the client left: nothing more is sent
     channels_readable: set[int]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._replies_in_flight: set[asyncio.Task[None]] = set()
+        self._last_reply: dict[Any, asyncio.Task[None]] = {}
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -200,6 +211,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         )
 
     async def disconnect(self, code: int) -> None:
+        self.gone = True  # replies still in flight finish their write; their answers are dropped
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -239,13 +251,53 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         elif isinstance(frame, protocol.Seen):
             await self._send(await _seen(self.agent, frame))
         elif isinstance(frame, protocol.Send):
-            try:
-                answer = await _reply(self.agent, frame)
-            except inbox.MembershipChanged:
-                # The rights read at connect are stale: the console reconnects (reading them
-                # again), and sends the unanswered reply over REST, which reads them afresh.
+            await self._reply_soon(frame)
+
+    async def _reply_soon(self, frame: protocol.Send) -> None:
+        """Starts a reply without holding up the socket's other work.
+
+        One console socket carries every event of the tenant; while a reply waits
+        on the database, the socket goes on forwarding events and answering other
+        frames. Replies to one thread are written in the order they came; at most
+        ``REPLIES_IN_FLIGHT`` run at once, beyond that the socket waits for one to
+        finish before it reads on.
+        """
+        in_flight = self._replies_in_flight
+        while len(in_flight) >= REPLIES_IN_FLIGHT:
+            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+        previous = self._last_reply.get(frame.thread_id)
+        task = asyncio.ensure_future(self._reply_in_order(previous, frame))
+        in_flight.add(task)
+        self._last_reply[frame.thread_id] = task
+
+        def done(finished: asyncio.Task[None], thread_id: Any = frame.thread_id) -> None:
+            in_flight.discard(finished)
+            if self._last_reply.get(thread_id) is finished:
+                del self._last_reply[thread_id]
+
+        task.add_done_callback(done)
+
+    async def _reply_in_order(self, previous: asyncio.Task[None] | None, frame: protocol.Send) -> None:
+        assert self.agent is not None
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        if self.closing or self.gone:
+            return  # unanswered: the client sends it again (same client id) once reconnected
+        try:
+            answer = await _reply(self.agent, frame)
+        except inbox.MembershipChanged:
+            # The rights read at connect are stale: the console reconnects (reading them
+            # again), and sends the unanswered reply over REST, which reads them afresh.
+            if not (self.closing or self.gone):
+                self.closing = True
                 await self.close(code=protocol.CLOSE_MEMBERSHIP_CHANGED)
-                return
+            return
+        except ParleyError as error:
+            answer = protocol.error_frame(code=error.code, message=error.message, ref=frame.ref)
+        except Exception:
+            logger.exception("console: reply to thread %s failed", frame.thread_id)
+            answer = protocol.error_frame(code="server_error", message="Internal error; send it again.", ref=frame.ref)
+        if not self.gone:
             await self._send(answer)
 
     async def layer_overflow(self, message: dict[str, Any]) -> None:

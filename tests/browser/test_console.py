@@ -303,8 +303,16 @@ def test_replies_go_over_the_socket_and_over_rest_when_it_is_down(browser, serve
     posts: list[str] = []
     frames: list[dict] = []
     alice.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/messages/") else None)
-    alice.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(json.loads(payload))))
+    sockets: list[object] = []
+
+    def listen(ws):  # type: ignore[no-untyped-def]
+        ws.on("framesent", lambda payload: frames.append(json.loads(payload)))
+        sockets.append(ws)
+
+    alice.on("websocket", listen)
     alice.evaluate("window.parleyConsole.socket.drop()")  # reconnects: the listener sees the new socket
+    # "Live" may still show the dropped socket's state: wait for the new socket itself first.
+    _wait_for(lambda: alice.evaluate("1") == 1 and len(sockets) == 1)
     expect(alice.locator("#connection")).to_have_text("Live")
 
     alice.fill("#reply", "Over the socket")

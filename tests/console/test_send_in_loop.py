@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -90,3 +92,61 @@ async def test_in_the_loop_a_globex_agent_cannot_write_into_an_acme_thread(acme,
     await communicator.disconnect()
     assert (refused["type"], refused["code"]) == ("error", "thread_not_found")
     assert await database_sync_to_async(Message.objects.count)() == 1
+
+
+async def test_a_reply_waiting_on_the_database_holds_up_nothing_else(acme, monkeypatch):  # type: ignore[no-untyped-def]
+    from chat.console import consumer, protocol
+
+    release = asyncio.Event()
+
+    async def slow_reply(agent, frame):  # type: ignore[no-untyped-def]
+        await release.wait()
+        return protocol.sent_frame(thread_id=frame.thread_id, message={"slow": True}, created=True, ref=frame.ref)
+
+    monkeypatch.setattr(consumer, "_reply", slow_reply)
+    communicator = await welcomed_console(acme.alice.user)
+    await communicator.send_json_to(SEND | {"thread_id": 1})
+    await communicator.send_json_to({"type": "ping", "ref": "p"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong", "ref": "p"}
+    release.set()
+    sent = await communicator.receive_json_from(timeout=5)
+    await communicator.disconnect()
+    assert (sent["type"], sent["ref"], sent["message"]) == ("sent", "a", {"slow": True})
+
+
+async def test_replies_to_one_thread_are_written_in_order_others_alongside(acme, monkeypatch):  # type: ignore[no-untyped-def]
+    from chat.console import consumer, protocol
+
+    log: list[str] = []
+
+    async def reply(agent, frame):  # type: ignore[no-untyped-def]
+        log.append(f"start {frame.ref}")
+        await asyncio.sleep(0.1 if frame.ref == "a1" else 0.01)
+        log.append(f"end {frame.ref}")
+        return protocol.sent_frame(thread_id=frame.thread_id, message={}, created=True, ref=frame.ref)
+
+    monkeypatch.setattr(consumer, "_reply", reply)
+    communicator = await welcomed_console(acme.alice.user)
+    for ref, thread_id in (("a1", 1), ("a2", 1), ("b1", 2)):
+        await communicator.send_json_to(SEND | {"thread_id": thread_id, "ref": ref, "client_id": ref})
+    answers = [(await communicator.receive_json_from(timeout=5))["ref"] for _ in range(3)]
+    await communicator.disconnect()
+    assert answers == ["b1", "a1", "a2"]
+    assert log.index("end a1") < log.index("start a2")  # one thread: one after the other
+    assert log.index("start b1") < log.index("end a1")  # another thread: alongside
+
+
+async def test_a_failing_reply_answers_an_error_and_the_socket_stays(acme, monkeypatch):  # type: ignore[no-untyped-def]
+    from chat.console import consumer
+
+    async def broken(agent, frame):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database fell over")
+
+    monkeypatch.setattr(consumer, "_reply", broken)
+    communicator = await welcomed_console(acme.alice.user)
+    await communicator.send_json_to(SEND | {"thread_id": 1})
+    error = await communicator.receive_json_from(timeout=5)
+    await communicator.send_json_to({"type": "ping", "ref": "p"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong", "ref": "p"}
+    await communicator.disconnect()
+    assert (error["type"], error["code"], error["ref"]) == ("error", "server_error", "a")
