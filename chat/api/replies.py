@@ -79,6 +79,17 @@ def message_data(message: Message) -> dict[str, Any]:
     return _written_data(stored, list(stored.attachments.all()))
 
 
+def _message_fields(agent: Membership, reply: Reply) -> dict[str, Any]:
+    return {
+        "author_type": Message.Author.AGENT,
+        "content_type": reply.content_type,
+        "content": reply.content or {"text": reply.text},
+        "client_id": reply.client_id,
+        "agent": agent,
+        "is_internal": reply.is_internal,
+    }
+
+
 def reply_send(
     *, agent: Membership, thread_id: int, reply: Reply, recheck_agent: bool = False
 ) -> tuple[dict[str, Any], bool]:
@@ -95,16 +106,7 @@ def reply_send(
         agent=agent, thread_id=thread_id, note=reply.is_internal, recheck_agent=recheck_agent
     )
     attachments = attachments_unclaimed(agent=agent, thread=thread, ids=reply.attachment_ids)
-    result = services.message_create(
-        thread=thread,
-        author_type=Message.Author.AGENT,
-        content_type=reply.content_type,
-        content=reply.content or {"text": reply.text},
-        client_id=reply.client_id,
-        agent=agent,
-        attachments=attachments,
-        is_internal=reply.is_internal,
-    )
+    result = services.message_create(thread=thread, attachments=attachments, **_message_fields(agent, reply))
     if not result.created:
         return message_data(result.message), False
     return _written_data(result.message, attachments), True
@@ -125,15 +127,7 @@ async def areply_send(
     thread = await inbox.athread_for_reply(
         agent=agent, thread_id=thread_id, note=reply.is_internal, recheck_agent=recheck_agent
     )
-    result = await services.amessage_create(
-        thread=thread,
-        author_type=Message.Author.AGENT,
-        content_type=reply.content_type,
-        content=reply.content or {"text": reply.text},
-        client_id=reply.client_id,
-        agent=agent,
-        is_internal=reply.is_internal,
-    )
+    result = await services.amessage_create(thread=thread, **_message_fields(agent, reply))
     if result is None or result.snapshot is None:
         return None
     return message_data_from_snapshot(result.snapshot), True  # MessageSerializer's, without a query

@@ -22,6 +22,13 @@ async def _answer(communicator, ref) -> dict:  # type: ignore[no-untyped-def, ty
     raise AssertionError(f"no answer to {ref}")
 
 
+async def _accepted_by_alice(acme):  # type: ignore[no-untyped-def]
+    """A messaging contact with one customer message (sequence 1), accepted by alice."""
+    return await database_sync_to_async(
+        lambda: assignment.contact_pick(contact=waiting_contact(acme, "cust-1", text="first"), agent=acme.alice)
+    )()
+
+
 SEND = {"type": "send", "client_id": "r1", "text": "Hi", "ref": "a"}
 
 
@@ -40,9 +47,7 @@ def no_worker_reply(monkeypatch):  # type: ignore[no-untyped-def]
 
 
 async def test_a_reply_to_an_accepted_contact_is_written_in_the_loop(acme, no_worker_reply):  # type: ignore[no-untyped-def]
-    contact = await database_sync_to_async(
-        lambda: assignment.contact_pick(contact=waiting_contact(acme, "cust-1", text="first"), agent=acme.alice)
-    )()
+    contact = await _accepted_by_alice(acme)
     no_worker_reply()
     communicator = await welcomed_console(acme.alice.user)
     await communicator.send_json_to(
@@ -64,9 +69,7 @@ async def test_a_reply_to_an_accepted_contact_is_written_in_the_loop(acme, no_wo
 
 
 async def test_in_the_loop_another_agents_contact_is_refused_and_nothing_written(acme, no_worker_reply):  # type: ignore[no-untyped-def]
-    contact = await database_sync_to_async(
-        lambda: assignment.contact_pick(contact=waiting_contact(acme, "cust-1", text="first"), agent=acme.alice)
-    )()
+    contact = await _accepted_by_alice(acme)
     no_worker_reply()
     communicator = await welcomed_console(acme.bob.user)
     await communicator.send_json_to(
@@ -80,9 +83,7 @@ async def test_in_the_loop_another_agents_contact_is_refused_and_nothing_written
 
 
 async def test_in_the_loop_a_globex_agent_cannot_write_into_an_acme_thread(acme, globex, no_worker_reply):  # type: ignore[no-untyped-def]
-    contact = await database_sync_to_async(
-        lambda: assignment.contact_pick(contact=waiting_contact(acme, "cust-1", text="first"), agent=acme.alice)
-    )()
+    contact = await _accepted_by_alice(acme)
     no_worker_reply()
     communicator = await welcomed_console(globex.admin.user)
     await communicator.send_json_to(

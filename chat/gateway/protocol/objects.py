@@ -157,6 +157,27 @@ def _author_user(message: Message, bot_name: str) -> dict[str, Any] | None:
     return None
 
 
+def _message_features() -> dict[str, Any]:
+    """The message fields of features Parley does not offer (reactions, forwards, tags…), as the SDK expects them."""
+    return {
+        "recipients": [],
+        "tags": [],
+        "sentiment": "neutral",
+        "title": "",
+        "url": "",
+        "replyToMessage": None,
+        "forward": None,
+        "reactionStatistics": None,
+        "hasAdditionalMessageContent": False,
+        "authorNameRemoved": None,
+        "contentRemoved": None,
+        "deletedOnExternalPlatform": False,
+        "isHiddenOnExternalPlatform": False,
+        "isReplyAllowed": True,
+        "replyChannel": None,
+    }
+
+
 def cxone_message(
     message: Message,
     *,
@@ -193,21 +214,7 @@ def cxone_message(
         "seen": [{"seenAt": seen}] if seen else [],
         "isRead": message.seen_at is not None,
         "readAt": seen,
-        "recipients": [],
-        "tags": [],
-        "sentiment": "neutral",
-        "title": "",
-        "url": "",
-        "replyToMessage": None,
-        "forward": None,
-        "reactionStatistics": None,
-        "hasAdditionalMessageContent": False,
-        "authorNameRemoved": None,
-        "contentRemoved": None,
-        "deletedOnExternalPlatform": False,
-        "isHiddenOnExternalPlatform": False,
-        "isReplyAllowed": True,
-        "replyChannel": None,
+        **_message_features(),
     }
 
 
@@ -382,19 +389,5 @@ def cxone_message_from_snapshot(snapshot: Mapping[str, Any], *, bot_name: str = 
         "seen": [{"seenAt": seen}] if seen else [],
         "isRead": seen_at is not None,
         "readAt": seen,
-        "recipients": [],
-        "tags": [],
-        "sentiment": "neutral",
-        "title": "",
-        "url": "",
-        "replyToMessage": None,
-        "forward": None,
-        "reactionStatistics": None,
-        "hasAdditionalMessageContent": False,
-        "authorNameRemoved": None,
-        "contentRemoved": None,
-        "deletedOnExternalPlatform": False,
-        "isHiddenOnExternalPlatform": False,
-        "isReplyAllowed": True,
-        "replyChannel": None,
+        **_message_features(),
     }
