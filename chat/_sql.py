@@ -336,4 +336,11 @@ async def amessage_append(message: Message) -> tuple[Thread, Contact | None] | N
             row = await cursor.fetchone()
         except psycopg.IntegrityError:
             return None
+        except psycopg.OperationalError:
+            # The connection failed (a restarted server, a dropped link): the pool drops it. With a
+            # client id the caller's retry in a worker is safe whatever became of the statement (a
+            # written message is found, not doubled; its push is then left to resync by sequence).
+            if message.client_id:
+                return None
+            raise
     return _appended(connection, message, row)

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 from typing import Any
 
+import psycopg
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
@@ -152,13 +153,17 @@ def thread_for_reply(
 
 async def athread_for_reply(
     *, agent: Membership, thread_id: int | str, note: bool = False, recheck_agent: bool = False
-) -> Thread:
+) -> Thread | None:
     """``thread_for_reply`` from the event loop: the same statement and verdicts, on the loop's
-    own connection (``engage.lib.aiodb``, PostgreSQL only: check ``aiodb.available()``)."""
+    own connection (``engage.lib.aiodb``, PostgreSQL only: check ``aiodb.available()``).
+    None when the connection failed (the pool drops it): ask ``thread_for_reply`` in a worker."""
     sql, params = _reply_query(agent, thread_id, note=note, recheck_agent=recheck_agent)
     async with aiodb.pool().connection() as database:
-        cursor = await database.execute(sql, params)
-        row = await cursor.fetchone()
+        try:
+            cursor = await database.execute(sql, params)
+            row = await cursor.fetchone()
+        except psycopg.OperationalError:
+            return None
     return _reply_verdict(aiodb.wrapper(), agent, row, note=note, recheck_agent=recheck_agent)
 
 

@@ -120,13 +120,16 @@ async def areply_send(
     The same checks (``inbox.athread_for_reply``) and write (``services.amessage_create``)
     without a thread switch. Raises what ``reply_send`` raises. None when the write has to
     take the long way (attachments, a repeated client id, a contact to open, not
-    PostgreSQL): nothing was written, and the caller runs ``reply_send`` in a worker.
+    PostgreSQL, a failed connection): the caller runs ``reply_send`` in a worker, whose
+    client id makes it safe whatever the loop's attempt did.
     """
     if reply.attachment_ids or not aiodb.available():
         return None
     thread = await inbox.athread_for_reply(
         agent=agent, thread_id=thread_id, note=reply.is_internal, recheck_agent=recheck_agent
     )
+    if thread is None:
+        return None
     result = await services.amessage_create(thread=thread, **_message_fields(agent, reply))
     if result is None or result.snapshot is None:
         return None

@@ -59,6 +59,7 @@ def _connect_params(alias: str) -> dict[str, Any]:
     params["cursor_factory"] = psycopg.AsyncCursor
     params["prepare_threshold"] = 0 if getattr(settings, "PARLEY_LOOP_DATABASE_PREPARE", True) else None
     params["autocommit"] = True
+    params.setdefault("application_name", "parley-loop")  # told apart in pg_stat_activity
     return params
 
 

@@ -151,3 +151,18 @@ async def test_a_failing_reply_answers_an_error_and_the_socket_stays(acme, monke
     assert await communicator.receive_json_from(timeout=5) == {"type": "pong", "ref": "p"}
     await communicator.disconnect()
     assert (error["type"], error["code"], error["ref"]) == ("error", "server_error", "a")
+
+
+async def test_a_reply_survives_the_loops_connection_dying(acme):  # type: ignore[no-untyped-def]
+    from tests.gateway.test_in_loop_write import _terminate_loop_connections
+
+    contact = await _accepted_by_alice(acme)
+    communicator = await welcomed_console(acme.alice.user)
+    await communicator.send_json_to(SEND | {"thread_id": contact.thread_id, "client_id": "r1", "ref": "a"})
+    assert (await _answer(communicator, "a"))["created"] is True
+    assert await _terminate_loop_connections() >= 1
+    await communicator.send_json_to(SEND | {"thread_id": contact.thread_id, "client_id": "r2", "ref": "b"})
+    second = await _answer(communicator, "b")
+    await communicator.disconnect()
+    assert (second["type"], second["created"], second["message"]["sequence"]) == ("sent", True, 3)
+    assert await database_sync_to_async(Message.objects.count)() == 3

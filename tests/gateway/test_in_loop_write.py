@@ -98,3 +98,32 @@ async def test_a_message_closed_contact_goes_the_worker_way_and_opens_a_new_one(
     assert contacts == ["closed", "new"]
     second = await db(Message.objects.get)(client_id="msg-2")
     assert (second.sequence, second.contact_id) == (2, (await db(Contact.objects.order_by("id").last)()).pk)
+
+
+@db
+def _terminate_loop_connections() -> int:
+    """What a restarted PostgreSQL (or a dropped link) does to the loop's idle connections."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'parley-loop'"
+        )
+        return cursor.fetchone()[0]
+
+
+async def test_a_message_survives_the_loops_connection_dying(acme, visitor_socket):  # type: ignore[no-untyped-def]
+    visitor = await visitor_socket(acme.messaging, customer=acme.visitor)
+    await visitor.request("SendMessage", send_data("thread-A", "first", "msg-1"))
+    await visitor.push("MessageCreated")
+    await visitor.request("SendMessage", send_data("thread-A", "second", "msg-2"))  # opens the loop's connection
+    await visitor.push("MessageCreated")
+    assert await _terminate_loop_connections() >= 1
+    answer = await visitor.request("SendMessage", send_data("thread-A", "third", "msg-3"))
+    assert "error" not in answer
+    rows = await db(lambda: list(Message.objects.order_by("sequence").values_list("client_id", "sequence")))()
+    assert rows == [("msg-1", 1), ("msg-2", 2), ("msg-3", 3)]
+    again = await visitor.request("SendMessage", send_data("thread-A", "fourth", "msg-4"))  # a new connection
+    assert "error" not in again
+    assert await db(Message.objects.count)() == 4
