@@ -35,7 +35,7 @@ run: setup build
 	@echo "    demo shop      http://$(HOST):$(PORT)/demo/"
 	@echo "    API docs       http://$(HOST):$(PORT)/api/docs/"
 	@echo ""
-	$(BIN)/daphne -b $(HOST) -p $(PORT) engage.asgi:application
+	$(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size 131072 --websocket-max-frame-size 131072 engage.asgi:application
 
 test: setup build
 	@sh scripts/ensure_chromium.sh
