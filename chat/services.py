@@ -9,6 +9,7 @@ See docs/architecture.md.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping
@@ -465,6 +466,18 @@ async def amessage_create(
     if not thread.last_sequence or not aiodb.available():
         return None
     message = _message_new(thread, author_type, content_type, content, client_id, agent, [], is_internal)
+    # Once sent, the write and its event complete even if the caller is cancelled (its socket
+    # closed): as in a worker thread, which a cancelled caller does not stop either.
+    write = asyncio.ensure_future(_message_append_and_publish(thread, message))
+    _WRITES.add(write)
+    write.add_done_callback(_WRITES.discard)
+    return await asyncio.shield(write)
+
+
+_WRITES: set[asyncio.Future[Any]] = set()  # the loop keeps only weak references to its tasks
+
+
+async def _message_append_and_publish(thread: Thread, message: Message) -> MessageResult | None:
     written = await _sql.amessage_append(message)
     if written is None:
         return None

@@ -34,6 +34,7 @@ async def test_a_message_without_handler_is_an_error_as_in_channels():
         await Recorder().dispatch({"type": "no.such"})
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes the database connections it finds (in_worker)
 async def test_work_without_a_query_stays_in_the_loop_and_work_with_one_goes_to_a_worker():
     loop_thread = threading.get_ident()
 

@@ -3,6 +3,8 @@ same guarantees as the worker path it falls back to."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -127,3 +129,25 @@ async def test_a_message_survives_the_loops_connection_dying(acme, visitor_socke
     again = await visitor.request("SendMessage", send_data("thread-A", "fourth", "msg-4"))  # a new connection
     assert "error" not in again
     assert await db(Message.objects.count)() == 4
+
+
+async def test_a_write_sent_from_the_loop_completes_when_its_caller_is_cancelled(acme, published):  # type: ignore[no-untyped-def]
+    thread, _ = await db(services.thread_get_or_create)(channel=acme.messaging, customer=acme.visitor, public_id="t")
+    await db(services.message_create)(thread=thread, author_type="customer", content={"text": "first"})
+    published.clear()
+    caller = asyncio.ensure_future(
+        services.amessage_create(thread=thread, author_type="customer", content={"text": "second"}, client_id="m-2")
+    )
+    await asyncio.sleep(0)  # the write has started
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    for _ in range(100):  # the write goes on without its caller
+        if published:
+            break
+        await asyncio.sleep(0.02)
+    assert [(event.name, event.sequence) for event in published] == [("message.created", 2)]
+    assert await db(lambda: list(Message.objects.order_by("sequence").values_list("client_id", flat=True)))() == [
+        f"parley-{thread.pk}-1",
+        "m-2",
+    ]
