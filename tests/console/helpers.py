@@ -59,3 +59,12 @@ async def welcomed_console(user: Any) -> WebsocketCommunicator:
     assert connected
     assert (await communicator.receive_json_from(timeout=5))["type"] == "welcome"
     return communicator
+
+
+async def answer_to(communicator: WebsocketCommunicator, ref: Any) -> dict[str, Any]:
+    """The ``sent`` or ``error`` frame answering ``ref`` (pushes may come first)."""
+    for _ in range(20):
+        frame = await communicator.receive_json_from(timeout=5)
+        if frame["type"] in ("sent", "error") and frame.get("ref") == ref:
+            return frame  # type: ignore[no-any-return]
+    raise AssertionError(f"no answer to {ref}")

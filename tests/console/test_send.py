@@ -12,19 +12,10 @@ from rest_framework.test import APIClient
 from chat import assignment, events
 from chat.models import Message
 from engage.models import Membership
-from tests.console.helpers import waiting_contact, welcomed_console
+from tests.console.helpers import answer_to, waiting_contact, welcomed_console
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_cache")]
 API = "/api/v1"
-
-
-async def _answer(communicator, ref) -> dict:
-    """The ``sent`` or ``error`` frame answering ``ref`` (pushes may come first)."""
-    for _ in range(20):
-        frame = await communicator.receive_json_from(timeout=5)
-        if frame["type"] in ("sent", "error") and frame.get("ref") == ref:
-            return frame
-    raise AssertionError(f"no answer to {ref}")
 
 
 def _api(member) -> APIClient:
@@ -50,9 +41,9 @@ async def test_a_reply_is_written_once_and_answered_as_the_rest_api_shows_it(acm
     published.clear()
     frame = {"type": "send", "thread_id": thread_id, "client_id": "r1", "text": "Hello!", "ref": "a"}
     await communicator.send_json_to(frame)
-    sent = await _answer(communicator, "a")
+    sent = await answer_to(communicator, "a")
     await communicator.send_json_to({**frame, "ref": "b"})  # the retry of a reply whose answer was lost
-    again = await _answer(communicator, "b")
+    again = await answer_to(communicator, "b")
     await communicator.disconnect()
 
     assert (sent["type"], sent["thread_id"], sent["created"]) == ("sent", thread_id, True)
@@ -83,7 +74,7 @@ async def test_a_retry_over_rest_after_a_socket_send_returns_the_original(acme):
     await communicator.send_json_to(
         {"type": "send", "thread_id": contact.thread_id, "client_id": "c-9", "text": "Hi", "ref": 1}
     )
-    sent = await _answer(communicator, 1)
+    sent = await answer_to(communicator, 1)
     await communicator.disconnect()
     response = await database_sync_to_async(
         lambda: _api(acme.alice).post(
@@ -102,14 +93,14 @@ async def test_only_an_agent_who_may_reply_sends_but_anyone_may_leave_a_note(acm
     await communicator.send_json_to(
         {"type": "send", "thread_id": contact.thread_id, "client_id": "b1", "text": "mine now", "ref": "r"}
     )
-    refused = await _answer(communicator, "r")
+    refused = await answer_to(communicator, "r")
     assert (refused["type"], refused["code"]) == ("error", "not_assigned")
     assert await database_sync_to_async(_count)(thread_id=contact.thread_id) == 1
     assert published == []
 
     note_frame = {"type": "send", "thread_id": contact.thread_id, "client_id": "b2", "text": "fyi", "is_internal": True}
     await communicator.send_json_to({**note_frame, "ref": 2})
-    note = await _answer(communicator, 2)
+    note = await answer_to(communicator, 2)
     await communicator.disconnect()
     assert (note["type"], note["created"], note["message"]["is_internal"]) == ("sent", True, True)
     assert note["message"]["author_agent"] == {"id": acme.bob.pk, "name": "Bob Agent"}
@@ -123,7 +114,7 @@ async def test_globex_cannot_send_into_an_acme_thread(acme, globex, published):
         await communicator.send_json_to(
             {"type": "send", "thread_id": contact.thread_id, "client_id": ref, "text": "hi", "ref": ref, **extra}
         )
-        answer = await _answer(communicator, ref)
+        answer = await answer_to(communicator, ref)
         assert answer == {"type": "error", "code": "thread_not_found", "message": "Unknown thread.", "ref": ref}
     await communicator.disconnect()
     assert await database_sync_to_async(_count)(thread_id=contact.thread_id) == 1
@@ -158,7 +149,7 @@ async def test_what_the_rest_api_refuses_the_socket_refuses_and_writes_nothing(a
     communicator = await welcomed_console(acme.alice.user)
     frame = {"type": "send", "thread_id": contact.thread_id, "client_id": "bad", "text": "hi", "ref": "x", **extra}
     await communicator.send_json_to({key: value for key, value in frame.items() if value is not None})
-    answer = await _answer(communicator, "x")
+    answer = await answer_to(communicator, "x")
     assert (answer["type"], answer["code"]) == ("error", code)
     # The socket stays open and usable.
     await communicator.send_json_to({"type": "ping", "ref": "p"})
@@ -194,9 +185,9 @@ async def test_an_uploaded_attachment_is_sent_once(acme):
     communicator = await welcomed_console(acme.alice.user)
     frame = {"type": "send", "thread_id": contact.thread_id, "text": "Your receipt", "attachment_ids": [attachment]}
     await communicator.send_json_to({**frame, "client_id": "f1", "ref": 1})
-    sent = await _answer(communicator, 1)
+    sent = await answer_to(communicator, 1)
     await communicator.send_json_to({**frame, "client_id": "f2", "ref": 2})
-    reused = await _answer(communicator, 2)
+    reused = await answer_to(communicator, 2)
     await communicator.disconnect()
     assert [(a["id"], a["file_name"], a["size"]) for a in sent["message"]["attachments"]] == [
         (attachment, "receipt.pdf", 13)

@@ -9,17 +9,9 @@ from channels.db import database_sync_to_async
 
 from chat import assignment, inbox, services
 from chat.models import Message
-from tests.console.helpers import waiting_contact, welcomed_console
+from tests.console.helpers import answer_to, waiting_contact, welcomed_console
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_cache"), pytest.mark.postgres]
-
-
-async def _answer(communicator, ref) -> dict:  # type: ignore[no-untyped-def, type-arg]
-    for _ in range(20):
-        frame = await communicator.receive_json_from(timeout=5)
-        if frame["type"] in ("sent", "error") and frame.get("ref") == ref:
-            return frame
-    raise AssertionError(f"no answer to {ref}")
 
 
 async def _accepted_by_alice(acme):  # type: ignore[no-untyped-def]
@@ -27,6 +19,15 @@ async def _accepted_by_alice(acme):  # type: ignore[no-untyped-def]
     return await database_sync_to_async(
         lambda: assignment.contact_pick(contact=waiting_contact(acme, "cust-1", text="first"), agent=acme.alice)
     )()
+
+
+async def _reply_as(user, thread_id):  # type: ignore[no-untyped-def]
+    """The answer to one reply ("Hi", client id r1) sent over a console socket of ``user``."""
+    communicator = await welcomed_console(user)
+    await communicator.send_json_to(SEND | {"thread_id": thread_id})
+    answer = await answer_to(communicator, "a")
+    await communicator.disconnect()
+    return answer
 
 
 SEND = {"type": "send", "client_id": "r1", "text": "Hi", "ref": "a"}
@@ -49,12 +50,7 @@ def no_worker_reply(monkeypatch):  # type: ignore[no-untyped-def]
 async def test_a_reply_to_an_accepted_contact_is_written_in_the_loop(acme, no_worker_reply):  # type: ignore[no-untyped-def]
     contact = await _accepted_by_alice(acme)
     no_worker_reply()
-    communicator = await welcomed_console(acme.alice.user)
-    await communicator.send_json_to(
-        {"type": "send", "thread_id": contact.thread_id, "client_id": "r1", "text": "Hi", "ref": "a"}
-    )
-    sent = await _answer(communicator, "a")
-    await communicator.disconnect()
+    sent = await _reply_as(acme.alice.user, contact.thread_id)
     assert (sent["type"], sent["created"]) == ("sent", True)
     message = sent["message"]
     assert (message["sequence"], message["client_id"], message["content"]["text"]) == (2, "r1", "Hi")
@@ -71,12 +67,7 @@ async def test_a_reply_to_an_accepted_contact_is_written_in_the_loop(acme, no_wo
 async def test_in_the_loop_another_agents_contact_is_refused_and_nothing_written(acme, no_worker_reply):  # type: ignore[no-untyped-def]
     contact = await _accepted_by_alice(acme)
     no_worker_reply()
-    communicator = await welcomed_console(acme.bob.user)
-    await communicator.send_json_to(
-        {"type": "send", "thread_id": contact.thread_id, "client_id": "r1", "text": "Hi", "ref": "a"}
-    )
-    refused = await _answer(communicator, "a")
-    await communicator.disconnect()
+    refused = await _reply_as(acme.bob.user, contact.thread_id)
     assert refused["type"] == "error"
     assert refused["code"] == "not_assigned"
     assert await database_sync_to_async(Message.objects.count)() == 1
@@ -85,12 +76,7 @@ async def test_in_the_loop_another_agents_contact_is_refused_and_nothing_written
 async def test_in_the_loop_a_globex_agent_cannot_write_into_an_acme_thread(acme, globex, no_worker_reply):  # type: ignore[no-untyped-def]
     contact = await _accepted_by_alice(acme)
     no_worker_reply()
-    communicator = await welcomed_console(globex.admin.user)
-    await communicator.send_json_to(
-        {"type": "send", "thread_id": contact.thread_id, "client_id": "r1", "text": "Hi", "ref": "a"}
-    )
-    refused = await _answer(communicator, "a")
-    await communicator.disconnect()
+    refused = await _reply_as(globex.admin.user, contact.thread_id)
     assert (refused["type"], refused["code"]) == ("error", "thread_not_found")
     assert await database_sync_to_async(Message.objects.count)() == 1
 
@@ -159,10 +145,10 @@ async def test_a_reply_survives_the_loops_connection_dying(acme):  # type: ignor
     contact = await _accepted_by_alice(acme)
     communicator = await welcomed_console(acme.alice.user)
     await communicator.send_json_to(SEND | {"thread_id": contact.thread_id, "client_id": "r1", "ref": "a"})
-    assert (await _answer(communicator, "a"))["created"] is True
+    assert (await answer_to(communicator, "a"))["created"] is True
     assert await _terminate_loop_connections() >= 1
     await communicator.send_json_to(SEND | {"thread_id": contact.thread_id, "client_id": "r2", "ref": "b"})
-    second = await _answer(communicator, "b")
+    second = await answer_to(communicator, "b")
     await communicator.disconnect()
     assert (second["type"], second["created"], second["message"]["sequence"]) == ("sent", True, 3)
     assert await database_sync_to_async(Message.objects.count)() == 3

@@ -68,14 +68,21 @@ def cxone_user_placeholder() -> dict[str, Any]:
 
 
 def cxone_end_user(customer: Customer) -> dict[str, Any]:
+    return _end_user(
+        customer.pk, customer.id_on_external_platform, customer.first_name, customer.last_name, customer.image
+    )
+
+
+def _end_user(pk: Any, id_on_external_platform: str, first_name: str, last_name: str, image: str) -> dict[str, Any]:
+    """The customer as the SDK shows an end user, from a model or a snapshot."""
     return {
-        "id": str(customer.pk),
-        "idOnExternalPlatform": customer.id_on_external_platform,
-        "firstName": customer.first_name,
-        "lastName": customer.last_name,
-        "fullName": customer.full_name,
+        "id": str(pk),
+        "idOnExternalPlatform": id_on_external_platform,
+        "firstName": first_name,
+        "lastName": last_name,
+        "fullName": f"{first_name} {last_name}".strip(),  # Customer.full_name
         "nickname": "",
-        "image": customer.image,
+        "image": image,
     }
 
 
@@ -92,16 +99,21 @@ def cxone_customer_identity(customer: Customer) -> dict[str, Any]:
 
 
 def cxone_attachment(attachment: Attachment) -> dict[str, Any]:
-    url = signed_url(str(attachment.file.name))
+    return _attachment(attachment.public_id, attachment.file_name, attachment.file.name, attachment.mime_type)
+
+
+def _attachment(public_id: Any, file_name: str, file: Any, mime_type: str) -> dict[str, Any]:
+    """A file of a message, from a model or a snapshot: its link is signed and short-lived."""
+    url = signed_url(str(file))
     return {
-        "id": str(attachment.public_id),
-        "friendlyName": attachment.file_name,
-        "fileName": attachment.file_name,
+        "id": str(public_id),
+        "friendlyName": file_name,
+        "fileName": file_name,
         "url": url,
         "securedPermanentUrl": url,
         "previewUrl": url,
-        "mimeType": attachment.mime_type,
-        "isInline": attachment.mime_type.startswith("image/"),
+        "mimeType": mime_type,
+        "isInline": mime_type.startswith("image/"),
         "canBeStored": True,
     }
 
@@ -322,19 +334,7 @@ def _content_body(content_type: str, content: Mapping[str, Any] | None) -> dict[
 
 
 def _attachment_from_snapshot(attachment: Mapping[str, Any]) -> dict[str, Any]:
-    url = signed_url(str(attachment["file"]))
-    mime_type = attachment["mime_type"]
-    return {
-        "id": str(attachment["public_id"]),
-        "friendlyName": attachment["file_name"],
-        "fileName": attachment["file_name"],
-        "url": url,
-        "securedPermanentUrl": url,
-        "previewUrl": url,
-        "mimeType": mime_type,
-        "isInline": mime_type.startswith("image/"),
-        "canBeStored": True,
-    }
+    return _attachment(attachment["public_id"], attachment["file_name"], attachment["file"], attachment["mime_type"])
 
 
 def cxone_message_from_snapshot(snapshot: Mapping[str, Any], *, bot_name: str = "") -> dict[str, Any]:
@@ -354,16 +354,13 @@ def cxone_message_from_snapshot(snapshot: Mapping[str, Any], *, bot_name: str = 
     end_user = None
     if inbound:
         customer = snapshot["customer"]
-        first_name, last_name = customer["first_name"], customer["last_name"]
-        end_user = {
-            "id": str(customer["id"]),
-            "idOnExternalPlatform": customer["id_on_external_platform"],
-            "firstName": first_name,
-            "lastName": last_name,
-            "fullName": f"{first_name} {last_name}".strip(),
-            "nickname": "",
-            "image": customer["image"],
-        }
+        end_user = _end_user(
+            customer["id"],
+            customer["id_on_external_platform"],
+            customer["first_name"],
+            customer["last_name"],
+            customer["image"],
+        )
     delivered_at = message["delivered_at"]
     thread_pk = str(thread["id"])
     created_at = message["created_at"]
