@@ -19,7 +19,7 @@ from chat.gateway.protocol import (
 )
 from chat.gateway.state import ConnectionState
 from chat.gateway.tokens import token_read
-from chat.models import Message
+from chat.models import Customer, Message
 from engage.custom_fields import custom_fields_validate
 from engage.errors import InvalidInput, PermissionDenied
 from engage.models import Channel, CustomFieldDefinition
@@ -83,10 +83,9 @@ def _browser(fingerprint: Any) -> dict[str, str]:
     return {key: value[:100] for key in _BROWSER_KEYS if isinstance(value := fingerprint.get(key), str) and value}
 
 
-def _names_to_adopt(state: ConnectionState, frame: ClientFrame) -> dict[str, str]:
+def _names_to_adopt(customer: Customer, frame: ClientFrame) -> dict[str, str]:
     """The visitor's names from the SDK (``customerName``, ``setName``) that differ from what Parley holds;
     none for a customer whose identity is signed."""
-    customer = customer_of(state)
     identity = frame.payload.get("consumerIdentity") or frame.payload.get("customerIdentity")  # web, mobile
     if customer.is_verified or not isinstance(identity, dict):
         return {}
@@ -100,9 +99,10 @@ def _names_to_adopt(state: ConnectionState, frame: ClientFrame) -> dict[str, str
 
 def _adopt_names(state: ConnectionState, frame: ClientFrame) -> None:
     """Takes the visitor's names from the SDK unless a signed identity set them."""
-    names = _names_to_adopt(state, frame)
+    customer = customer_of(state)
+    names = _names_to_adopt(customer, frame)
     if names:
-        state.customer = services.customer_update(customer=customer_of(state), values=names)
+        state.customer = services.customer_update(customer=customer, values=names)
 
 
 def _client_id(frame: ClientFrame) -> str | None:
@@ -174,7 +174,7 @@ async def send_message_in_loop(state: ConnectionState, frame: ClientFrame) -> Fr
         return None
     client_id = _client_id(frame)
     content = _content(frame)
-    if _names_to_adopt(state, frame):
+    if _names_to_adopt(customer, frame):
         return None
     result = await services.amessage_create(
         thread=thread, author_type=Message.Author.CUSTOMER, content=content, client_id=client_id
