@@ -12,6 +12,8 @@ value is a query parameter.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import functools
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
@@ -21,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from chat import snapshots
 from chat.models import Contact, Customer, Message, Thread
 from engage.lib import aiodb
 from engage.models import Membership, RoutingQueue
@@ -67,6 +70,56 @@ class Columns(Generic[M]):
         return self.model.from_db(connection.alias, self.attnames, values)
 
 
+class PlainColumns:
+    """Some columns of a model under ``alias``, read as a snapshot holds them (``chat.snapshots``).
+
+    The same values ``Columns.load`` and the snapshot's dump would give (the
+    ORM's converters, then datetimes as ISO 8601 and UUIDs as text), without
+    building an instance: the loop's write reads back only what its event
+    carries.
+    """
+
+    def __init__(self, model: type[models.Model], alias: str, names: Sequence[str]) -> None:
+        self.model = model
+        self.names = tuple(names)
+        self.fields = tuple(model._meta.get_field(name) for name in self.names)
+        self.sql = ", ".join(f'{alias}."{field.column}"' for field in self.fields)  # type: ignore[union-attr]
+        self._pk_index = self.fields.index(model._meta.pk)  # type: ignore[arg-type]
+        self._steps: dict[str, tuple[tuple[str, list[Any], Any, Any], ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def _steps_for(self, connection: BaseDatabaseWrapper) -> tuple[tuple[str, list[Any], Any, Any], ...]:
+        found = self._steps.get(connection.alias)
+        if found is None:
+            steps = []
+            for name, field in zip(self.names, self.fields, strict=True):
+                column = field.get_col(self.model._meta.db_table)  # type: ignore[union-attr]
+                functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+                encode: Any = None
+                if isinstance(field, models.DateTimeField):
+                    encode = datetime.datetime.isoformat
+                elif isinstance(field, models.UUIDField):
+                    encode = str
+                steps.append((name, functions, column, encode))
+            found = self._steps[connection.alias] = tuple(steps)
+        return found
+
+    def load(self, connection: BaseDatabaseWrapper, row: Sequence[Any], start: int = 0) -> dict[str, Any] | None:
+        """The plain values of ``row[start:start + len(self)]``; None for the NULLs of an outer join."""
+        if row[start + self._pk_index] is None:
+            return None
+        values = {}
+        for (name, functions, column, encode), value in zip(
+            self._steps_for(connection), row[start : start + len(self.fields)], strict=True
+        ):
+            for function in functions:
+                value = function(value, column, connection)
+            values[name] = value if encode is None or value is None else encode(value)
+        return values
+
+
 THREAD = Columns(Thread, "t")
 CUSTOMER = Columns(Customer, "cu")
 CONTACT = Columns(Contact, "c")
@@ -79,15 +132,29 @@ def _assignee_user() -> Columns[Any]:
     return Columns(get_user_model(), "au")
 
 
+@functools.cache
+def _plain() -> tuple[PlainColumns, ...]:
+    """The thread, customer, contact, assigned agent and user as the event's snapshot holds them."""
+    return (
+        PlainColumns(Thread, "t", snapshots.FIELDS[Thread]),
+        PlainColumns(Customer, "cu", snapshots.FIELDS[Customer]),
+        PlainColumns(Contact, "c", snapshots.FIELDS[Contact]),
+        PlainColumns(Membership, "am", snapshots.FIELDS[Membership]),
+        PlainColumns(get_user_model(), "au", snapshots.user_fields()),
+    )
+
+
 _OPEN = ", ".join(f"'{status}'" for status in Contact.OPEN_STATUSES)
 
 
 @functools.cache
-def _read_sql(source: str, head: str = "") -> str:
-    """Thread ``t`` of ``source`` with its customer, open contact, assigned agent and user."""
+def _read_sql(source: str, head: str = "", plain: bool = False) -> str:
+    """Thread ``t`` of ``source`` with its customer, open contact, assigned agent and user
+    (every column, or with ``plain`` the snapshot's)."""
     user = _assignee_user()
+    columns = _plain() if plain else (THREAD, CUSTOMER, CONTACT, ASSIGNEE, user)
     return (
-        f"SELECT {head}{THREAD.sql}, {CUSTOMER.sql}, {CONTACT.sql}, {ASSIGNEE.sql}, {user.sql}"  # noqa: S608
+        f"SELECT {head}{', '.join(part.sql for part in columns)}"  # noqa: S608
         f' FROM {source} JOIN "{Customer._meta.db_table}" cu ON cu."id" = t."customer_id"'
         f' LEFT JOIN "{Contact._meta.db_table}" c ON c."thread_id" = t."id" AND c."status" IN ({_OPEN})'
         f' LEFT JOIN "{Membership._meta.db_table}" am ON am."id" = c."assigned_agent_id"'
@@ -247,7 +314,7 @@ def can_append(connection: BaseDatabaseWrapper) -> bool:
 
 
 @functools.cache
-def _append_sql(*, inbound: bool, internal: bool, client_id: bool) -> str:
+def _append_sql(*, inbound: bool, internal: bool, client_id: bool, plain: bool = False) -> str:
     conditions = [_thread_update_sql(inbound=inbound, internal=internal)]
     if inbound:
         conditions.append('NOT "is_locked"')
@@ -271,14 +338,16 @@ def _append_sql(*, inbound: bool, internal: bool, client_id: bool) -> str:
         f" t AS ({' AND '.join(conditions)} RETURNING *),"
         f' m AS (INSERT INTO "{Message._meta.db_table}" ({columns})'
         f' SELECT {values} FROM t LEFT JOIN open_contact ON true RETURNING "id", "client_id") '
-        + _read_sql("m CROSS JOIN t", 'm."id", m."client_id", ')
+        + _read_sql("m CROSS JOIN t", 'm."id", m."client_id", ', plain)
     )
 
 
-def _append_statement(connection: BaseDatabaseWrapper, message: Message) -> tuple[str, dict[str, Any]]:
+def _append_statement(
+    connection: BaseDatabaseWrapper, message: Message, plain: bool = False
+) -> tuple[str, dict[str, Any]]:
     inbound = message.author_type == Message.Author.CUSTOMER
     client_id = message.client_id or None
-    sql = _append_sql(inbound=inbound, internal=message.is_internal, client_id=bool(client_id))
+    sql = _append_sql(inbound=inbound, internal=message.is_internal, client_id=bool(client_id), plain=plain)
     params = _thread_update_params(connection, message.thread_id, message.created_at)
     params.update(_message_values(connection, message, skip=(*_FROM_THREAD, "client_id")), client_id=client_id)
     return sql, params
@@ -325,11 +394,48 @@ def message_append(connection: BaseDatabaseWrapper, message: Message) -> tuple[T
     return _appended(connection, message, row)
 
 
-async def amessage_append(message: Message) -> tuple[Thread, Contact | None] | None:
-    """``message_append`` from the event loop, on its own connection (``engage.lib.aiodb``):
-    the same statement, values prepared and the row loaded by the same Django field code."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class Appended:
+    """What the loop's write reads back: the snapshot's thread, customer, open contact and its
+    assigned agent (with ``user``), as plain values (``PlainColumns``)."""
+
+    thread: dict[str, Any]
+    customer: dict[str, Any]
+    contact: dict[str, Any] | None
+    assignee: dict[str, Any] | None
+
+
+def _appended_plain(connection: BaseDatabaseWrapper, message: Message, row: Sequence[Any] | None) -> Appended | None:
+    if row is None:
+        return None
+    thread_part, customer_part, contact_part, assignee_part, user_part = _plain()
+    start = 2
+    thread = thread_part.load(connection, row, start)
+    start += len(thread_part)
+    customer = customer_part.load(connection, row, start)
+    start += len(customer_part)
+    contact = contact_part.load(connection, row, start)
+    start += len(contact_part)
+    assignee = assignee_part.load(connection, row, start)
+    if assignee is not None:
+        assignee["user"] = user_part.load(connection, row, start + len(assignee_part))
+    assert thread is not None and customer is not None
+    message.pk = row[0]
+    message._state.adding = False
+    message._state.db = connection.alias
+    message.client_id = row[1]
+    message.sequence = thread["last_sequence"]
+    message.contact_id = None if contact is None else contact["id"]
+    return Appended(thread, customer, contact, assignee)
+
+
+async def amessage_append(message: Message) -> Appended | None:
+    """``message_append`` from the event loop, on its own connection (``engage.lib.aiodb``): the
+    same statement, values prepared by the same Django field code; it reads back only what the
+    event's snapshot holds, as plain values (no instances). Sets the message's pk, sequence,
+    client id and contact id."""
     connection = aiodb.wrapper()  # for its operations and converters only: no query
-    sql, params = _append_statement(connection, message)
+    sql, params = _append_statement(connection, message, plain=True)
     async with aiodb.pool().connection() as database:
         try:
             cursor = await database.execute(sql, params)
@@ -343,4 +449,4 @@ async def amessage_append(message: Message) -> tuple[Thread, Contact | None] | N
             if message.client_id:
                 return None
             raise
-    return _appended(connection, message, row)
+    return _appended_plain(connection, message, row)

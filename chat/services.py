@@ -32,7 +32,7 @@ from chat.errors import (
     ThreadNotFound,
 )
 from chat.models import Attachment, Contact, Customer, Message, Thread
-from chat.snapshots import message_snapshot
+from chat.snapshots import message_snapshot, message_snapshot_plain
 from engage.custom_fields import custom_fields_validate
 from engage.errors import InvalidInput
 from engage.events import dispatch_in_loop, publish
@@ -481,7 +481,27 @@ async def _message_append_and_publish(thread: Thread, message: Message) -> Messa
     written = await _sql.amessage_append(message)
     if written is None:
         return None
-    event = _message_created(thread, message, written, [])
+    locked = written.thread
+    thread.last_sequence, thread.is_archived = locked["last_sequence"], locked["is_archived"]
+    message.thread = thread
+    event = events.MessageCreated(
+        tenant_id=locked["tenant_id"],
+        thread_id=locked["id"],
+        channel_id=locked["channel_id"],
+        customer_id=locked["customer_id"],
+        message_id=message.pk,
+        sequence=message.sequence,
+        direction=message.direction,
+        author_type=message.author_type,
+        is_internal=message.is_internal,
+        snapshot=message_snapshot_plain(
+            message,
+            thread=locked,
+            customer=written.customer,
+            contact=written.contact,
+            assignee=written.assignee,
+        ),
+    )
     rest = dispatch_in_loop(event)
     if rest is not None:  # subscribers that may block or query: in a worker, as after a commit
         await sync_to_async(rest, thread_sensitive=False)()

@@ -47,7 +47,7 @@ VERSION = 1
 
 M = TypeVar("M", bound=models.Model)
 
-_FIELDS: dict[type[models.Model], tuple[str, ...]] = {
+FIELDS: dict[type[models.Model], tuple[str, ...]] = {
     Message: (
         "id",
         "tenant_id",
@@ -100,7 +100,7 @@ _FIELDS: dict[type[models.Model], tuple[str, ...]] = {
 }
 
 
-def _user_fields() -> tuple[str, ...]:
+def user_fields() -> tuple[str, ...]:
     user_model = get_user_model()
     return ("id", user_model.USERNAME_FIELD, "first_name", "last_name")
 
@@ -167,10 +167,33 @@ def _load(model: type[M], values: Mapping[str, Any]) -> M:
     return instance
 
 
+def message_snapshot_plain(
+    message: Message,
+    *,
+    thread: dict[str, Any],
+    customer: dict[str, Any],
+    contact: dict[str, Any] | None,
+    assignee: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``message_snapshot`` of a message without attachments whose thread, customer, contact and
+    assigned agent were read as plain values (``chat._sql.PlainColumns``); the message's author is
+    loaded (``message.author_agent.user``)."""
+    return {
+        "v": VERSION,
+        "message": _dump(message, FIELDS[Message]),
+        "thread": thread,
+        "customer": customer,
+        "contact": contact,
+        "assignee": assignee if contact is not None else None,
+        "author": _dump_membership(message.author_agent),
+        "attachments": [],
+    }
+
+
 def _dump_membership(membership: Membership | None) -> dict[str, Any] | None:
     if membership is None:
         return None
-    return {**_dump(membership, _FIELDS[Membership]), "user": _dump(membership.user, _user_fields())}
+    return {**_dump(membership, FIELDS[Membership]), "user": _dump(membership.user, user_fields())}
 
 
 def _load_membership(values: Mapping[str, Any] | None) -> Membership | None:
@@ -195,13 +218,13 @@ def message_snapshot(
     """
     return {
         "v": VERSION,
-        "message": _dump(message, _FIELDS[Message]),
-        "thread": _dump(thread, _FIELDS[Thread]),
-        "customer": _dump(thread.customer, _FIELDS[Customer]),
-        "contact": None if contact is None else _dump(contact, _FIELDS[Contact]),
+        "message": _dump(message, FIELDS[Message]),
+        "thread": _dump(thread, FIELDS[Thread]),
+        "customer": _dump(thread.customer, FIELDS[Customer]),
+        "contact": None if contact is None else _dump(contact, FIELDS[Contact]),
         "assignee": None if contact is None else _dump_membership(contact.assigned_agent),
         "author": _dump_membership(message.author_agent),
-        "attachments": [_dump(attachment, _FIELDS[Attachment]) for attachment in attachments],
+        "attachments": [_dump(attachment, FIELDS[Attachment]) for attachment in attachments],
     }
 
 

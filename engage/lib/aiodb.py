@@ -31,7 +31,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 try:
     import psycopg
+    from psycopg._tz import get_tzinfo
     from psycopg.pq import TransactionStatus
+    from psycopg.types.datetime import TimestamptzLoader
 except ImportError:  # pragma: no cover - the embedded profile may run without psycopg
     psycopg = None  # type: ignore[assignment]
 
@@ -63,6 +65,20 @@ def _connect_params(alias: str) -> dict[str, Any]:
     return params
 
 
+def _load_timestamps_in_c(connection: Any, wrapper: Any) -> None:
+    """psycopg's own timestamptz loader, in C, where it gives what Django's gives.
+
+    Django loads timestamps with a Python subclass of psycopg's loader that sets
+    the tzinfo to its connection time zone's (``DatabaseWrapper.timezone``); being
+    a subclass, it forgoes psycopg's C loader, and parsing a dozen timestamps per
+    row was a tenth of a loop write's CPU. When the connection's time zone gives
+    psycopg that very tzinfo (with time zone support on: UTC, the default), the two
+    loaders return the same aware datetimes.
+    """
+    if settings.USE_TZ and get_tzinfo(connection.pgconn) is wrapper.timezone:
+        connection.adapters.register_loader("timestamptz", TimestamptzLoader)  # psycopg swaps in its C class
+
+
 class LoopPool:
     """Up to ``size`` connections of one event loop; callers beyond that wait their turn, in order."""
 
@@ -78,6 +94,7 @@ class LoopPool:
         connection = await psycopg.AsyncConnection.connect(**_connect_params(self.alias))
         if wrapper.timezone_name and connection.info.parameter_status("TimeZone") != wrapper.timezone_name:
             await connection.execute("SELECT set_config('TimeZone', %s, false)", [wrapper.timezone_name])
+        _load_timestamps_in_c(connection, wrapper)
         return connection
 
     async def _acquire(self) -> Any:

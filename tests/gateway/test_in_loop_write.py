@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import services
+from chat import services, snapshots
 from chat.models import Contact, Message, Thread
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -151,3 +151,33 @@ async def test_a_write_sent_from_the_loop_completes_when_its_caller_is_cancelled
         f"parley-{thread.pk}-1",
         "m-2",
     ]
+
+
+@pytest.mark.parametrize("assigned", [False, True])
+async def test_the_loops_snapshot_is_the_one_built_from_the_stored_rows(acme, published, assigned):  # type: ignore[no-untyped-def]
+    """The loop reads back plain values, not instances: its event carries exactly the snapshot the
+    worker path builds from the rows (``message_snapshot``), assigned agent and author included."""
+    thread, _ = await db(services.thread_get_or_create)(channel=acme.messaging, customer=acme.visitor, public_id="t")
+    await db(services.message_create)(thread=thread, author_type="customer", content={"text": "first"})
+    if assigned:
+        contact = await db(Contact.objects.get)(thread=thread)
+        await db(services.contact_assign)(contact=contact, agent=acme.alice)
+    published.clear()
+    agent = await db(lambda: type(acme.alice).objects.select_related("user").get(pk=acme.alice.pk))()
+    result = await services.amessage_create(
+        thread=thread, author_type="agent", agent=agent, content={"text": "second"}, client_id="r-2"
+    )
+    assert result is not None
+    [event] = published
+
+    def stored() -> dict:  # type: ignore[type-arg]
+        message = Message.objects.select_related(
+            "thread__customer", "contact__assigned_agent__user", "author_agent__user"
+        ).get(client_id="r-2")
+        return snapshots.message_snapshot(message, thread=message.thread, contact=message.contact)
+
+    expected = await db(stored)()
+    assert (expected["contact"] is not None, expected["assignee"] is not None) == (True, assigned)
+    assert event.snapshot == expected
+    assert result.snapshot == expected
+    assert (thread.last_sequence, result.message.sequence) == (2, 2)
