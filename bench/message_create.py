@@ -73,7 +73,6 @@ def _measure(name: str, calls: int, prepare: Callable[[int], object], call: Call
 
 def _measure_in_loop(calls: int, run: str, thread: Thread, agent: Membership) -> None:
     """CPU per write from the event loop (uvloop, as under uvicorn), the statement's round trip included."""
-    import asyncio
 
     from chat.api.replies import Reply, areply_send
     from engage.lib import aiodb, loops

@@ -26,7 +26,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from chat import snapshots
 from chat.models import Contact, Customer, Message, Thread
 from engage.lib import aiodb
-from engage.models import Membership, RoutingQueue
+from engage.models import Membership, RoutingQueue, Tenant
 
 M = TypeVar("M", bound=models.Model)
 
@@ -145,6 +145,51 @@ def _plain() -> tuple[PlainColumns, ...]:
 
 
 _OPEN = ", ".join(f"'{status}'" for status in Contact.OPEN_STATUSES)
+
+
+def column(model: Any, name: str) -> str:
+    """The quoted column of a model's field."""
+    return f'"{model._meta.get_field(name).column}"'
+
+
+def agent_serves_channel_sql(agent: str, channel: str) -> str:
+    """True when a queue of membership ``agent`` (a placeholder) serves ``channel`` (a column)."""
+    agents, channels = Membership.queues.through, RoutingQueue.channels.through
+    queue_of_channel, queue_of_agent = column(channels, "routingqueue"), column(agents, "routingqueue")
+    return (
+        f'EXISTS (SELECT 1 FROM "{agents._meta.db_table}" qa'  # noqa: S608
+        f' JOIN "{channels._meta.db_table}" qc ON qc.{queue_of_channel} = qa.{queue_of_agent}'
+        f" WHERE qa.{column(agents, 'membership')} = {agent} AND qc.{column(channels, 'channel')} = {channel})"
+    )
+
+
+def membership_role_sql(agent: str, tenant: str, true: str) -> str:
+    """The current role of membership ``agent`` of ``tenant`` if its user and tenant are active
+    (placeholders; ``true`` is a parameter holding True)."""
+    user = get_user_model()
+    return (
+        f'SELECT m."role" FROM "{Membership._meta.db_table}" m'  # noqa: S608
+        f' JOIN "{Tenant._meta.db_table}" tn ON tn."id" = m."tenant_id"'
+        f' JOIN "{user._meta.db_table}" u ON u."id" = m."user_id"'
+        f' WHERE m."id" = {agent} AND m."tenant_id" = {tenant} AND tn."is_active" = {true} AND u."is_active" = {true}'
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReplyCheck:
+    """The checks of an agent's reply (``chat.inbox.thread_for_reply``) made by the write itself.
+
+    The thread is the agent's tenant's; with ``queues`` a queue of the agent serves
+    its channel; with ``assigned`` its open contact is assigned to the agent; with
+    ``role`` the membership is still active with that role. A write whose checks
+    fail writes nothing, like any other the statement cannot do.
+    """
+
+    agent_id: int
+    tenant_id: int
+    queues: bool
+    assigned: bool
+    role: str | None
 
 
 @functools.cache
@@ -314,11 +359,23 @@ def can_append(connection: BaseDatabaseWrapper) -> bool:
 
 
 @functools.cache
-def _append_sql(*, inbound: bool, internal: bool, client_id: bool, plain: bool = False) -> str:
+def _append_sql(
+    *, inbound: bool, internal: bool, client_id: bool, plain: bool = False, reply: tuple[bool, bool, bool] | None = None
+) -> str:
     conditions = [_thread_update_sql(inbound=inbound, internal=internal)]
     if inbound:
         conditions.append('NOT "is_locked"')
-    if not internal:
+    queues, assigned, role = reply or (False, False, False)
+    if reply is not None:
+        table = f'"{Thread._meta.db_table}"'
+        conditions.append(f'{table}."tenant_id" = %(r_tenant)s AND {table}."last_sequence" > 0')
+        if queues:
+            conditions.append(agent_serves_channel_sql("%(r_agent)s", f'{table}."channel_id"'))
+        if role:
+            conditions.append(f"({membership_role_sql('%(r_agent)s', '%(r_tenant)s', '%(r_true)s')}) = %(r_role)s")
+    if assigned:
+        conditions.append('EXISTS (SELECT 1 FROM open_contact WHERE "assigned_agent_id" = %(r_agent)s)')
+    elif not internal:
         conditions.append("EXISTS (SELECT 1 FROM open_contact)")
     if client_id:
         conditions.append(
@@ -343,12 +400,17 @@ def _append_sql(*, inbound: bool, internal: bool, client_id: bool, plain: bool =
 
 
 def _append_statement(
-    connection: BaseDatabaseWrapper, message: Message, plain: bool = False
+    connection: BaseDatabaseWrapper, message: Message, plain: bool = False, reply: ReplyCheck | None = None
 ) -> tuple[str, dict[str, Any]]:
     inbound = message.author_type == Message.Author.CUSTOMER
     client_id = message.client_id or None
-    sql = _append_sql(inbound=inbound, internal=message.is_internal, client_id=bool(client_id), plain=plain)
+    shape = None if reply is None else (reply.queues, reply.assigned, reply.role is not None)
+    sql = _append_sql(
+        inbound=inbound, internal=message.is_internal, client_id=bool(client_id), plain=plain, reply=shape
+    )
     params = _thread_update_params(connection, message.thread_id, message.created_at)
+    if reply is not None:
+        params.update(r_tenant=reply.tenant_id, r_agent=reply.agent_id, r_role=reply.role, r_true=True)
     params.update(_message_values(connection, message, skip=(*_FROM_THREAD, "client_id")), client_id=client_id)
     return sql, params
 
@@ -429,13 +491,14 @@ def _appended_plain(connection: BaseDatabaseWrapper, message: Message, row: Sequ
     return Appended(thread, customer, contact, assignee)
 
 
-async def amessage_append(message: Message) -> Appended | None:
+async def amessage_append(message: Message, reply: ReplyCheck | None = None) -> Appended | None:
     """``message_append`` from the event loop, on its own connection (``engage.lib.aiodb``): the
     same statement, values prepared by the same Django field code; it reads back only what the
-    event's snapshot holds, as plain values (no instances). Sets the message's pk, sequence,
-    client id and contact id."""
+    event's snapshot holds, as plain values (no instances). With ``reply``, the statement also
+    makes an agent reply's checks (``ReplyCheck``) and writes nothing when one fails. Sets the
+    message's pk, sequence, client id and contact id."""
     connection = aiodb.wrapper()  # for its operations and converters only: no query
-    sql, params = _append_statement(connection, message, plain=True)
+    sql, params = _append_statement(connection, message, plain=True, reply=reply)
     async with aiodb.pool().connection() as database:
         try:
             cursor = await database.execute(sql, params)

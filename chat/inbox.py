@@ -13,18 +13,17 @@ import functools
 from typing import Any
 
 import psycopg
-from django.contrib.auth import get_user_model
 from django.db import connections
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from chat import search
-from chat._sql import Columns
+from chat._sql import Columns, agent_serves_channel_sql, membership_role_sql
 from chat.errors import ThreadNotFound
 from chat.models import Contact, Message, Thread
 from engage.errors import InvalidInput, NotFound, PermissionDenied
 from engage.lib import aiodb
-from engage.models import Channel, Membership, RoutingQueue, Tenant
+from engage.models import Channel, Membership
 
 VIEWS = ("mine", "queue", "all", "resolved", "closed")
 _THREAD = Columns(Thread, "t")
@@ -102,9 +101,6 @@ def _reply_sql(*, queues: bool, check: bool, recheck: bool) -> str:
     """The statement of ``thread_for_reply``: written once per shape (Django would compile a
     queryset to SQL on every call, which costs more CPU than the query). Only model
     metadata goes into the text; every value is a parameter, in order of appearance."""
-    user = get_user_model()
-    agents = Membership.queues.through
-    channels = RoutingQueue.channels.through
     select = [_THREAD.sql]
     if check:  # the open contact's assignee: 0 when unassigned, NULL when there is no open contact
         select.append(
@@ -113,20 +109,10 @@ def _reply_sql(*, queues: bool, check: bool, recheck: bool) -> str:
             " LIMIT 1)"
         )
     if recheck:  # the membership's current role, if its user and tenant are active
-        select.append(
-            f'(SELECT m."role" FROM "{Membership._meta.db_table}" m'  # noqa: S608
-            f' JOIN "{Tenant._meta.db_table}" tn ON tn."id" = m."tenant_id"'
-            f' JOIN "{user._meta.db_table}" u ON u."id" = m."user_id"'
-            ' WHERE m."id" = %s AND m."tenant_id" = %s AND tn."is_active" = %s AND u."is_active" = %s)'
-        )
+        select.append(f"({membership_role_sql('%s', '%s', '%s')})")
     sql = f'SELECT {", ".join(select)} FROM "{Thread._meta.db_table}" t WHERE t."tenant_id" = %s AND t."id" = %s'  # noqa: S608
     if queues:  # a queue of the agent serves the thread's channel
-        queue_of_channel, queue_of_agent = _column(channels, "routingqueue"), _column(agents, "routingqueue")
-        sql += (
-            f' AND EXISTS (SELECT 1 FROM "{agents._meta.db_table}" qa'  # noqa: S608
-            f' JOIN "{channels._meta.db_table}" qc ON qc.{queue_of_channel} = qa.{queue_of_agent}'
-            f' WHERE qa.{_column(agents, "membership")} = %s AND qc.{_column(channels, "channel")} = t."channel_id")'
-        )
+        sql += " AND " + agent_serves_channel_sql("%s", 't."channel_id"')
     return sql
 
 
@@ -167,13 +153,19 @@ async def athread_for_reply(
     return _reply_verdict(aiodb.wrapper(), agent, row, note=note, recheck_agent=recheck_agent)
 
 
-def _reply_query(agent: Membership, thread_id: int | str, *, note: bool, recheck_agent: bool) -> tuple[str, list[Any]]:
+def reply_thread_pk(thread_id: int | str) -> int:
+    """The primary key a reply names; ThreadNotFound for what cannot be one."""
     try:
         pk = int(thread_id)
     except (TypeError, ValueError):
         raise ThreadNotFound() from None
     if not 0 < pk < 2**63:
         raise ThreadNotFound()
+    return pk
+
+
+def _reply_query(agent: Membership, thread_id: int | str, *, note: bool, recheck_agent: bool) -> tuple[str, list[Any]]:
+    pk = reply_thread_pk(thread_id)
     queues, check = not agent.is_admin, not note and not agent.is_admin
     params: list[Any] = []
     if check:

@@ -466,9 +466,50 @@ async def amessage_create(
     if not thread.last_sequence or not aiodb.available():
         return None
     message = _message_new(thread, author_type, content_type, content, client_id, agent, [], is_internal)
+    return await _append_in_loop(thread, message, None)
+
+
+async def areply_create(
+    *,
+    agent: Membership,
+    thread_id: int,
+    content_type: str = "TEXT",
+    content: Mapping[str, Any],
+    client_id: str | None = None,
+    is_internal: bool = False,
+    recheck_agent: bool = False,
+) -> MessageResult | None:
+    """An agent's reply (or note) from the event loop, checked by the write itself: one statement.
+
+    The statement makes the checks of ``inbox.thread_for_reply`` (the agent's
+    tenant and queues, the open contact assigned to the agent unless an
+    administrator or a note, with ``recheck_agent`` the membership's current
+    role) and writes only if they pass. None when it wrote nothing, whatever the
+    reason (a check failed, or one statement cannot do, as for
+    ``amessage_create``): the caller then asks ``inbox.thread_for_reply``, whose
+    verdict says why, and writes the usual way. Invalid input raises.
+    """
+    if not aiodb.available():
+        return None
+    message = _message_build(
+        agent.tenant_id, thread_id, Message.Author.AGENT, content_type, content, client_id, agent, is_internal
+    )
+    check = _sql.ReplyCheck(
+        agent_id=agent.pk,
+        tenant_id=agent.tenant_id,
+        queues=not agent.is_admin,
+        assigned=not is_internal and not agent.is_admin,
+        role=agent.role if recheck_agent else None,
+    )
+    return await _append_in_loop(None, message, check)
+
+
+async def _append_in_loop(
+    thread: Thread | None, message: Message, reply: _sql.ReplyCheck | None
+) -> MessageResult | None:
     # Once sent, the write and its event complete even if the caller is cancelled (its socket
     # closed): as in a worker thread, which a cancelled caller does not stop either.
-    write = asyncio.ensure_future(_message_append_and_publish(thread, message))
+    write = asyncio.ensure_future(_message_append_and_publish(thread, message, reply))
     _WRITES.add(write)
     write.add_done_callback(_WRITES.discard)
     return await asyncio.shield(write)
@@ -477,13 +518,16 @@ async def amessage_create(
 _WRITES: set[asyncio.Future[Any]] = set()  # the loop keeps only weak references to its tasks
 
 
-async def _message_append_and_publish(thread: Thread, message: Message) -> MessageResult | None:
-    written = await _sql.amessage_append(message)
+async def _message_append_and_publish(
+    thread: Thread | None, message: Message, reply: _sql.ReplyCheck | None
+) -> MessageResult | None:
+    written = await _sql.amessage_append(message, reply)
     if written is None:
         return None
     locked = written.thread
-    thread.last_sequence, thread.is_archived = locked["last_sequence"], locked["is_archived"]
-    message.thread = thread
+    if thread is not None:  # the caller's thread learns its new counters
+        thread.last_sequence, thread.is_archived = locked["last_sequence"], locked["is_archived"]
+        message.thread = thread
     event = events.MessageCreated(
         tenant_id=locked["tenant_id"],
         thread_id=locked["id"],
@@ -526,14 +570,41 @@ def _message_new(
     if is_internal and author_type != Message.Author.AGENT:
         raise InvalidInput("Only agents write internal notes.")
     _same_tenant(thread, agent, *attachments)
-    normalised = content_validate(content_type, dict(content), has_attachments=bool(attachments))
+    return _message_build(
+        thread.tenant_id,
+        thread.pk,
+        author_type,
+        content_type,
+        content,
+        client_id,
+        agent,
+        is_internal,
+        has_attachments=bool(attachments),
+    )
+
+
+def _message_build(
+    tenant_id: int,
+    thread_pk: int,
+    author_type: str,
+    content_type: str,
+    content: Mapping[str, Any],
+    client_id: str | None,
+    agent: Membership | None,
+    is_internal: bool,
+    *,
+    has_attachments: bool = False,
+) -> Message:
+    """The unsaved message of a thread of ``tenant_id``, its content validated (the caller has
+    checked the author and that every party is the thread's tenant's)."""
+    normalised = content_validate(content_type, dict(content), has_attachments=has_attachments)
     client_id = str(client_id).strip() if client_id else None
     if client_id is not None and not (0 < len(client_id) <= MAX_CLIENT_ID):
         raise InvalidInput("A message id has 1–200 characters.")
     inbound = author_type == Message.Author.CUSTOMER
     return Message(  # type: ignore[misc]  # the content field takes a dict (encrypted JSON)
-        tenant_id=thread.tenant_id,
-        thread_id=thread.pk,
+        tenant_id=tenant_id,
+        thread_id=thread_pk,
         client_id=client_id or "",
         direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
         author_type=author_type,

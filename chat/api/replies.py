@@ -117,20 +117,38 @@ async def areply_send(
 ) -> tuple[dict[str, Any], bool] | None:
     """``reply_send`` from the event loop, for a new reply without attachments; None otherwise.
 
-    The same checks (``inbox.athread_for_reply``) and write (``services.amessage_create``)
-    without a thread switch. Raises what ``reply_send`` raises. None when the write has to
+    The same checks and write without a thread switch, in one statement
+    (``services.areply_create``); when it writes nothing, the checks of
+    ``inbox.athread_for_reply`` say why, and ``services.amessage_create`` writes.
+    Raises what ``reply_send`` raises. None when the write has to
     take the long way (attachments, a repeated client id, a contact to open, not
     PostgreSQL, a failed connection): the caller runs ``reply_send`` in a worker, whose
     client id makes it safe whatever the loop's attempt did.
     """
     if reply.attachment_ids or not aiodb.available():
         return None
-    thread = await inbox.athread_for_reply(
-        agent=agent, thread_id=thread_id, note=reply.is_internal, recheck_agent=recheck_agent
+    fields = _message_fields(agent, reply)
+    verdict = functools.partial(
+        inbox.athread_for_reply, agent=agent, thread_id=thread_id, note=reply.is_internal, recheck_agent=recheck_agent
     )
-    if thread is None:
-        return None
-    result = await services.amessage_create(thread=thread, **_message_fields(agent, reply))
+    try:  # checked and written by one statement
+        result = await services.areply_create(
+            agent=agent,
+            thread_id=inbox.reply_thread_pk(thread_id),
+            content_type=fields["content_type"],
+            content=fields["content"],
+            client_id=fields["client_id"],
+            is_internal=fields["is_internal"],
+            recheck_agent=recheck_agent,
+        )
+    except InvalidInput:
+        await verdict()  # as in reply_send, the thread's verdict comes before the content's
+        raise
+    if result is None:  # nothing written: the verdict says why, or the write takes the long way
+        thread = await verdict()
+        if thread is None:
+            return None
+        result = await services.amessage_create(thread=thread, **fields)
     if result is None or result.snapshot is None:
         return None
     return message_data_from_snapshot(result.snapshot), True  # MessageSerializer's, without a query

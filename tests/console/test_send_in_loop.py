@@ -152,3 +152,66 @@ async def test_a_reply_survives_the_loops_connection_dying(acme):  # type: ignor
     await communicator.disconnect()
     assert (second["type"], second["created"], second["message"]["sequence"]) == ("sent", True, 3)
     assert await database_sync_to_async(Message.objects.count)() == 3
+
+
+async def test_a_reply_to_an_accepted_contact_is_checked_by_its_write_alone(acme, monkeypatch):  # type: ignore[no-untyped-def]
+    contact = await _accepted_by_alice(acme)
+    verdicts: list[object] = []
+    checked = inbox.athread_for_reply
+
+    async def counted(**kwargs):  # type: ignore[no-untyped-def]
+        verdicts.append(kwargs)
+        return await checked(**kwargs)
+
+    monkeypatch.setattr(inbox, "athread_for_reply", counted)
+    sent = await _reply_as(acme.alice.user, contact.thread_id)
+    assert (sent["type"], sent["message"]["sequence"]) == ("sent", 2)
+    assert verdicts == []  # no read before the write
+    refused = await _reply_as(acme.bob.user, contact.thread_id)
+    assert (refused["type"], refused["code"]) == ("error", "not_assigned")
+    assert len(verdicts) == 1  # the write refused: the verdict says why
+
+
+def _remove_bobs_queues(acme):  # type: ignore[no-untyped-def]
+    acme.bob.queues.clear()
+
+
+def _make_bob_admin(acme):  # type: ignore[no-untyped-def]
+    type(acme.bob).objects.filter(pk=acme.bob.pk).update(role="admin")
+
+
+@pytest.mark.parametrize(
+    ("writer", "change", "note", "recheck", "written"),
+    [
+        ("alice", None, False, False, True),
+        ("alice", None, False, True, True),
+        ("bob", None, False, False, False),  # the contact is alice's
+        ("bob", None, True, False, True),  # a note needs no assignment
+        ("admin", None, False, False, True),  # nor does an administrator's reply
+        ("globex", None, False, False, False),  # another tenant's thread
+        ("globex", None, True, False, False),
+        ("bob", _remove_bobs_queues, True, False, False),  # no queue of bob's serves the channel
+        ("bob", _make_bob_admin, True, True, False),  # the role read when the socket opened changed
+    ],
+)
+async def test_the_write_itself_makes_every_check_of_a_reply(acme, globex, writer, change, note, recheck, written):  # type: ignore[no-untyped-def]
+    contact = await _accepted_by_alice(acme)
+    agent = {"alice": acme.alice, "bob": acme.bob, "admin": acme.admin, "globex": globex.admin}[writer]
+    if change is not None:
+        await database_sync_to_async(change)(acme)
+    result = await services.areply_create(
+        agent=agent,
+        thread_id=contact.thread_id,
+        content={"text": "Hi"},
+        client_id="r1",
+        is_internal=note,
+        recheck_agent=recheck,
+    )
+    stored = await database_sync_to_async(lambda: list(Message.objects.values_list("client_id", flat=True)))()
+    if written:
+        assert result is not None
+        assert (result.snapshot["message"]["author_agent_id"], result.snapshot["message"]["sequence"]) == (agent.pk, 2)
+        assert stored.count("r1") == 1
+    else:
+        assert result is None
+        assert "r1" not in stored
