@@ -400,19 +400,52 @@ def _append_sql(
 
 
 def _append_statement(
-    connection: BaseDatabaseWrapper, message: Message, plain: bool = False, reply: ReplyCheck | None = None
+    connection: BaseDatabaseWrapper, message: Message | dict[str, Any], reply: ReplyCheck | None = None
 ) -> tuple[str, dict[str, Any]]:
-    inbound = message.author_type == Message.Author.CUSTOMER
-    client_id = message.client_id or None
+    """The statement and parameters of a model instance's append, or (from the loop) of a plain
+    message's (``services._message_plain``), which also reads back plain values (``_plain``)."""
+    plain = isinstance(message, dict)
+    get = message.get if plain else functools.partial(getattr, message)  # type: ignore[union-attr]
+    inbound = get("author_type") == Message.Author.CUSTOMER
+    client_id = get("client_id") or None
     shape = None if reply is None else (reply.queues, reply.assigned, reply.role is not None)
-    sql = _append_sql(
-        inbound=inbound, internal=message.is_internal, client_id=bool(client_id), plain=plain, reply=shape
-    )
-    params = _thread_update_params(connection, message.thread_id, message.created_at)
+    sql = _append_sql(inbound=inbound, internal=get("is_internal"), client_id=bool(client_id), plain=plain, reply=shape)
+    params = _thread_update_params(connection, get("thread_id"), get("created_at"))
     if reply is not None:
         params.update(r_tenant=reply.tenant_id, r_agent=reply.agent_id, r_role=reply.role, r_true=True)
-    params.update(_message_values(connection, message, skip=(*_FROM_THREAD, "client_id")), client_id=client_id)
+    skip = (*_FROM_THREAD, "client_id")
+    if plain:
+        params.update(_plain_message_values(connection, message, skip))  # type: ignore[arg-type]
+    else:
+        params.update(_message_values(connection, message, skip=skip))  # type: ignore[arg-type]
+    params["client_id"] = client_id
     return sql, params
+
+
+@functools.cache
+def _plain_preparers(alias: str) -> tuple[tuple[str, Any], ...]:
+    """Each inserted message field with what prepares its plain value: nothing for the columns
+    psycopg takes as they are (numbers, text, booleans, aware datetimes, UUIDs), the field's
+    ``get_db_prep_save`` for the others (the content: encrypted JSON)."""
+    as_is = (
+        models.IntegerField,
+        models.CharField,
+        models.BooleanField,
+        models.ForeignKey,
+        models.DateTimeField,
+        models.UUIDField,
+    )
+    return tuple(
+        (field.attname, None if isinstance(field, as_is) else field.get_db_prep_save) for field in _MESSAGE_FIELDS
+    )
+
+
+def _plain_message_values(connection: BaseDatabaseWrapper, message: dict[str, Any], skip: Any) -> dict[str, Any]:
+    return {
+        f"m_{attname}": message[attname] if prepare is None else prepare(message[attname], connection)
+        for attname, prepare in _plain_preparers(connection.alias)
+        if attname not in skip
+    }
 
 
 def _appended(
@@ -467,7 +500,9 @@ class Appended:
     assignee: dict[str, Any] | None
 
 
-def _appended_plain(connection: BaseDatabaseWrapper, message: Message, row: Sequence[Any] | None) -> Appended | None:
+def _appended_plain(
+    connection: BaseDatabaseWrapper, message: dict[str, Any], row: Sequence[Any] | None
+) -> Appended | None:
     if row is None:
         return None
     thread_part, customer_part, contact_part, assignee_part, user_part = _plain()
@@ -482,23 +517,19 @@ def _appended_plain(connection: BaseDatabaseWrapper, message: Message, row: Sequ
     if assignee is not None:
         assignee["user"] = user_part.load(connection, row, start + len(assignee_part))
     assert thread is not None and customer is not None
-    message.pk = row[0]
-    message._state.adding = False
-    message._state.db = connection.alias
-    message.client_id = row[1]
-    message.sequence = thread["last_sequence"]
-    message.contact_id = None if contact is None else contact["id"]
+    message["id"], message["client_id"], message["sequence"] = row[0], row[1], thread["last_sequence"]
+    message["contact_id"] = None if contact is None else contact["id"]
     return Appended(thread, customer, contact, assignee)
 
 
-async def amessage_append(message: Message, reply: ReplyCheck | None = None) -> Appended | None:
+async def amessage_append(message: dict[str, Any], reply: ReplyCheck | None = None) -> Appended | None:
     """``message_append`` from the event loop, on its own connection (``engage.lib.aiodb``): the
     same statement, values prepared by the same Django field code; it reads back only what the
     event's snapshot holds, as plain values (no instances). With ``reply``, the statement also
-    makes an agent reply's checks (``ReplyCheck``) and writes nothing when one fails. Sets the
-    message's pk, sequence, client id and contact id."""
+    makes an agent reply's checks (``ReplyCheck``) and writes nothing when one fails. The message
+    is plain values (``services._message_plain``); sets its id, sequence, client id and contact."""
     connection = aiodb.wrapper()  # for its operations and converters only: no query
-    sql, params = _append_statement(connection, message, plain=True, reply=reply)
+    sql, params = _append_statement(connection, message, reply=reply)
     async with aiodb.pool().connection() as database:
         try:
             cursor = await database.execute(sql, params)
@@ -509,7 +540,7 @@ async def amessage_append(message: Message, reply: ReplyCheck | None = None) -> 
             # The connection failed (a restarted server, a dropped link): the pool drops it. With a
             # client id the caller's retry in a worker is safe whatever became of the statement (a
             # written message is found, not doubled; its push is then left to resync by sequence).
-            if message.client_id:
+            if message["client_id"]:
                 return None
             raise
     return _appended_plain(connection, message, row)

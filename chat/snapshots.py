@@ -168,26 +168,34 @@ def _load(model: type[M], values: Mapping[str, Any]) -> M:
 
 
 def message_snapshot_plain(
-    message: Message,
+    message: Mapping[str, Any],
     *,
+    author: Membership | None,
     thread: dict[str, Any],
     customer: dict[str, Any],
     contact: dict[str, Any] | None,
     assignee: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """``message_snapshot`` of a message without attachments whose thread, customer, contact and
-    assigned agent were read as plain values (``chat._sql.PlainColumns``); the message's author is
-    loaded (``message.author_agent.user``)."""
+    """``message_snapshot`` of a message without attachments written from plain values
+    (``chat.services._message_plain``), whose thread, customer, contact and assigned agent were
+    read as plain values (``chat._sql.PlainColumns``); ``author`` has its user loaded."""
+    values = {}
+    for name, encode in _PLAIN_MESSAGE:
+        value = message[name]
+        values[name] = value if encode is None or value is None else encode(value)
     return {
         "v": VERSION,
-        "message": _dump(message, FIELDS[Message]),
+        "message": values,
         "thread": thread,
         "customer": customer,
         "contact": contact,
         "assignee": assignee if contact is not None else None,
-        "author": _dump_membership(message.author_agent),
+        "author": _dump_membership(author),
         "attachments": [],
     }
+
+
+_PLAIN_MESSAGE = tuple((name, _encoder(Message._meta.get_field(name))) for name in FIELDS[Message])
 
 
 def _dump_membership(membership: Membership | None) -> dict[str, Any] | None:

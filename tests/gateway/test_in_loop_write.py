@@ -153,10 +153,11 @@ async def test_a_write_sent_from_the_loop_completes_when_its_caller_is_cancelled
     ]
 
 
-@pytest.mark.parametrize("assigned", [False, True])
-async def test_the_loops_snapshot_is_the_one_built_from_the_stored_rows(acme, published, assigned):  # type: ignore[no-untyped-def]
-    """The loop reads back plain values, not instances: its event carries exactly the snapshot the
-    worker path builds from the rows (``message_snapshot``), assigned agent and author included."""
+@pytest.mark.parametrize(("author", "assigned"), [("customer", False), ("agent", False), ("agent", True)])
+async def test_the_loops_snapshot_is_the_one_built_from_the_stored_rows(acme, published, author, assigned):  # type: ignore[no-untyped-def]
+    """The loop writes plain values and reads back plain values, not instances: its event carries
+    exactly the snapshot the worker path builds from the stored rows (``message_snapshot``), every
+    column of the message, its assigned agent and author included."""
     thread, _ = await db(services.thread_get_or_create)(channel=acme.messaging, customer=acme.visitor, public_id="t")
     await db(services.message_create)(thread=thread, author_type="customer", content={"text": "first"})
     if assigned:
@@ -165,7 +166,11 @@ async def test_the_loops_snapshot_is_the_one_built_from_the_stored_rows(acme, pu
     published.clear()
     agent = await db(lambda: type(acme.alice).objects.select_related("user").get(pk=acme.alice.pk))()
     result = await services.amessage_create(
-        thread=thread, author_type="agent", agent=agent, content={"text": "second"}, client_id="r-2"
+        thread=thread,
+        author_type=author,
+        agent=agent if author == "agent" else None,
+        content={"text": "second", "postback": "p"} if author == "customer" else {"text": "second"},
+        client_id="r-2",
     )
     assert result is not None
     [event] = published
@@ -177,7 +182,12 @@ async def test_the_loops_snapshot_is_the_one_built_from_the_stored_rows(acme, pu
         return snapshots.message_snapshot(message, thread=message.thread, contact=message.contact)
 
     expected = await db(stored)()
+    assert set(expected["message"]) == {field.attname for field in Message._meta.concrete_fields}
     assert (expected["contact"] is not None, expected["assignee"] is not None) == (True, assigned)
+    assert (expected["author"] is not None, expected["message"]["direction"]) == (
+        author == "agent",
+        "outbound" if author == "agent" else "inbound",
+    )
     assert event.snapshot == expected
     assert result.snapshot == expected
-    assert (thread.last_sequence, result.message.sequence) == (2, 2)
+    assert (thread.last_sequence, result.message, result.snapshot["message"]["sequence"]) == (2, None, 2)
