@@ -6,14 +6,15 @@ statements the compilation costs far more CPU than the database's own work
 prepared by each model field (``get_db_prep_save``, as ``save()`` does: the
 message content is encrypted by its field); rows become instances as the ORM
 builds them (the backend's and the fields' converters, then ``Model.from_db``).
-PostgreSQL and SQLite. The SQL text is built from model metadata only; every
-value is a query parameter.
+The event loop's write (``amessage_append``) skips the instances: it writes a
+message's plain values (only the content goes through its field) and reads back
+plain values, the snapshot's (``PlainColumns``). PostgreSQL and SQLite. The SQL
+text is built from model metadata only; every value is a query parameter.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import functools
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
@@ -50,8 +51,7 @@ class Columns(Generic[M]):
         if found is None:
             found = []
             for index, field in enumerate(self.fields):
-                column = field.get_col(self.model._meta.db_table)
-                functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+                column, functions = _converters(self.model, field, connection)
                 if functions:
                     found.append((index, functions, column))
             self._converters[connection.alias] = found
@@ -68,6 +68,12 @@ class Columns(Generic[M]):
                 value = function(value, column, connection)
             values[index] = value
         return self.model.from_db(connection.alias, self.attnames, values)
+
+
+def _converters(model: type[models.Model], field: Any, connection: BaseDatabaseWrapper) -> tuple[Any, list[Any]]:
+    """A field's column and what the ORM calls on its value as read (the backend's, the field's)."""
+    column = field.get_col(model._meta.db_table)
+    return column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)
 
 
 class PlainColumns:
@@ -95,14 +101,8 @@ class PlainColumns:
         if found is None:
             steps = []
             for name, field in zip(self.names, self.fields, strict=True):
-                column = field.get_col(self.model._meta.db_table)  # type: ignore[union-attr]
-                functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-                encode: Any = None
-                if isinstance(field, models.DateTimeField):
-                    encode = datetime.datetime.isoformat
-                elif isinstance(field, models.UUIDField):
-                    encode = str
-                steps.append((name, functions, column, encode))
+                column, functions = _converters(self.model, field, connection)
+                steps.append((name, functions, column, snapshots.encoder(field, stored=True)))
             found = self._steps[connection.alias] = tuple(steps)
         return found
 
@@ -423,7 +423,7 @@ def _append_statement(
 
 
 @functools.cache
-def _plain_preparers(alias: str) -> tuple[tuple[str, Any], ...]:
+def _plain_preparers() -> tuple[tuple[str, Any], ...]:
     """Each inserted message field with what prepares its plain value: nothing for the columns
     psycopg takes as they are (numbers, text, booleans, aware datetimes, UUIDs), the field's
     ``get_db_prep_save`` for the others (the content: encrypted JSON)."""
@@ -443,7 +443,7 @@ def _plain_preparers(alias: str) -> tuple[tuple[str, Any], ...]:
 def _plain_message_values(connection: BaseDatabaseWrapper, message: dict[str, Any], skip: Any) -> dict[str, Any]:
     return {
         f"m_{attname}": message[attname] if prepare is None else prepare(message[attname], connection)
-        for attname, prepare in _plain_preparers(connection.alias)
+        for attname, prepare in _plain_preparers()
         if attname not in skip
     }
 
@@ -524,10 +524,11 @@ def _appended_plain(
 
 async def amessage_append(message: dict[str, Any], reply: ReplyCheck | None = None) -> Appended | None:
     """``message_append`` from the event loop, on its own connection (``engage.lib.aiodb``): the
-    same statement, values prepared by the same Django field code; it reads back only what the
-    event's snapshot holds, as plain values (no instances). With ``reply``, the statement also
-    makes an agent reply's checks (``ReplyCheck``) and writes nothing when one fails. The message
-    is plain values (``services._message_plain``); sets its id, sequence, client id and contact."""
+    same statement for a message given as plain values (``services._message_plain``: only its
+    content goes through its field, to be encrypted), reading back only what the event's snapshot
+    holds, as plain values (no instances). With ``reply``, the statement also makes an agent
+    reply's checks (``ReplyCheck``) and writes nothing when one fails. Sets the message's id,
+    sequence, client id and contact."""
     connection = aiodb.wrapper()  # for its operations and converters only: no query
     sql, params = _append_statement(connection, message, reply=reply)
     async with aiodb.pool().connection() as database:

@@ -92,10 +92,6 @@ class MembershipChanged(PermissionDenied):
     code = "membership_changed"
 
 
-def _column(model: Any, name: str) -> str:
-    return f'"{model._meta.get_field(name).column}"'
-
-
 @functools.cache
 def _reply_sql(*, queues: bool, check: bool, recheck: bool) -> str:
     """The statement of ``thread_for_reply``: written once per shape (Django would compile a

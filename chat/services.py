@@ -46,16 +46,18 @@ MAX_THREAD_NAME = 200
 
 @dataclasses.dataclass(frozen=True)
 class MessageResult:
-    """The message, and whether this call created it (False: a retry found the original).
+    """The message, and whether this call created it (False: a retry found the original)."""
 
-    A write from the event loop (``amessage_create``, ``areply_create``) builds no
-    instance: ``message`` is None and ``snapshot`` is what its MessageCreated carried
-    (``chat.snapshots``).
-    """
-
-    message: Message | None
+    message: Message
     created: bool
-    snapshot: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Written:
+    """A message the event loop wrote (``amessage_create``, ``areply_create``): no instance is
+    built, only what its MessageCreated carried (``chat.snapshots``)."""
+
+    snapshot: dict[str, Any]
 
 
 def _thread_fields(thread: Thread) -> dict[str, int]:
@@ -458,7 +460,7 @@ async def amessage_create(
     client_id: str | None = None,
     agent: Membership | None = None,
     is_internal: bool = False,
-) -> MessageResult | None:
+) -> Written | None:
     """``message_create`` from the event loop, for the case one statement covers; None otherwise.
 
     Same validation, statement, guarantees and event as ``message_create``, run
@@ -487,13 +489,15 @@ async def areply_create(
     client_id: str | None = None,
     is_internal: bool = False,
     recheck_agent: bool = False,
-) -> MessageResult | None:
+) -> Written | None:
     """An agent's reply (or note) from the event loop, checked by the write itself: one statement.
 
     The statement makes the checks of ``inbox.thread_for_reply`` (the agent's
     tenant and queues, the open contact assigned to the agent unless an
     administrator or a note, with ``recheck_agent`` the membership's current
-    role) and writes only if they pass. None when it wrote nothing, whatever the
+    role), and those of ``amessage_create``'s one statement (a thread with
+    messages, an open contact for what is not a note, a new client id), and
+    writes only if all pass. None when it wrote nothing, whatever the
     reason (a check failed, or one statement cannot do, as for
     ``amessage_create``): the caller then asks ``inbox.thread_for_reply``, whose
     verdict says why, and writes the usual way. Invalid input raises.
@@ -513,7 +517,7 @@ async def areply_create(
 
 async def _append_in_loop(
     thread: Thread | None, message: dict[str, Any], agent: Membership | None, reply: _sql.ReplyCheck | None
-) -> MessageResult | None:
+) -> Written | None:
     # Once sent, the write and its event complete even if the caller is cancelled (its socket
     # closed): as in a worker thread, which a cancelled caller does not stop either.
     write = asyncio.ensure_future(_message_append_and_publish(thread, message, agent, reply))
@@ -527,24 +531,17 @@ _WRITES: set[asyncio.Future[Any]] = set()  # the loop keeps only weak references
 
 async def _message_append_and_publish(
     thread: Thread | None, message: dict[str, Any], agent: Membership | None, reply: _sql.ReplyCheck | None
-) -> MessageResult | None:
+) -> Written | None:
     written = await _sql.amessage_append(message, reply)
     if written is None:
         return None
     locked = written.thread
     if thread is not None:  # the caller's thread learns its new counters
         thread.last_sequence, thread.is_archived = locked["last_sequence"], locked["is_archived"]
-    event = events.MessageCreated(
-        tenant_id=locked["tenant_id"],
-        thread_id=locked["id"],
-        channel_id=locked["channel_id"],
-        customer_id=locked["customer_id"],
-        message_id=message["id"],
-        sequence=message["sequence"],
-        direction=message["direction"],
-        author_type=message["author_type"],
-        is_internal=message["is_internal"],
-        snapshot=message_snapshot_plain(
+    event = _created_event(
+        locked,
+        message,
+        message_snapshot_plain(
             message,
             author=agent,
             thread=locked,
@@ -556,7 +553,7 @@ async def _message_append_and_publish(
     rest = dispatch_in_loop(event)
     if rest is not None:  # subscribers that may block or query: in a worker, as after a commit
         await sync_to_async(rest, thread_sensitive=False)()
-    return MessageResult(None, True, event.snapshot)
+    return Written(event.snapshot)
 
 
 _AUTHORS = frozenset(Message.Author.values)
@@ -597,7 +594,8 @@ def _message_plain(
     """The message the loop writes (no attachments), as the plain values of each of its columns
     (``chat._sql.amessage_append`` fills in the id, sequence, client id and contact): building a
     model instance and preparing each value through its field cost a tenth of the write's CPU.
-    The author is checked (``_author_check``) and of the thread's tenant."""
+    The caller has checked the author (``_author_check``) and that it is the thread's tenant's
+    (``_same_tenant``, or the statement's ``ReplyCheck``)."""
     normalised, client_id = _validated(content_type, content, client_id, False)
     return {
         "id": None,
@@ -654,14 +652,25 @@ def _message_created(
     """The event of a message just written; the caller's thread learns its new counters."""
     locked, contact = written
     thread.last_sequence, thread.is_archived = locked.last_sequence, locked.is_archived
+    snapshot = message_snapshot(message, thread=locked, contact=contact, attachments=attachments)
+    return _created_event(_thread_fields(locked) | {"id": locked.pk}, snapshot["message"], snapshot)
+
+
+def _created_event(
+    thread: Mapping[str, Any], message: Mapping[str, Any], snapshot: dict[str, Any]
+) -> events.MessageCreated:
+    """MessageCreated of a message written to ``thread`` (its ids), with its snapshot."""
     return events.MessageCreated(
-        **_thread_fields(locked),
-        message_id=message.pk,
-        sequence=message.sequence,
-        direction=message.direction,
-        author_type=message.author_type,
-        is_internal=message.is_internal,
-        snapshot=message_snapshot(message, thread=locked, contact=contact, attachments=attachments),
+        tenant_id=thread["tenant_id"],
+        thread_id=thread["id"],
+        channel_id=thread["channel_id"],
+        customer_id=thread["customer_id"],
+        message_id=message["id"],
+        sequence=message["sequence"],
+        direction=message["direction"],
+        author_type=message["author_type"],
+        is_internal=message["is_internal"],
+        snapshot=snapshot,
     )
 
 

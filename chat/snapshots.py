@@ -105,13 +105,14 @@ def user_fields() -> tuple[str, ...]:
     return ("id", user_model.USERNAME_FIELD, "first_name", "last_name")
 
 
-def _encoder(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
-    """How a field's value becomes a plain one; None: it already is."""
+def encoder(field: Any, *, stored: bool = False) -> Callable[[Any], Any] | None:
+    """How a field's value becomes a plain one; None: it already is. ``stored``: the value as
+    read from the database (a file is then its name already), not an instance's attribute."""
     if isinstance(field, models.DateTimeField):
         return datetime.datetime.isoformat
     if isinstance(field, models.UUIDField):
         return str
-    if isinstance(field, models.FileField):
+    if isinstance(field, models.FileField) and not stored:
         return operator.attrgetter("name")
     return None
 
@@ -123,7 +124,7 @@ def _dump(instance: models.Model, fields: tuple[str, ...]) -> dict[str, Any]:
     model = type(instance)
     dumper = _dumpers.get((model, fields))
     if dumper is None:
-        dumper = _dumpers[model, fields] = tuple((name, _encoder(model._meta.get_field(name))) for name in fields)
+        dumper = _dumpers[model, fields] = tuple((name, encoder(model._meta.get_field(name))) for name in fields)
     values = {}
     for name, encode in dumper:
         value = getattr(instance, name)
@@ -195,7 +196,7 @@ def message_snapshot_plain(
     }
 
 
-_PLAIN_MESSAGE = tuple((name, _encoder(Message._meta.get_field(name))) for name in FIELDS[Message])
+_PLAIN_MESSAGE = tuple((name, encoder(Message._meta.get_field(name), stored=True)) for name in FIELDS[Message])
 
 
 def _dump_membership(membership: Membership | None) -> dict[str, Any] | None:

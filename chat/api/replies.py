@@ -142,13 +142,16 @@ async def areply_send(
             recheck_agent=recheck_agent,
         )
     except InvalidInput:
-        await verdict()  # as in reply_send, the thread's verdict comes before the content's
+        # As in reply_send, the thread's verdict comes before the content's (None: its
+        # connection failed, and reply_send in a worker gives both).
+        if await verdict() is None:
+            return None
         raise
     if result is None:  # nothing written: the verdict says why, or the write takes the long way
         thread = await verdict()
         if thread is None:
             return None
         result = await services.amessage_create(thread=thread, **fields)
-    if result is None or result.snapshot is None:
+    if result is None:
         return None
     return message_data_from_snapshot(result.snapshot), True  # MessageSerializer's, without a query

@@ -5,11 +5,12 @@ switches, Django's connection handling and a checkout from its pool around one
 statement (docs/performance.md, "Visitor gateway"). The one-statement message
 write (``chat.services.amessage_create``) runs here instead, in the server's
 loop, on connections made with Django's own settings and adapters (the same
-parameters, time zone and type loaders as ``connections["default"]``), with
+parameters, time zone and type loaders as ``connections["default"]``, but
+psycopg's C loader for timestamps where it gives the same values), with
 server-side binding and prepared statements (``DATABASE_LOOP_PREPARE=false``
-turns the latter off, for a pooler that cannot keep them). Values are still
-prepared by the model fields and rows still loaded by the ORM's converters;
-only the transport differs.
+turns the latter off, for a pooler that cannot keep them). So does an agent's
+reply (``chat.services.areply_create``). The statements, their values and the
+values read back are those of ``chat._sql`` (ADR 0006).
 
 Each connection is in autocommit: a statement commits on its own. A connection
 whose state is doubtful after an error (broken, or not idle) is closed, never
@@ -31,7 +32,6 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 try:
     import psycopg
-    from psycopg._tz import get_tzinfo
     from psycopg.pq import TransactionStatus
     from psycopg.types.datetime import TimestamptzLoader
 except ImportError:  # pragma: no cover - the embedded profile may run without psycopg
@@ -75,7 +75,7 @@ def _load_timestamps_in_c(connection: Any, wrapper: Any) -> None:
     psycopg that very tzinfo (with time zone support on: UTC, the default), the two
     loaders return the same aware datetimes.
     """
-    if settings.USE_TZ and get_tzinfo(connection.pgconn) is wrapper.timezone:
+    if settings.USE_TZ and connection.info.timezone is wrapper.timezone:
         connection.adapters.register_loader("timestamptz", TimestamptzLoader)  # psycopg swaps in its C class
 
 

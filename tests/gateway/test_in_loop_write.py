@@ -190,4 +190,9 @@ async def test_the_loops_snapshot_is_the_one_built_from_the_stored_rows(acme, pu
     )
     assert event.snapshot == expected
     assert result.snapshot == expected
-    assert (thread.last_sequence, result.message, result.snapshot["message"]["sequence"]) == (2, None, 2)
+    assert (thread.last_sequence, result.snapshot["message"]["sequence"]) == (2, 2)
+
+
+def test_the_loops_plain_message_has_every_column_of_a_message():  # type: ignore[no-untyped-def]
+    plain = services._message_plain(1, 2, "customer", "TEXT", {"text": "hi"}, "m-1", None, False)
+    assert set(plain) == {field.attname for field in Message._meta.concrete_fields}
