@@ -5,10 +5,10 @@ import gc
 import engage.asgi
 
 
-def test_startup_objects_are_frozen_and_young_collections_are_rarer():  # type: ignore[no-untyped-def]
+def test_startup_objects_are_frozen_and_full_collections_are_rarer():  # type: ignore[no-untyped-def]
     assert engage.asgi.application is not None
     assert gc.get_freeze_count() > 10_000  # Django, the apps and their libraries
-    assert gc.get_threshold() == (10_000, 10, 10)
+    assert gc.get_threshold() == (700, 10, 100)
 
 
 def test_the_thresholds_can_be_set_or_kept(monkeypatch):  # type: ignore[no-untyped-def]
