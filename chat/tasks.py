@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from celery import shared_task
 
 from chat.models import Message
@@ -17,3 +19,17 @@ def message_index(message_id: int) -> bool:
         return False
     MessageDocument().update(message, refresh=False)
     return True
+
+
+@shared_task
+def gateway_sweep(unclaimed_hours: int = 24) -> dict[str, int]:
+    """Deletes what the visitor gateway leaves behind: large-event objects of past hours and
+    uploads no message claimed within ``unclaimed_hours``. Hourly by Celery beat
+    (``CELERY_BEAT_SCHEDULE``) or ``manage.py gateway_sweep``; safe to run twice and concurrently."""
+    from chat import services
+    from chat.gateway.large_events import large_events_sweep
+
+    return {
+        "large_events": large_events_sweep(),
+        "uploads": services.attachments_unclaimed_delete(older_than=datetime.timedelta(hours=unclaimed_hours)),
+    }

@@ -166,6 +166,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# `celery -A engage beat`, one per deployment (docs/deployment.md).
+CELERY_BEAT_SCHEDULE = {
+    "gateway-sweep": {"task": "chat.tasks.gateway_sweep", "schedule": 3600.0},
+}
 
 # --- Files ------------------------------------------------------------------
 # Attachments are private: never served by path, only through signed URLs

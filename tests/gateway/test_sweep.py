@@ -40,3 +40,19 @@ def test_large_events_of_past_hours_are_swept(acme):  # type: ignore[no-untyped-
     assert large_events_sweep() == 1
     assert not default_storage.exists("large-events/2020010100/old.json")
     assert len(default_storage.listdir("large-events")[0]) == 2  # the emptied folder stays; files are what cost
+
+
+def test_celery_beat_runs_the_sweep_every_hour(acme):  # type: ignore[no-untyped-def]
+    from django.conf import settings
+
+    from chat import tasks
+    from engage.celery import app
+
+    [entry] = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == tasks.gateway_sweep.name]
+    assert entry["schedule"] == 3600.0
+    assert tasks.gateway_sweep.name in app.tasks
+    old = services.attachment_create(channel=acme.messaging, file_name="old.txt", mime_type="text/plain", data=b"1")
+    Attachment.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=2))
+    default_storage.save("large-events/2020010100/old.json", io.BytesIO(b"{}"))
+    assert tasks.gateway_sweep.apply().get() == {"large_events": 1, "uploads": 1}
+    assert not Attachment.objects.exists()
