@@ -115,6 +115,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": int(env("DATABASE_POOL_MAX", "16")),
         "timeout": float(env("DATABASE_POOL_TIMEOUT", "10")),
     }
+    # The pool checks a connection before handing it out (one empty round trip): one the server
+    # dropped (a restart, a failover) is replaced instead of failing a request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
