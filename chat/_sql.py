@@ -405,7 +405,7 @@ def _append_statement(
     """The statement and parameters of a model instance's append, or (from the loop) of a plain
     message's (``services._message_plain``), which also reads back plain values (``_plain``)."""
     plain = isinstance(message, dict)
-    get = message.get if plain else functools.partial(getattr, message)  # type: ignore[union-attr]
+    get: Any = message.get if plain else functools.partial(getattr, message)  # type: ignore[union-attr]
     inbound = get("author_type") == Message.Author.CUSTOMER
     client_id = get("client_id") or None
     shape = None if reply is None else (reply.queues, reply.assigned, reply.role is not None)

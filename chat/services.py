@@ -538,22 +538,19 @@ async def _message_append_and_publish(
     locked = written.thread
     if thread is not None:  # the caller's thread learns its new counters
         thread.last_sequence, thread.is_archived = locked["last_sequence"], locked["is_archived"]
-    event = _created_event(
-        locked,
+    snapshot = message_snapshot_plain(
         message,
-        message_snapshot_plain(
-            message,
-            author=agent,
-            thread=locked,
-            customer=written.customer,
-            contact=written.contact,
-            assignee=written.assignee,
-        ),
+        author=agent,
+        thread=locked,
+        customer=written.customer,
+        contact=written.contact,
+        assignee=written.assignee,
     )
+    event = _created_event(locked, message, snapshot)
     rest = dispatch_in_loop(event)
     if rest is not None:  # subscribers that may block or query: in a worker, as after a commit
         await sync_to_async(rest, thread_sensitive=False)()
-    return Written(event.snapshot)
+    return Written(snapshot)
 
 
 _AUTHORS = frozenset(Message.Author.values)
