@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import psycopg
@@ -399,18 +399,26 @@ def _append_sql(
     )
 
 
+_SHAPE = ("author_type", "is_internal", "client_id", "thread_id", "created_at")  # what shapes the statement
+
+
 def _append_statement(
     connection: BaseDatabaseWrapper, message: Message | dict[str, Any], reply: ReplyCheck | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The statement and parameters of a model instance's append, or (from the loop) of a plain
     message's (``services._message_plain``), which also reads back plain values (``_plain``)."""
     plain = isinstance(message, dict)
-    get: Any = message.get if plain else functools.partial(getattr, message)  # type: ignore[union-attr]
-    inbound = get("author_type") == Message.Author.CUSTOMER
-    client_id = get("client_id") or None
+    columns: Mapping[str, Any] = message if plain else {name: getattr(message, name) for name in _SHAPE}  # type: ignore[assignment]
+    client_id = columns["client_id"] or None
     shape = None if reply is None else (reply.queues, reply.assigned, reply.role is not None)
-    sql = _append_sql(inbound=inbound, internal=get("is_internal"), client_id=bool(client_id), plain=plain, reply=shape)
-    params = _thread_update_params(connection, get("thread_id"), get("created_at"))
+    sql = _append_sql(
+        inbound=columns["author_type"] == Message.Author.CUSTOMER,
+        internal=columns["is_internal"],
+        client_id=bool(client_id),
+        plain=plain,
+        reply=shape,
+    )
+    params = _thread_update_params(connection, columns["thread_id"], columns["created_at"])
     if reply is not None:
         params.update(r_tenant=reply.tenant_id, r_agent=reply.agent_id, r_role=reply.role, r_true=True)
     skip = (*_FROM_THREAD, "client_id")
@@ -531,17 +539,15 @@ async def amessage_append(message: dict[str, Any], reply: ReplyCheck | None = No
     sequence, client id and contact."""
     connection = aiodb.wrapper()  # for its operations and converters only: no query
     sql, params = _append_statement(connection, message, reply=reply)
-    async with aiodb.pool().connection() as database:
-        try:
-            cursor = await database.execute(sql, params)
-            row = await cursor.fetchone()
-        except psycopg.IntegrityError:
+    try:
+        row = await aiodb.fetchone(sql, params)
+    except psycopg.IntegrityError:
+        return None
+    except psycopg.OperationalError:
+        # The connection failed (a restarted server, a dropped link): the pool drops it. With a
+        # client id the caller's retry in a worker is safe whatever became of the statement (a
+        # written message is found, not doubled; its push is then left to resync by sequence).
+        if message["client_id"]:
             return None
-        except psycopg.OperationalError:
-            # The connection failed (a restarted server, a dropped link): the pool drops it. With a
-            # client id the caller's retry in a worker is safe whatever became of the statement (a
-            # written message is found, not doubled; its push is then left to resync by sequence).
-            if message["client_id"]:
-                return None
-            raise
+        raise
     return _appended_plain(connection, message, row)

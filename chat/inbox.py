@@ -140,12 +140,10 @@ async def athread_for_reply(
     own connection (``engage.lib.aiodb``, PostgreSQL only: check ``aiodb.available()``).
     None when the connection failed (the pool drops it): ask ``thread_for_reply`` in a worker."""
     sql, params = _reply_query(agent, thread_id, note=note, recheck_agent=recheck_agent)
-    async with aiodb.pool().connection() as database:
-        try:
-            cursor = await database.execute(sql, params)
-            row = await cursor.fetchone()
-        except psycopg.OperationalError:
-            return None
+    try:
+        row = await aiodb.fetchone(sql, params)
+    except psycopg.OperationalError:
+        return None
     return _reply_verdict(aiodb.wrapper(), agent, row, note=note, recheck_agent=recheck_agent)
 
 

@@ -167,6 +167,14 @@ class LoopPool:
                 connection.pgconn.finish()
 
 
+async def fetchone(sql: str, params: Any, alias: str = DEFAULT_DB_ALIAS) -> Any:
+    """The first row of one statement (or None), run on a connection of the running loop's pool.
+    psycopg's errors propagate, the connection back in the pool (or dropped) first."""
+    async with pool(alias).connection() as database:
+        cursor = await database.execute(sql, params)
+        return await cursor.fetchone()
+
+
 _POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPool] = weakref.WeakKeyDictionary()
 
 
