@@ -102,6 +102,7 @@ class Plan:
     agent_replies: str = "socket"  # "socket": send frames on the console socket; "rest": the agent REST API
     workers: int = 1  # uvicorn worker processes (--workers)
     large_seconds: float = 4.0  # each run of the large-events phase (0: skip it)
+    relays: tuple[str, ...] = ()  # the bare relay on Parley's stack too (StackRelay)
 
 
 QUICK = Plan(
@@ -154,6 +155,22 @@ def cpu_seconds(pid: int) -> float:
         if fields is not None:
             total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
     return total / CLOCK_TICK
+
+
+def sleeps(pid: int) -> int:
+    """Voluntary context switches of the process tree under ``pid``: each is the event loop going
+    to sleep in ``epoll_wait`` with nothing to do, so the next readable socket or timer wakes it
+    (about 50 to 80 µs of CPU each on this machine, scheduler and poll included)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                total += int(line.split()[1])
+    return total
 
 
 def rss_kib(pid: int) -> int:
@@ -358,6 +375,29 @@ class BareRelay(Server):
 
     def command(self) -> list[str]:
         return [sys.executable, str(ROOT / "bench" / "bare_relay.py"), "--port", str(self.port)]
+
+
+class StackRelay(BareRelay):
+    """The bare relay on Parley's stack (bench/stack_relay.py): ``asgi-relay`` (uvicorn, plain ASGI)
+    or ``channels-relay`` (uvicorn, Channels with Parley's dispatch and in-process layer), served with
+    Parley's uvicorn flags. Not a target's baseline: they show how much of Parley's cost is the stack's."""
+
+    APPS = {"asgi-relay": "stack_relay:asgi", "channels-relay": "stack_relay:channels"}
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(ROOT)}  # Parley's event loop (and dispatch)
+
+    def command(self) -> list[str]:
+        return [
+            *(str(BIN / "uvicorn"), self.APPS[self.name], "--app-dir", str(ROOT / "bench")),
+            *("--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "--log-level", "warning"),
+            *("--ws-max-size", str(128 * 1024), "--ws-per-message-deflate", "false", "--lifespan", "off"),
+            *("--loop", "engage.lib.loops:new_event_loop"),
+        ]
 
 
 LAYERS = {
@@ -948,6 +988,7 @@ async def open_loop(
     count = int(rate * duration)
     start = time.perf_counter() + 0.2
     cpu_before = cpu_seconds(server.pid)
+    sleeps_before = sleeps(server.pid)
     load = [os.getloadavg()[0]]
     pending: set[asyncio.Task[None]] = set()
 
@@ -977,6 +1018,7 @@ async def open_loop(
         task.add_done_callback(pending.discard)
     await _drain(server, recorder, sending=lambda: bool(pending))
     cpu = cpu_seconds(server.pid) - cpu_before
+    slept = sleeps(server.pid) - sleeps_before
     load.append(os.getloadavg()[0])
     return {
         "offered_rate": rate,
@@ -991,6 +1033,7 @@ async def open_loop(
         "duplicated": recorder.duplicates,
         "send_errors": recorder.send_errors,
         "cpu_us_per_message": round(cpu / recorder.delivered * 1e6, 1) if recorder.delivered else None,
+        "wakeups_per_message": round(slept / recorder.delivered, 2) if recorder.delivered else None,
         **_failure_figures(recorder, conversations),
         "load_average": [round(value, 2) for value in load],
     }
@@ -1093,6 +1136,14 @@ async def frame_limit(url: str) -> str:
         return f"closed {closed.rcvd.code if closed.rcvd else 'abnormally'}"
     except Exception as error:
         return f"connect failed ({type(error).__name__})"
+
+
+async def idle_cpu(server: Server, seconds: float = 5.0) -> float:
+    """The server's CPU per second with every conversation's sockets open and no message: what a
+    rate phase's CPU per message includes besides the messages (timers, pings, the layer's upkeep)."""
+    before, at = cpu_seconds(server.pid), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return round((cpu_seconds(server.pid) - before) / (time.perf_counter() - at) * 1000, 2)
 
 
 async def _settle(server: Server, cap: float = 180.0) -> None:
@@ -1501,8 +1552,8 @@ async def large_events(server: Server, conversations: list[Conversation], plan: 
 # --- Runs ---------------------------------------------------------------------------------
 
 
-async def run_bare(plan: Plan) -> dict[str, Any]:
-    server = BareRelay()
+async def run_bare(plan: Plan, name: str = "bare") -> dict[str, Any]:
+    server = BareRelay() if name == "bare" else StackRelay(name)
     await server.start()
     try:
         conversations: list[Conversation] = []
@@ -1615,6 +1666,8 @@ async def _phases(
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {"server": server.name, "conversations": len(conversations)}
     await open_loop(server, conversations, min(plan.rates[0], 100.0), 2.0, f"{server.name}-warm")
+    await _settle(server)
+    figures["idle_cpu_ms_per_s"] = await idle_cpu(server)
     profiler = _profiler(server)
     figures["rates"] = []
     for rate in plan.rates:
@@ -1710,11 +1763,13 @@ COLUMNS = [
     ("a→v p50 ms", lambda f, i: f["rates"][i]["a2v_p50_ms"]),
     ("a→v p99 ms", lambda f, i: f["rates"][i]["a2v_p99_ms"]),
     ("CPU µs/msg", lambda f, i: f["rates"][i]["cpu_us_per_message"]),
+    ("wakeups/msg", lambda f, i: f["rates"][i].get("wakeups_per_message")),
     ("lost/dup", lambda f, i: f"{f['rates'][i]['lost']}/{f['rates'][i]['duplicated']}"),
     ("refused", lambda f, i: f["rates"][i].get("refused", 0)),
     ("reconn/resend", lambda f, i: f"{f['rates'][i].get('reconnects', 0)}/{f['rates'][i].get('resends', 0)}"),
 ]
 SUMMARY = [
+    ("idle CPU ms/s", lambda f: f["idle_cpu_ms_per_s"]),
     ("burst msg/s", lambda f: f["burst"]["throughput_per_s"]),
     ("burst CPU µs/msg", lambda f: f["burst"]["cpu_us_per_message"]),
     ("burst lost/dup", lambda f: f"{f['burst']['lost']}/{f['burst']['duplicated']}"),
@@ -1871,6 +1926,8 @@ async def main(arguments: argparse.Namespace) -> None:
         plan = dataclasses.replace(plan, servers=tuple(name for name in arguments.servers.split(",") if name))
     if arguments.workers:
         plan = dataclasses.replace(plan, workers=arguments.workers)
+    if arguments.relays:
+        plan = dataclasses.replace(plan, relays=tuple(name for name in arguments.relays.split(",") if name))
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     admin_url = arguments.postgres.rstrip("/") + "/postgres"
@@ -1879,6 +1936,9 @@ async def main(arguments: argparse.Namespace) -> None:
     started = time.perf_counter()
     results = [await run_bare(plan)]
     print(f"bare relay measured ({time.perf_counter() - started:.0f} s)", flush=True)
+    for name in plan.relays:
+        results.append(await run_bare(plan, name))
+        print(f"{name} measured ({time.perf_counter() - started:.0f} s)", flush=True)
     if plan.servers:
         api_token, session = prepare_database(admin_url, arguments.database, environment)
         print(f"database {arguments.database} ready ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -1907,6 +1967,10 @@ if __name__ == "__main__":
         "--large-seconds", type=float, help="each run of the large-events phase (quick 4, full 30; 0 skips it)"
     )
     parser.add_argument("--servers", help="comma-separated: daphne,uvicorn (empty: bare relay only)")
+    parser.add_argument(
+        "--relays",
+        help="the bare relay on Parley's stack too, comma-separated: asgi-relay,channels-relay (bench/stack_relay.py)",
+    )
     parser.add_argument(
         "--workers",
         type=int,

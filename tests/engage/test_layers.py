@@ -526,20 +526,18 @@ async def test_a_connection_lost_during_a_batch_fails_that_batch_and_the_next_on
     channel = await first.new_channel()
     await first.group_add("g", channel)
     await second.group_send("g", {"type": "m", "n": 0})
-    publisher = second._publisher()
-    real_stream = publisher._stream
+    writer = second._publisher().connection._writer
+    real_write = writer.write
 
-    async def stream_then_lose_it():
-        reader, writer = await real_stream()
-        writer.transport.abort()  # lost before Redis could answer
-        return reader, writer
+    def lose_it_then_write(data: bytes) -> None:
+        writer.transport.abort()  # lost before the commands reached Redis
+        real_write(data)
 
-    monkeypatch.setattr(publisher, "_stream", stream_then_lose_it)
+    monkeypatch.setattr(writer, "write", lose_it_then_write)
     with pytest.raises(RedisConnectionError):
         await second.group_send("g", {"type": "m", "n": 1})
-    monkeypatch.setattr(publisher, "_stream", real_stream)
 
-    await second.group_send("g", {"type": "m", "n": 2})
+    await second.group_send("g", {"type": "m", "n": 2})  # on a new connection
     assert (await recv(first, channel))["n"] == 0
     assert (await recv(first, channel))["n"] == 2
 
@@ -583,3 +581,30 @@ async def test_the_subscriber_parses_pushes_however_the_stream_splits_them(piece
 
     assert confirmed.done()
     assert arrived == [(b"g", b"first"), (b"g", big), (b"p", b"")]
+
+
+@pytest.mark.redis
+async def test_a_publish_with_nothing_in_flight_is_written_before_it_waits(redis_pair, monkeypatch):
+    """Written in the sender's own step, so Redis' reply tends to be in by the time the loop
+    runs out of work (no wake-up of its own); publishes behind one in flight wait their batch."""
+    first, second = redis_pair
+    channel = await first.new_channel()
+    await first.group_add("g", channel)
+    await second.group_send("g", {"type": "m", "n": 0})  # connected
+    assert (await recv(first, channel))["n"] == 0
+    writer = second._publisher().connection._writer
+    writes: list[bytes] = []
+    real_write = writer.write
+
+    def write(data: bytes) -> None:
+        writes.append(data)
+        real_write(data)
+
+    monkeypatch.setattr(writer, "write", write)
+    sends = [asyncio.ensure_future(second.group_send("g", {"type": "m", "n": n})) for n in (1, 2, 3)]
+    await asyncio.sleep(0)  # each sender has run up to its wait; no other task yet
+
+    assert len(writes) == 1 and writes[0].count(b"PUBLISH") == 1  # the first, alone
+    await asyncio.gather(*sends)
+    assert len(writes) == 2 and writes[1].count(b"PUBLISH") == 2  # the two behind it, in one batch
+    assert [(await recv(first, channel))["n"] for _ in range(3)] == [1, 2, 3]
