@@ -95,6 +95,11 @@ class LoopPool:
         if wrapper.timezone_name and connection.info.parameter_status("TimeZone") != wrapper.timezone_name:
             await connection.execute("SELECT set_config('TimeZone', %s, false)", [wrapper.timezone_name])
         _load_timestamps_in_c(connection, wrapper)
+        # One cursor per connection, for every statement it runs: a cursor made per statement
+        # copies the connection's adapters and starts its dumpers and loaders afresh (a sixth of
+        # the loop's write, bench/message_create.py --in-loop). A connection serves one caller at
+        # a time, so its cursor does too.
+        connection.parley_cursor = connection.cursor()
         return connection
 
     async def _acquire(self) -> Any:
@@ -171,7 +176,8 @@ async def fetchone(sql: str, params: Any, alias: str = DEFAULT_DB_ALIAS) -> Any:
     """The first row of one statement (or None), run on a connection of the running loop's pool.
     psycopg's errors propagate, the connection back in the pool (or dropped) first."""
     async with pool(alias).connection() as database:
-        cursor = await database.execute(sql, params)
+        cursor = database.parley_cursor
+        await cursor.execute(sql, params)
         return await cursor.fetchone()
 
 

@@ -81,3 +81,19 @@ async def test_a_cancelled_waiter_does_not_lose_the_connection():  # type: ignor
 def test_sqlite_is_not_served(settings):  # type: ignore[no-untyped-def]
     settings.PARLEY_LOOP_DATABASE = False
     assert aiodb.available() is False
+
+
+async def test_statements_on_one_connection_share_its_cursor_also_after_a_failed_one():  # type: ignore[no-untyped-def]
+    pool = aiodb.pool()
+    pool.close_now()
+    pool.size = 1
+    assert await aiodb.fetchone("SELECT %(a)s::int + 1, %(b)s::text", {"a": 1, "b": "x"}) == (2, "x")
+    async with pool.connection() as connection:
+        cursor = connection.parley_cursor
+    with pytest.raises(Exception, match="division by zero"):
+        await aiodb.fetchone("SELECT %(a)s::int / 0", {"a": 1})
+    assert await aiodb.fetchone("SELECT %(a)s::int * 3", {"a": 2}) == (6,)
+    assert await aiodb.fetchone("SELECT 1 WHERE false", {}) is None
+    async with pool.connection() as again:
+        assert again is connection and again.parley_cursor is cursor
+    aiodb.close_all()
