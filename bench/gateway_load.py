@@ -23,6 +23,11 @@ resyncs by sequence; the visitor (as the SDK) reconnects with its cached token
 then ``LoadMoreMessages`` back to what it holds); both drop what they already
 hold. Reconnects, resends and recoveries are counted per phase.
 
+``--relays asgi-relay,channels-relay`` also measures the bare relay on Parley's
+own stack (bench/stack_relay.py: plain ASGI under uvicorn, and a Channels consumer
+with Parley's dispatch and in-process layer), so a ratio can be split between
+the stack and what Parley does per message.
+
 ``--workers N`` runs uvicorn with N worker processes on one listening socket
 (every process on the same PostgreSQL and Redis, events between them through the
 channel layer); CPU and memory are those of the whole process tree.
@@ -33,7 +38,11 @@ from that time, so a server that falls behind cannot hide it):
 - visitor → agent and agent → visitor latency p50/p99 at each offered rate
   (half of the rate each way);
 - saturation throughput: a burst of messages sent at once, delivered per second;
-- server CPU per delivered message (``/proc/<pid>/stat`` of the server's process tree);
+- server CPU per delivered message (``/proc/<pid>/stat`` of the server's process tree),
+  and its wake-ups per message (voluntary context switches: the loop slept in
+  ``epoll_wait`` and a socket or timer woke it; the relay's is 1.0);
+- the server's idle CPU with every conversation's sockets open (what a rate's CPU
+  per message includes besides the messages);
 - memory per idle visitor connection with permessage-deflate offered;
 - new connections per second (upgrades completed, tokens fetched beforehand);
 - messages lost and duplicated (must be 0) in every phase;
@@ -103,6 +112,7 @@ class Plan:
     workers: int = 1  # uvicorn worker processes (--workers)
     large_seconds: float = 4.0  # each run of the large-events phase (0: skip it)
     relays: tuple[str, ...] = ()  # the bare relay on Parley's stack too (StackRelay)
+    repeat: int = 1  # runs of each rate; medians reported (merge_runs)
 
 
 QUICK = Plan(
@@ -1039,6 +1049,28 @@ async def open_loop(
     }
 
 
+MEDIANS = ("v2a_p50_ms", "v2a_p99_ms", "a2v_p50_ms", "a2v_p99_ms", "cpu_us_per_message", "wakeups_per_message")
+
+
+def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The runs of one rate (``--repeat``) as one phase: the median of each latency and of CPU and
+    wake-ups per message (a single 8 s phase moves with this machine's noise, ±15 % for CPU), the
+    range of CPU per message, and the sum of everything counted (lost, duplicated, refused, …)."""
+    if len(runs) == 1:
+        return runs[0]
+    merged = dict(runs[-1])
+    for key, value in runs[-1].items():
+        if key in MEDIANS:
+            values = sorted(run[key] for run in runs if run.get(key) is not None)
+            merged[key] = values[len(values) // 2] if values else None
+        elif isinstance(value, int) and not isinstance(value, bool):
+            merged[key] = sum(run.get(key) or 0 for run in runs)
+    cpu = [run["cpu_us_per_message"] for run in runs if run.get("cpu_us_per_message") is not None]
+    merged["cpu_us_per_message_range"] = [min(cpu), max(cpu)] if cpu else None
+    merged["runs"] = runs
+    return merged
+
+
 def _failure_figures(recorder: Recorder, conversations: list[Conversation]) -> dict[str, Any]:
     """How the clients got through the phase: sockets reopened, frames resent, pushes recovered."""
     return {
@@ -1671,10 +1703,12 @@ async def _phases(
     profiler = _profiler(server)
     figures["rates"] = []
     for rate in plan.rates:
-        await _settle(server)
-        figures["rates"].append(
-            await open_loop(server, conversations, rate, plan.duration, f"{server.name}-r{int(rate)}")
-        )
+        runs = []
+        for run in range(plan.repeat):
+            await _settle(server)
+            tag = f"{server.name}-r{int(rate)}" + (f"-{run}" if run else "")
+            runs.append(await open_loop(server, conversations, rate, plan.duration, tag))
+        figures["rates"].append(merge_runs(runs))
     await _settle(server)
     figures["burst"] = await burst(server, conversations, plan.burst, server.name)
     await _settle(server)
@@ -1763,6 +1797,7 @@ COLUMNS = [
     ("a→v p50 ms", lambda f, i: f["rates"][i]["a2v_p50_ms"]),
     ("a→v p99 ms", lambda f, i: f["rates"][i]["a2v_p99_ms"]),
     ("CPU µs/msg", lambda f, i: f["rates"][i]["cpu_us_per_message"]),
+    ("CPU range", lambda f, i: "–".join(f"{v:g}" for v in f["rates"][i].get("cpu_us_per_message_range") or [])),
     ("wakeups/msg", lambda f, i: f["rates"][i].get("wakeups_per_message")),
     ("lost/dup", lambda f, i: f"{f['rates'][i]['lost']}/{f['rates'][i]['duplicated']}"),
     ("refused", lambda f, i: f["rates"][i].get("refused", 0)),
@@ -1926,6 +1961,8 @@ async def main(arguments: argparse.Namespace) -> None:
         plan = dataclasses.replace(plan, servers=tuple(name for name in arguments.servers.split(",") if name))
     if arguments.workers:
         plan = dataclasses.replace(plan, workers=arguments.workers)
+    if arguments.repeat:
+        plan = dataclasses.replace(plan, repeat=arguments.repeat)
     if arguments.relays:
         plan = dataclasses.replace(plan, relays=tuple(name for name in arguments.relays.split(",") if name))
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -1967,6 +2004,7 @@ if __name__ == "__main__":
         "--large-seconds", type=float, help="each run of the large-events phase (quick 4, full 30; 0 skips it)"
     )
     parser.add_argument("--servers", help="comma-separated: daphne,uvicorn (empty: bare relay only)")
+    parser.add_argument("--repeat", type=int, help="runs of each rate, medians reported (default 1)")
     parser.add_argument(
         "--relays",
         help="the bare relay on Parley's stack too, comma-separated: asgi-relay,channels-relay (bench/stack_relay.py)",

@@ -14,6 +14,7 @@ Pushes are a fast path: a client that missed one resyncs by sequence.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -59,15 +60,32 @@ def fan_out(event: events.Event) -> None:
     """Sends ``{"type": "chat.event", "event": {...}}`` to each group of the event.
 
     One trip to the event loop for all the groups. From a worker thread of the
-    server, the send is handed to its loop without waiting (``engage.lib.loops``);
-    in the loop itself, it is scheduled there.
+    server, the send is handed to its loop without waiting (``engage.lib.loops``).
+    In the loop itself, Parley's layers deliver to this process's sockets at once
+    and leave the publish for other processes under way (``group_send_soon``):
+    no task per event.
     """
     layer = get_channel_layer()
     if layer is None:  # pragma: no cover - no layer configured
         return
     message = {"type": "chat.event", "event": event.as_dict()}
     groups = groups_for(event)
+    send_soon = getattr(layer, "group_send_soon", None)
+    if send_soon is not None and _in_loop():
+        try:
+            send_soon(groups, message)
+        except Exception:
+            logger.exception("realtime: fan-out of %s failed", event.name)
+        return
     run_soon(lambda: _send_to_groups(layer, groups, message))
+
+
+def _in_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def register() -> None:

@@ -88,6 +88,11 @@ def _decode(payload: bytes) -> dict[str, Any]:
     return msgpack.unpackb(payload, raw=False)
 
 
+def _log_publish_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("channel layer: publish failed; other processes miss this event", exc_info=future.exception())
+
+
 def _set_if_pending(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
@@ -491,6 +496,10 @@ class InProcessChannelLayer(BaseChannelLayer):
 
     async def group_send_many(self, groups: Iterable[str], message: dict[str, Any]) -> None:
         """``group_send`` to several groups with one encoding (a Parley extension)."""
+        self.group_send_soon(groups, message)
+
+    def group_send_soon(self, groups: Iterable[str], message: dict[str, Any]) -> None:
+        """``group_send_many`` done before this returns, for a caller that does not wait."""
         payload = _encode(message)
         for group in groups:
             self.require_valid_group_name(group)
@@ -701,6 +710,10 @@ class _Publisher:
         the caller goes on (to deliver the same event locally, say): Redis' replies then tend to
         be in by the time this loop runs out of work, and reading them costs no wake-up of
         their own (bench/gateway_load.py counts wake-ups per message)."""
+        await self.submit(items)
+
+    def submit(self, items: list[tuple[bytes, bytes]]) -> asyncio.Future[None]:
+        """``publish`` without waiting, from the event loop: the future has Redis' verdict."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         entry = (items, future)
@@ -711,7 +724,7 @@ class _Publisher:
             self.pending.append(entry)
             if self.task is None:
                 self.task = loop.create_task(self._pump())
-        await future
+        return future
 
     async def _pump(self, written: list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]] | None = None) -> None:
         try:
@@ -966,6 +979,15 @@ class RedisFanoutChannelLayer(BaseChannelLayer):
 
     async def group_send_many(self, groups: Iterable[str], message: dict[str, Any]) -> None:
         """Delivers to this process's members now and publishes once per group for the others."""
+        await self._group_send(groups, message)
+
+    def group_send_soon(self, groups: Iterable[str], message: dict[str, Any]) -> None:
+        """``group_send_many`` for a caller in the event loop that does not wait: this process's
+        members have the message when this returns; the publish for the other processes is
+        written at once (or joins the batch in flight), and its failure is logged."""
+        self._group_send(groups, message).add_done_callback(_log_publish_failure)
+
+    def _group_send(self, groups: Iterable[str], message: dict[str, Any]) -> asyncio.Future[None]:
         if not isinstance(message, dict):
             raise TypeError("A channel-layer message is a dict.")
         groups = list(groups)
@@ -976,7 +998,7 @@ class RedisFanoutChannelLayer(BaseChannelLayer):
             if self.core.has_group(group):
                 self.core.group_send(group, payload)
         data = self._origin + payload
-        await self._publisher().publish([(self._group_key + group.encode(), data) for group in groups])
+        return self._publisher().submit([(self._group_key + group.encode(), data) for group in groups])
 
     async def flush(self) -> None:
         """Forgets every channel and group of this process and closes its connections."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import pytest
+
 from chat import events, realtime
 
 THREAD = {"tenant_id": 1, "thread_id": 10, "channel_id": 20, "customer_id": 30}
@@ -28,3 +33,54 @@ def test_internal_notes_reach_only_the_console():  # type: ignore[no-untyped-def
 
 def test_customer_updates_reach_only_the_console():  # type: ignore[no-untyped-def]
     assert realtime.groups_for(events.CustomerUpdated(tenant_id=1, customer_id=30)) == ["tenant.1.console"]
+
+
+async def test_from_the_event_loop_local_sockets_have_the_event_when_fan_out_returns(monkeypatch):  # type: ignore[no-untyped-def]
+    from engage.layers import InProcessChannelLayer
+
+    layer = InProcessChannelLayer(capacity=10)
+    console, customer = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("tenant.1.console", console)
+    await layer.group_add("customer.30", customer)
+    monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(realtime, "run_soon", lambda factory: pytest.fail("a task per event"))
+
+    realtime.fan_out(message())
+
+    assert layer.stats()["waiting_messages"] == 2  # delivered before fan_out returned, no task involved
+    for channel in (console, customer):
+        received = await layer.receive(channel)
+        assert received["type"] == "chat.event"
+        assert (received["event"]["event"], received["event"]["message_id"]) == ("message.created", 5)
+
+
+@pytest.mark.redis
+async def test_a_failed_publish_from_the_event_loop_is_logged(settings, monkeypatch, caplog):  # type: ignore[no-untyped-def]
+    import uuid
+
+    from engage import layers
+
+    layer = layers.RedisFanoutChannelLayer(hosts=[settings.REDIS_URL], prefix=f"test{uuid.uuid4().hex[:12]}")
+    other = layers.RedisFanoutChannelLayer(hosts=[settings.REDIS_URL], prefix=layer.prefix)
+    try:
+        remote = await other.new_channel()
+        await other.group_add("customer.30", remote)
+        monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
+        realtime.fan_out(message())
+        received = await asyncio.wait_for(other.receive(remote), 5)  # reached the other process
+        assert received["event"]["message_id"] == 5
+
+        real_resp = layers._resp
+        monkeypatch.setattr(layers, "_resp", lambda *parts: real_resp(b"NOSUCHCOMMAND"))
+        with caplog.at_level(logging.ERROR, logger="engage.layers"):
+            realtime.fan_out(message())
+            for _ in range(100):
+                if caplog.records:
+                    break
+                await asyncio.sleep(0.01)
+        assert [record.getMessage() for record in caplog.records] == [
+            "channel layer: publish failed; other processes miss this event"
+        ]
+    finally:
+        await layer.flush()
+        await other.flush()
