@@ -134,6 +134,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery ------------------------------------
 REDIS_URL = env("REDIS_URL")
+# A mailbox holds this many messages before the layer drops for it (and tells it to resync). An
+# agent console carries every event of its tenant, a visitor socket only its customer's: the
+# console's channels ("console.*") get more room, so a second or two of backlog in a busy
+# tenant does not close it (docs/performance.md, "Channel layers").
+_LAYER_CAPACITIES: dict[str, object] = {
+    "capacity": int(env("CHANNEL_LAYER_CAPACITY", "1000")),
+    "channel_capacity": {"console.*": int(env("CHANNEL_LAYER_CONSOLE_CAPACITY", "10000"))},
+}
 if REDIS_URL:
     # engage.layers.RedisFanoutChannelLayer: local delivery first, one Redis publish per
     # event for the other processes, bounded mailboxes (ADR 0005, docs/performance.md).
@@ -141,7 +149,7 @@ if REDIS_URL:
     _layer_backend = env("CHANNEL_LAYER_BACKEND", "engage.layers.RedisFanoutChannelLayer")
     _layer_config: dict[str, object] = {"hosts": [REDIS_URL], "prefix": env("CHANNEL_LAYER_PREFIX", "parley")}
     if _layer_backend == "engage.layers.RedisFanoutChannelLayer":
-        _layer_config["capacity"] = int(env("CHANNEL_LAYER_CAPACITY", "1000"))
+        _layer_config.update(_LAYER_CAPACITIES)
     CHANNEL_LAYERS = {"default": {"BACKEND": _layer_backend, "CONFIG": _layer_config}}
     CACHES = {
         "default": {
@@ -156,7 +164,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "engage.layers.InProcessChannelLayer",
-            "CONFIG": {"capacity": int(env("CHANNEL_LAYER_CAPACITY", "1000")), "expiry": 60},
+            "CONFIG": {**_LAYER_CAPACITIES, "expiry": 60},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

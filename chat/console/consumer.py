@@ -177,6 +177,7 @@ REPLIES_IN_FLIGHT = 32
 
 
 class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketConsumer):
+    channel_prefix = "console."  # CHANNEL_LAYER_CONSOLE_CAPACITY: a console carries its whole tenant
     agent: Membership | None = None
     group: str | None = None
     closing = False

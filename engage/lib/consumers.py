@@ -76,12 +76,14 @@ class PumpedConsumerMixin:
     exception ends it too, and propagates to the server.
     """
 
+    channel_prefix = "specific."  # of the consumer's channel name: the layer's capacity may depend on it
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)  # type: ignore[attr-defined]
         sources = [receive]
         if self.channel_layer is not None:
-            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_name = await self.channel_layer.new_channel(self.channel_prefix)
             self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
             sources.append(self.channel_receive)
         self.base_send = send

@@ -44,3 +44,36 @@ async def test_frames_queued_behind_the_overflow_close_are_left_to_the_client_to
 
     assert await communicator.receive_nothing(timeout=0.5)
     assert not await database_sync_to_async(Message.objects.filter(client_id="late-1").exists)()
+
+
+def test_console_channels_get_ten_times_a_visitor_sockets_room_in_every_profile():
+    """A console carries every event of its tenant: a second or two of backlog in a busy tenant
+    must not close it (CHANNEL_LAYER_CONSOLE_CAPACITY), while a visitor socket keeps the common bound."""
+    from engage import settings as parley
+    from engage.layers import InProcessChannelLayer
+
+    config = parley.CHANNEL_LAYERS["default"]["CONFIG"]
+    assert (config["capacity"], config["channel_capacity"]) == (1000, {"console.*": 10000})
+    layer = InProcessChannelLayer(capacity=1000, channel_capacity={"console.*": 10000})
+    assert [layer.get_capacity(name) for name in ("console.p!ab12", "specific.p!ab12")] == [10000, 1000]
+
+
+async def test_a_console_is_not_closed_for_a_backlog_a_visitor_socket_would_overflow_with(acme, settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "engage.layers.InProcessChannelLayer",
+            "CONFIG": {"capacity": 200, "channel_capacity": {"console.*": 2000}},
+        }
+    }
+    communicator = await welcomed_console(acme.alice.user)
+    layer = get_channel_layer()
+    (channel,) = layer.groups[f"tenant.{acme.tenant.pk}.console"]
+    assert channel.startswith("console.")
+
+    for number in range(1500):  # queued before the socket reads any
+        event = {"event": "presence.changed", "tenant_id": acme.tenant.pk, "n": number}
+        await layer.send(channel, {"type": "chat.event", "event": event})
+    frames = [await communicator.receive_json_from(timeout=5) for _ in range(1500)]
+
+    assert [frame["event"]["n"] for frame in frames] == list(range(1500))  # none dropped, still open
+    await communicator.disconnect()
