@@ -14,7 +14,6 @@ Pushes are a fast path: a client that missed one resyncs by sequence.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -22,7 +21,7 @@ from channels.layers import get_channel_layer
 
 from chat import events
 from engage.events import loop_safe
-from engage.lib.loops import run_soon
+from engage.lib.loops import in_event_loop, run_soon
 
 logger = logging.getLogger(__name__)
 
@@ -71,21 +70,13 @@ def fan_out(event: events.Event) -> None:
     message = {"type": "chat.event", "event": event.as_dict()}
     groups = groups_for(event)
     send_soon = getattr(layer, "group_send_soon", None)
-    if send_soon is not None and _in_loop():
+    if send_soon is not None and in_event_loop():
         try:
             send_soon(groups, message)
         except Exception:
             logger.exception("realtime: fan-out of %s failed", event.name)
         return
     run_soon(lambda: _send_to_groups(layer, groups, message))
-
-
-def _in_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def register() -> None:

@@ -727,33 +727,37 @@ class _Publisher:
         return future
 
     async def _pump(self, written: list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]] | None = None) -> None:
+        """Reads the replies of ``written`` (already written by ``submit``), then writes and reads
+        each batch of the publishes that gathered meanwhile."""
         try:
-            while written or self.pending:
-                batch, sent = (written, True) if written else (self.pending, False)
-                written = None
-                if not sent:
-                    self.pending = []
-                try:
-                    await self._execute(batch, sent=sent)
-                except BaseException as error:  # each publisher still waiting gets it
-                    if self.connection is not None:  # replies may be left unread: start afresh
-                        await self.connection.disconnect(nowait=True)
-                    if isinstance(error, (OSError, EOFError, asyncio.IncompleteReadError)):
-                        from redis.exceptions import ConnectionError as RedisConnectionError
-
-                        wrapped = RedisConnectionError(f"channel layer: publish failed: {error!r}")
-                        wrapped.__cause__ = error
-                        error = wrapped
-                    for _, future in batch:
-                        if not future.done():
-                            if isinstance(error, asyncio.CancelledError):
-                                future.cancel()
-                            else:
-                                future.set_exception(error)
-                    if not isinstance(error, Exception):
-                        raise
+            if written:
+                await self._run(written, sent=True)
+            while self.pending:
+                batch, self.pending = self.pending, []
+                await self._run(batch, sent=False)
         finally:
             self.task = None
+
+    async def _run(self, batch: list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]], sent: bool) -> None:
+        try:
+            await self._execute(batch, sent=sent)
+        except BaseException as error:  # each publisher still waiting gets it
+            if self.connection is not None:  # replies may be left unread: start afresh
+                await self.connection.disconnect(nowait=True)
+            if isinstance(error, (OSError, EOFError, asyncio.IncompleteReadError)):
+                from redis.exceptions import ConnectionError as RedisConnectionError
+
+                wrapped = RedisConnectionError(f"channel layer: publish failed: {error!r}")
+                wrapped.__cause__ = error
+                error = wrapped
+            for _, future in batch:
+                if not future.done():
+                    if isinstance(error, asyncio.CancelledError):
+                        future.cancel()
+                    else:
+                        future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
 
     def _open_stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         """The connection's streams if it is open and usable now, else None."""

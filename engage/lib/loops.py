@@ -25,19 +25,24 @@ logger = logging.getLogger(__name__)
 _running: set[asyncio.Task[Any]] = set()
 
 
+def in_event_loop() -> bool:
+    """Whether this code runs in an event loop (a coroutine or a callback of a running loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _server_loop() -> asyncio.AbstractEventLoop | None:
     """The running loop that started this worker thread, if this is such a thread."""
     local = SyncToAsync.threadlocal
     loop = getattr(local, "main_event_loop", None)
     if loop is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
         return None
-    if loop.is_closed() or not loop.is_running():
-        return None
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return loop
-    return None  # this thread runs a loop itself: not a plain worker
+    if loop.is_closed() or not loop.is_running() or in_event_loop():
+        return None  # gone, or this thread runs a loop itself: not a plain worker
+    return loop
 
 
 def _done(task: asyncio.Task[Any]) -> None:
@@ -55,11 +60,7 @@ def _start(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
 def run_soon(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
     """Runs ``factory()`` on the server's loop without waiting, from one of its worker threads
     or from the loop itself; elsewhere (a management command, a Celery task, a test) runs it to completion now."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:  # in the loop itself
+    if in_event_loop():
         _start(factory)
         return
     loop = _server_loop()
