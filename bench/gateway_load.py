@@ -71,6 +71,7 @@ import dataclasses
 import gc
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -90,6 +91,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+GC_PAUSE_LOG_MS = 5  # the servers log every collection that pauses them this long or longer
+COLLECTOR_PAUSE = re.compile(r"parley\.gc collection of generation \d paused the process for ([0-9.]+) ms")
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = 4
 BRAND_ID = 1001
@@ -368,6 +371,13 @@ class Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         return self.log_path.open("wb")
 
+    def collector_pauses(self) -> list[float]:
+        """Every pause of the cyclic garbage collector the server has logged so far, ms (Parley logs
+        those of ``GC_PAUSE_LOG_MS`` or more, engage.asgi.CollectorPauses; the relay none)."""
+        if self.process is None or not self.log_path.exists():
+            return []
+        return [float(ms) for ms in COLLECTOR_PAUSE.findall(self.log_path.read_text(errors="replace"))]
+
     async def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -463,6 +473,7 @@ class Parley(Server):
         return {
             **os.environ,
             **self.env,
+            "PARLEY_GC_PAUSE_LOG_MS": str(GC_PAUSE_LOG_MS),
             "CHANNEL_LAYER_BACKEND": self.layer,
             "CHANNEL_LAYER_PREFIX": f"bench{os.getpid()}{self.name.replace('+', '-')}",
         }
@@ -999,6 +1010,7 @@ async def open_loop(
     start = time.perf_counter() + 0.2
     cpu_before = cpu_seconds(server.pid)
     sleeps_before = sleeps(server.pid)
+    pauses_before = len(server.collector_pauses())
     load = [os.getloadavg()[0]]
     pending: set[asyncio.Task[None]] = set()
 
@@ -1044,6 +1056,7 @@ async def open_loop(
         "send_errors": recorder.send_errors,
         "cpu_us_per_message": round(cpu / recorder.delivered * 1e6, 1) if recorder.delivered else None,
         "wakeups_per_message": round(slept / recorder.delivered, 2) if recorder.delivered else None,
+        "collector_pauses_ms": server.collector_pauses()[pauses_before:],
         **_failure_figures(recorder, conversations),
         "load_average": [round(value, 2) for value in load],
     }
@@ -1065,6 +1078,7 @@ def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
             merged[key] = values[len(values) // 2] if values else None
         elif isinstance(value, int) and not isinstance(value, bool):
             merged[key] = sum(run.get(key) or 0 for run in runs)
+    merged["collector_pauses_ms"] = [ms for run in runs for ms in run.get("collector_pauses_ms", [])]
     cpu = [run["cpu_us_per_message"] for run in runs if run.get("cpu_us_per_message") is not None]
     merged["cpu_us_per_message_range"] = [min(cpu), max(cpu)] if cpu else None
     merged["runs"] = runs
@@ -1479,6 +1493,7 @@ def _small_figures(runs: list[dict[str, Any]], latency: list[float]) -> dict[str
         "lost": sum(run["lost"] for run in runs),
         "duplicated": sum(run["duplicated"] for run in runs),
         "refused": sum(run["refused"] for run in runs),
+        "collector_pauses_ms": [ms for run in runs for ms in run.get("collector_pauses_ms", [])],
         "runs": runs,
     }
 
@@ -1791,6 +1806,14 @@ def server_environment(database_url: str, redis_url: str) -> dict[str, str]:
 
 # --- Report --------------------------------------------------------------------------------
 
+
+def _pauses(pauses_ms: list[float] | None) -> str:
+    """The collector's pauses of GC_PAUSE_LOG_MS or more in a phase: their count, times, the longest, ms."""
+    if pauses_ms is None:
+        return ""
+    return f"{len(pauses_ms)}×{max(pauses_ms):.0f}" if pauses_ms else "0"
+
+
 COLUMNS = [
     ("v→a p50 ms", lambda f, i: f["rates"][i]["v2a_p50_ms"]),
     ("v→a p99 ms", lambda f, i: f["rates"][i]["v2a_p99_ms"]),
@@ -1799,6 +1822,7 @@ COLUMNS = [
     ("CPU µs/msg", lambda f, i: f["rates"][i]["cpu_us_per_message"]),
     ("CPU range", lambda f, i: "–".join(f"{v:g}" for v in f["rates"][i].get("cpu_us_per_message_range") or [])),
     ("wakeups/msg", lambda f, i: f["rates"][i].get("wakeups_per_message")),
+    ("GC pauses", lambda f, i: _pauses(f["rates"][i].get("collector_pauses_ms"))),
     ("lost/dup", lambda f, i: f"{f['rates'][i]['lost']}/{f['rates'][i]['duplicated']}"),
     ("refused", lambda f, i: f["rates"][i].get("refused", 0)),
     ("reconn/resend", lambda f, i: f"{f['rates'][i].get('reconnects', 0)}/{f['rates'][i].get('resends', 0)}"),
@@ -1827,6 +1851,12 @@ LARGE_SMALL_COLUMNS = [
     ("p50 alone→mixed", lambda f: f"{f['alone']['small_p50_ms']}→{f['mixed']['small_p50_ms']}"),
     ("p99 alone→mixed", lambda f: f"{f['alone']['small_p99_ms']}→{f['mixed']['small_p99_ms']}"),
     ("p99 ratio", lambda f: f["small_p99_ratio"]),
+    (
+        "GC alone/mixed",
+        lambda f: (
+            f"{_pauses(f['alone'].get('collector_pauses_ms'))} / {_pauses(f['mixed'].get('collector_pauses_ms'))}"
+        ),
+    ),
     ("lost/dup", lambda f: "/".join(str(f["alone"][key] + f["mixed"][key]) for key in ("lost", "duplicated"))),
     ("load avg", lambda f: "→".join(str(load) for load in f["load_average"])),
     ("phase s", lambda f: f["phase_seconds"]),

@@ -5,7 +5,10 @@ only the console's routes go through Django's session and auth middleware).
 """
 
 import gc
+import logging
 import os
+import time
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -45,4 +48,36 @@ def _tune_garbage_collector(threshold: str) -> None:
         gc.set_threshold(*(int(part) for part in threshold.split(",")))
 
 
+class CollectorPauses:
+    """A ``gc.callbacks`` hook that logs, at WARNING on ``parley.gc``, every collection that paused
+    the process for at least ``threshold_ms``: the whole event loop, every socket of the process,
+    waits for the collector. ``PARLEY_GC_PAUSE_LOG_MS`` (default 50, ``off`` for none)."""
+
+    logger = logging.getLogger("parley.gc")
+
+    def __init__(self, threshold_ms: float) -> None:
+        self.threshold = threshold_ms / 1000
+        self.started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        paused = time.perf_counter() - self.started
+        if paused >= self.threshold:
+            self.logger.warning(
+                "collection of generation %d paused the process for %.1f ms (%d objects freed)",
+                info["generation"],
+                paused * 1000,
+                info["collected"],
+            )
+
+
+def _watch_garbage_collector(threshold_ms: str) -> None:
+    gc.callbacks[:] = [hook for hook in gc.callbacks if not isinstance(hook, CollectorPauses)]
+    if threshold_ms != "off":
+        gc.callbacks.append(CollectorPauses(float(threshold_ms)))
+
+
 _tune_garbage_collector(os.environ.get("PARLEY_GC_THRESHOLD") or "700,10,100")
+_watch_garbage_collector(os.environ.get("PARLEY_GC_PAUSE_LOG_MS") or "50")

@@ -105,6 +105,11 @@ class PumpedConsumerMixin:
         finally:
             for task in tasks:
                 task.cancel()
+            # Waited for, not awaited: awaiting a pump re-raises its StopConsumer or CancelledError
+            # here, and the traceback, which holds this frame and so the tasks that hold the
+            # exception, made every closed socket a reference cycle: garbage only the collector's
+            # full passes free, which pause the whole process (docs/performance.md).
+            await asyncio.wait(tasks)
             for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, StopConsumer):
-                    await task
+                if not task.cancelled():
+                    task.exception()  # retrieved, so asyncio does not log it as forgotten

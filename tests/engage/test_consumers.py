@@ -1,6 +1,7 @@
 """engage.lib.consumers: dispatch without Channels' per-message connection check."""
 
 import asyncio
+import gc
 import threading
 
 import pytest
@@ -8,6 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import SynchronousOnlyOperation
 
 from engage.lib.consumers import PumpedConsumerMixin, WorkerDatabaseMixin, in_loop_or_worker
+from tests.collector import cyclic_garbage
 
 
 class Recorder(WorkerDatabaseMixin, AsyncWebsocketConsumer):
@@ -129,3 +131,19 @@ async def test_a_failing_handler_ends_the_connection_with_its_error(layer):
     await get_channel_layer().send(consumer.channel_name, {"type": "chat.event", "n": "boom"})
     with pytest.raises(RuntimeError, match="handler failed"):
         await communicator.wait(timeout=1)
+
+
+async def test_a_closed_connection_is_freed_without_the_cycle_collector(layer):
+    from channels.layers import get_channel_layer
+
+    consumer, communicator = await _pumped()  # the first connection fills the layer's caches
+    await communicator.disconnect()
+    gc.collect()
+    consumer, communicator = await _pumped()
+    await communicator.send_to(text_data="c0")
+    await get_channel_layer().send(consumer.channel_name, {"type": "chat.event", "n": "l0"})
+    await asyncio.sleep(0.05)
+    await communicator.disconnect()
+    await communicator.wait(timeout=1)
+    del consumer, communicator
+    assert cyclic_garbage() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -10,6 +11,8 @@ from channels.db import database_sync_to_async
 from chat import services
 from chat.models import Attachment, Contact, Message, Thread
 from engage.models import Channel
+from tests.collector import cyclic_garbage
+from tests.gateway.conftest import open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,6 +68,30 @@ async def test_retried_send_with_the_same_id_never_duplicates(acme, visitor_sock
     assert "error" not in again
     assert await visitor.pushes() == []
     assert await db(Message.objects.count)() == 1
+
+
+async def _conversation_on_one_socket(acme, thread_id: str) -> None:  # type: ignore[no-untyped-def]
+    connected, visitor = await open_socket(acme.messaging, customer=acme.visitor)
+    assert connected
+    await visitor.request("SendMessage", send_data(thread_id, "hello", f"{thread_id}-1"))  # in a worker
+    await visitor.request("SendMessage", send_data(thread_id, "again", f"{thread_id}-2"))  # in the loop
+    await agent_reply(thread_id, "hi", acme.alice)
+    texts = [
+        frame["data"]["message"]["messageContent"]["payload"]["text"]
+        for frame in await visitor.pushes()
+        if frame.get("eventType") == "MessageCreated"
+    ]
+    assert texts[-1] == "hi"
+    await visitor.close()
+
+
+async def test_a_closed_socket_is_freed_without_the_cycle_collector(acme):  # type: ignore[no-untyped-def]
+    """A full collection pauses the whole process for as long as it walks the heap: a socket's
+    life must leave it nothing to find (docs/performance.md, "Full collections")."""
+    await _conversation_on_one_socket(acme, "thread-first")  # first use fills caches
+    gc.collect()
+    await _conversation_on_one_socket(acme, "thread-second")
+    assert cyclic_garbage() == []
 
 
 async def test_agent_reply_reaches_every_tab_but_internal_notes_never(acme, visitor_socket):  # type: ignore[no-untyped-def]

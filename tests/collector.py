@@ -1,0 +1,16 @@
+"""What a test can ask the cyclic garbage collector."""
+
+from __future__ import annotations
+
+import gc
+
+
+def cyclic_garbage() -> list[str]:
+    """The types of what only the cyclic collector would free, found by a full collection now."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return sorted({type(found).__qualname__ for found in gc.garbage})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
