@@ -43,6 +43,12 @@ from that time, so a server that falls behind cannot hide it):
   ``epoll_wait`` and a socket or timer woke it; the relay's is 1.0);
 - the server's idle CPU with every conversation's sockets open (what a rate's CPU
   per message includes besides the messages);
+- the server's pauses for its cyclic garbage collector of 5 ms or more in each
+  phase (``GC pauses``: count × longest, from the ``parley.gc`` log lines);
+- what else shares the machine at each rate: the clients' own CPU per message
+  (this process), how many of the machine's CPUs were busy (server, clients,
+  PostgreSQL and Redis together), and the share its host stole from this
+  virtual machine (``steal %``: time every waiting message waits too);
 - memory per idle visitor connection with permessage-deflate offered;
 - new connections per second (upgrades completed, tokens fetched beforehand);
 - messages lost and duplicated (must be 0) in every phase;
@@ -168,6 +174,21 @@ def cpu_seconds(pid: int) -> float:
         if fields is not None:
             total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
     return total / CLOCK_TICK
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds the machine's CPUs spent on anything (/proc/stat: all but idle, iowait and
+    steal), and those stolen: a virtual machine's CPU that wanted to run while its host ran
+    something else. Steal is time every waiting message waits too."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq) / CLOCK_TICK, steal / CLOCK_TICK
+
+
+def own_cpu_seconds() -> float:
+    """This benchmark's own CPU seconds: the clients' share of the machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sleeps(pid: int) -> int:
@@ -1011,6 +1032,7 @@ async def open_loop(
     cpu_before = cpu_seconds(server.pid)
     sleeps_before = sleeps(server.pid)
     pauses_before = len(server.collector_pauses())
+    client_before, machine_before, wall_before = own_cpu_seconds(), machine_cpu_seconds(), time.perf_counter()
     load = [os.getloadavg()[0]]
     pending: set[asyncio.Task[None]] = set()
 
@@ -1041,6 +1063,9 @@ async def open_loop(
     await _drain(server, recorder, sending=lambda: bool(pending))
     cpu = cpu_seconds(server.pid) - cpu_before
     slept = sleeps(server.pid) - sleeps_before
+    client, machine = own_cpu_seconds() - client_before, machine_cpu_seconds()
+    wall = time.perf_counter() - wall_before
+    busy, stolen = (after - before for after, before in zip(machine, machine_before, strict=True))
     load.append(os.getloadavg()[0])
     return {
         "offered_rate": rate,
@@ -1057,12 +1082,26 @@ async def open_loop(
         "cpu_us_per_message": round(cpu / recorder.delivered * 1e6, 1) if recorder.delivered else None,
         "wakeups_per_message": round(slept / recorder.delivered, 2) if recorder.delivered else None,
         "collector_pauses_ms": server.collector_pauses()[pauses_before:],
+        # The machine's CPUs are shared by the server, the clients, PostgreSQL and Redis: how busy they were.
+        "client_cpu_us_per_message": round(client / recorder.delivered * 1e6, 1) if recorder.delivered else None,
+        "machine_busy_cpus": round(busy / wall, 2),
+        "machine_steal_percent": round(100 * stolen / (wall * (os.cpu_count() or 1)), 1),
         **_failure_figures(recorder, conversations),
         "load_average": [round(value, 2) for value in load],
     }
 
 
-MEDIANS = ("v2a_p50_ms", "v2a_p99_ms", "a2v_p50_ms", "a2v_p99_ms", "cpu_us_per_message", "wakeups_per_message")
+MEDIANS = (
+    "v2a_p50_ms",
+    "v2a_p99_ms",
+    "a2v_p50_ms",
+    "a2v_p99_ms",
+    "cpu_us_per_message",
+    "wakeups_per_message",
+    "client_cpu_us_per_message",
+    "machine_busy_cpus",
+    "machine_steal_percent",
+)
 
 
 def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1823,6 +1862,9 @@ COLUMNS = [
     ("CPU range", lambda f, i: "–".join(f"{v:g}" for v in f["rates"][i].get("cpu_us_per_message_range") or [])),
     ("wakeups/msg", lambda f, i: f["rates"][i].get("wakeups_per_message")),
     ("GC pauses", lambda f, i: _pauses(f["rates"][i].get("collector_pauses_ms"))),
+    ("client µs/msg", lambda f, i: f["rates"][i].get("client_cpu_us_per_message")),
+    ("busy CPUs", lambda f, i: f["rates"][i].get("machine_busy_cpus")),
+    ("steal %", lambda f, i: f["rates"][i].get("machine_steal_percent")),
     ("lost/dup", lambda f, i: f"{f['rates'][i]['lost']}/{f['rates'][i]['duplicated']}"),
     ("refused", lambda f, i: f["rates"][i].get("refused", 0)),
     ("reconn/resend", lambda f, i: f"{f['rates'][i].get('reconnects', 0)}/{f['rates'][i].get('resends', 0)}"),
