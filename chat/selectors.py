@@ -37,14 +37,43 @@ def threads_of_customer(*, channel: Channel, customer: Customer, include_archive
     return threads.order_by("-last_message_at", "-created_at")
 
 
+def with_attachments(messages: list[Message]) -> list[Message]:
+    """``prefetch_related("attachments")`` without its reference cycles: one query reads the
+    attachments of all ``messages`` (none if empty), and each message's ``attachments.all()``
+    answers from it, in the same order.
+
+    Django's prefetch points every attachment, and the queryset it caches on each message,
+    back at the message: a page of messages, decrypted content included, then outlives its
+    use as garbage only the cyclic collector frees, in collections that pause the whole
+    process (docs/performance.md, "Collector pauses"). Nothing points back here, so a page is
+    freed once rendered; an attachment's ``message`` is not filled in (reading it queries).
+    """
+    found: dict[int, list[Attachment]] = {message.pk: [] for message in messages}
+    if found:
+        for attachment in Attachment.objects.filter(message_id__in=list(found)):
+            found[attachment.message_id].append(attachment)  # type: ignore[index]
+    for message in messages:
+        cached = Attachment.objects.filter(message_id=message.pk)  # message.attachments.all(), by id
+        cached._result_cache = found[message.pk]  # as Django's prefetch fills it
+        cached._prefetch_done = True  # type: ignore[attr-defined]
+        message._prefetched_objects_cache = {_ATTACHMENTS: cached}  # type: ignore[attr-defined]
+    return messages
+
+
+_ATTACHMENTS = Message._meta.get_field("attachments").cache_name  # type: ignore[union-attr]
+
+
+def _first_with_attachments(messages: QuerySet[Message]) -> Message | None:
+    first = messages.first()
+    return None if first is None else with_attachments([first])[0]
+
+
 def messages_after(*, thread: Thread, after_sequence: int = 0, limit: int = 100, for_customer: bool) -> list[Message]:
     """Messages with a sequence above ``after_sequence``, oldest first: the resync read."""
     messages = Message.objects.filter(thread=thread, sequence__gt=after_sequence)
     if for_customer:
         messages = messages.filter(is_internal=False)
-    return list(
-        messages.select_related("author_agent__user").prefetch_related("attachments").order_by("sequence")[:limit]
-    )
+    return with_attachments(list(messages.select_related("author_agent__user").order_by("sequence")[:limit]))
 
 
 def messages_before(
@@ -56,10 +85,8 @@ def messages_before(
         messages = messages.filter(sequence__lt=before_sequence)
     if for_customer:
         messages = messages.filter(is_internal=False)
-    page = list(
-        messages.select_related("author_agent__user").prefetch_related("attachments").order_by("-sequence")[:limit]
-    )
-    return page[::-1]
+    page = list(messages.select_related("author_agent__user").order_by("-sequence")[:limit])
+    return with_attachments(page[::-1])
 
 
 def contact_current(*, thread: Thread) -> Contact | None:
@@ -117,11 +144,10 @@ def thread_latest_for_customer(*, channel: Channel, customer: Customer) -> Threa
 
 def message_for_customer(*, tenant_id: int, message_id: int) -> Message | None:
     """A message the customer may see (never an internal note), with what rendering it needs."""
-    return (
-        Message.objects.filter(tenant_id=tenant_id, pk=message_id, is_internal=False)
-        .select_related("thread__customer", "contact__assigned_agent__user", "author_agent__user")
-        .prefetch_related("attachments")
-        .first()
+    return _first_with_attachments(
+        Message.objects.filter(tenant_id=tenant_id, pk=message_id, is_internal=False).select_related(
+            "thread__customer", "contact__assigned_agent__user", "author_agent__user"
+        )
     )
 
 
@@ -149,10 +175,8 @@ def agent_get(*, tenant_id: int, agent_id: int) -> Membership | None:
 
 def message_last_of_side(*, thread: Thread, direction: str, up_to_sequence: int) -> Message | None:
     """The latest visible message of one direction at or below a sequence (receipts point at it)."""
-    return (
+    return _first_with_attachments(
         Message.objects.filter(thread=thread, direction=direction, is_internal=False, sequence__lte=up_to_sequence)
         .select_related("author_agent__user")
-        .prefetch_related("attachments")
         .order_by("-sequence")
-        .first()
     )

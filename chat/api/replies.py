@@ -16,7 +16,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from chat import inbox, services
+from chat import inbox, selectors, services
 from chat.api.serializers import AttachmentSerializer, MessageSerializer
 from chat.console.rendering import message_data_from_snapshot
 from chat.models import Attachment, Message, Thread
@@ -73,9 +73,7 @@ def attachments_unclaimed(*, agent: Membership, thread: Thread, ids: Sequence[An
 
 def message_data(message: Message) -> dict[str, Any]:
     """The REST representation of a stored message (author and attachments read with it)."""
-    stored = (
-        Message.objects.filter(pk=message.pk).select_related("author_agent__user").prefetch_related("attachments").get()
-    )
+    stored = selectors.with_attachments([Message.objects.select_related("author_agent__user").get(pk=message.pk)])[0]
     return _written_data(stored, list(stored.attachments.all()))
 
 
