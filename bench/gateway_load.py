@@ -44,7 +44,7 @@ from that time, so a server that falls behind cannot hide it):
 - the server's idle CPU with every conversation's sockets open (what a rate's CPU
   per message includes besides the messages);
 - the server's pauses for its cyclic garbage collector of 5 ms or more in each
-  phase (``GC pauses``: count × longest, from the ``parley.gc`` log lines);
+  phase (``GC pauses``: count x longest, from the ``parley.gc`` log lines);
 - what else shares the machine at each rate: the clients' own CPU per message
   (this process), how many of the machine's CPUs were busy (server, clients,
   PostgreSQL and Redis together), and the share its host stole from this

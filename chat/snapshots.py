@@ -309,8 +309,13 @@ def message_from_snapshot(snapshot: Mapping[str, Any] | None) -> Message | None:
 class RenderedCache:
     """What was rendered of a message, kept per process so that N sockets cost one rendering.
 
-    Bounded (oldest out) and short-lived (an entry expires after ``seconds``:
-    renderings hold signed URLs). Safe from worker threads and the event loop.
+    The sockets of a process that an event reaches render it within moments of
+    each other, so an entry is kept only ``seconds`` (and at most ``size`` of
+    them): one kept longer would outlive the young collections of Python's cyclic
+    collector and be walked again by its older, longer passes, which pause the
+    whole process (docs/performance.md, "Collector pauses"). Expired entries
+    leave at the next ``put``, oldest first. Safe from worker threads and the
+    event loop.
     """
 
     def __init__(self, *, size: int, seconds: float) -> None:
@@ -326,10 +331,16 @@ class RenderedCache:
         return hit[1]
 
     def put(self, key: Any, value: Any) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._entries[key] = (time.monotonic(), value)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._entries.pop(key, None)  # a new rendering goes to the back, with its own time
+            self._entries[key] = (now, value)
+            entries = self._entries
+            while entries and (len(entries) > self.size or now - next(iter(entries.values()))[0] >= self.seconds):
+                entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:

@@ -100,7 +100,7 @@ async def _message_data(event: dict[str, Any], tenant_id: int) -> dict[str, Any]
 
 
 # One rendering per message and process, whatever the number of console sockets.
-RENDERED = RenderedCache(size=1024, seconds=5.0)
+RENDERED = RenderedCache(size=1024, seconds=0.5)
 
 
 @in_worker

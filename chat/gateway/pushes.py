@@ -26,7 +26,7 @@ from chat.snapshots import RenderedCache, usable_snapshot
 
 Frames = list[dict[str, Any]]
 # A message's frame is the same for every socket of its customer: built once per process.
-FRAMES = RenderedCache(size=2048, seconds=5.0)
+FRAMES = RenderedCache(size=2048, seconds=0.5)
 
 
 def _cached(key: tuple[Any, ...], build: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from chat.console.consumer import _message_data
 from chat.gateway.pushes import _message_frame, message_created
 from chat.gateway.state import ConnectionState
 from chat.models import Message, Thread
-from chat.snapshots import message_from_snapshot
+from chat.snapshots import RenderedCache, message_from_snapshot
 
 
 def _strip_urls(value):
@@ -135,3 +135,40 @@ def test_the_console_push_of_another_tenants_snapshot_falls_back_to_a_scoped_rea
     monkeypatch.setattr("chat.console.consumer._message", scoped_read)
     assert async_to_sync(_message_data)(wire, globex.tenant.pk) is None
     assert reads == [(event.message_id, globex.tenant.pk)]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rendered_cache_keeps_an_entry_only_moments_and_drops_expired_ones_at_the_next_put(monkeypatch):  # type: ignore[no-untyped-def]
+    clock = _Clock()
+    monkeypatch.setattr("chat.snapshots.time.monotonic", clock)
+    cache = RenderedCache(size=3, seconds=0.5)
+    cache.put("a", {"n": 1})
+    clock.now += 0.3
+    cache.put("b", {"n": 2})
+    assert (cache.get("a"), cache.get("b"), len(cache)) == ({"n": 1}, {"n": 2}, 2)
+    clock.now += 0.2  # "a" is 0.5 s old: expired, though still held until the next put
+    assert (cache.get("a"), cache.get("b")) == (None, {"n": 2})
+    cache.put("c", {"n": 3})
+    assert len(cache) == 2  # "a" left
+    clock.now += 0.5  # "b" and "c" expire too
+    cache.put("d", {"n": 4})
+    assert (len(cache), cache.get("d")) == (1, {"n": 4})
+
+
+def test_rendered_cache_holds_at_most_size_entries_and_a_new_rendering_starts_afresh(monkeypatch):  # type: ignore[no-untyped-def]
+    clock = _Clock()
+    monkeypatch.setattr("chat.snapshots.time.monotonic", clock)
+    cache = RenderedCache(size=2, seconds=5)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    cache.put("a", 3)  # to the back: "b" is now the oldest
+    cache.put("c", 4)
+    assert [cache.get(key) for key in ("a", "b", "c")] == [3, None, 4]
+    assert len(cache) == 2
