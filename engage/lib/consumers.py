@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,6 +15,8 @@ from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
+
+logger = logging.getLogger(__name__)
 
 # One pool per process, sized like the database connection pool so no worker waits for a connection.
 WORKERS = ThreadPoolExecutor(
@@ -95,11 +98,13 @@ class PumpedConsumerMixin:
                     await self.dispatch(message)  # type: ignore[attr-defined]
 
         tasks = [asyncio.ensure_future(pump(source)) for source in sources]
+        raised: BaseException | None = None
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 error = task.exception()
                 if error is not None and not isinstance(error, StopConsumer):
+                    raised = error
                     raise error
         finally:
             for task in tasks:
@@ -110,5 +115,6 @@ class PumpedConsumerMixin:
             # full passes free, which pause the whole process (docs/performance.md).
             await asyncio.wait(tasks)
             for task in tasks:
-                if not task.cancelled():
-                    task.exception()  # retrieved, so asyncio does not log it as forgotten
+                late = None if task.cancelled() else task.exception()
+                if late is not None and late is not raised and not isinstance(late, StopConsumer):
+                    logger.error("A handler failed while its socket closed", exc_info=late)

@@ -147,3 +147,33 @@ async def test_a_closed_connection_is_freed_without_the_cycle_collector(layer):
     await communicator.wait(timeout=1)
     del consumer, communicator
     assert cyclic_garbage() == []
+
+
+class FailsWhenCancelled(Pumped):
+    async def chat_event(self, message):
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise RuntimeError("cleanup failed") from None
+
+
+async def test_a_handler_failing_as_its_socket_closes_is_logged(layer, caplog):
+    from channels.layers import get_channel_layer
+    from channels.testing import WebsocketCommunicator
+
+    consumer = FailsWhenCancelled()
+
+    async def application(scope, receive, send):
+        await consumer(scope, receive, send)
+
+    communicator = WebsocketCommunicator(application, "/ws")
+    assert (await communicator.connect())[0]
+    await get_channel_layer().send(consumer.channel_name, {"type": "chat.event", "n": "slow"})
+    await asyncio.sleep(0.05)  # the handler is running
+    with caplog.at_level("ERROR", logger="engage.lib.consumers"):
+        communicator.future.cancel()  # the server stops the connection
+        with pytest.raises(asyncio.CancelledError):
+            await communicator.future
+    assert [(record.getMessage(), str(record.exc_info[1])) for record in caplog.records] == [
+        ("A handler failed while its socket closed", "cleanup failed")
+    ]
