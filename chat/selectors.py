@@ -63,7 +63,8 @@ def with_attachments(messages: list[Message]) -> list[Message]:
 _ATTACHMENTS = Message._meta.get_field("attachments").cache_name  # type: ignore[union-attr]
 
 
-def _first_with_attachments(messages: QuerySet[Message]) -> Message | None:
+def first_with_attachments(messages: QuerySet[Message]) -> Message | None:
+    """``messages.first()``, read with its attachments as ``with_attachments`` reads them."""
     first = messages.first()
     return None if first is None else with_attachments([first])[0]
 
@@ -144,7 +145,7 @@ def thread_latest_for_customer(*, channel: Channel, customer: Customer) -> Threa
 
 def message_for_customer(*, tenant_id: int, message_id: int) -> Message | None:
     """A message the customer may see (never an internal note), with what rendering it needs."""
-    return _first_with_attachments(
+    return first_with_attachments(
         Message.objects.filter(tenant_id=tenant_id, pk=message_id, is_internal=False).select_related(
             "thread__customer", "contact__assigned_agent__user", "author_agent__user"
         )
@@ -175,7 +176,7 @@ def agent_get(*, tenant_id: int, agent_id: int) -> Membership | None:
 
 def message_last_of_side(*, thread: Thread, direction: str, up_to_sequence: int) -> Message | None:
     """The latest visible message of one direction at or below a sequence (receipts point at it)."""
-    return _first_with_attachments(
+    return first_with_attachments(
         Message.objects.filter(thread=thread, direction=direction, is_internal=False, sequence__lte=up_to_sequence)
         .select_related("author_agent__user")
         .order_by("-sequence")

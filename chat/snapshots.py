@@ -331,11 +331,10 @@ class RenderedCache:
         return hit[1]
 
     def put(self, key: Any, value: Any) -> None:
-        now = time.monotonic()
+        now, entries = time.monotonic(), self._entries
         with self._lock:
-            self._entries.pop(key, None)  # a new rendering goes to the back, with its own time
-            self._entries[key] = (now, value)
-            entries = self._entries
+            entries.pop(key, None)  # a new rendering goes to the back, with its own time
+            entries[key] = (now, value)
             while entries and (len(entries) > self.size or now - next(iter(entries.values()))[0] >= self.seconds):
                 entries.popitem(last=False)
 

@@ -678,6 +678,10 @@ class _Subscriber:
         self.pending.clear()
 
 
+# Publishes waiting for Redis: each a list of (Redis channel, data) pairs and the future of its verdict.
+_Batch = list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]]
+
+
 class _Publisher:
     """Publishes of one event loop, in order, over one connection, batched.
 
@@ -700,7 +704,7 @@ class _Publisher:
 
         self.client = Redis.from_url(address, protocol=2)
         self.connection: Any = None
-        self.pending: list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]] = []
+        self.pending: _Batch = []
         self.task: asyncio.Task[None] | None = None
 
     async def publish(self, items: list[tuple[bytes, bytes]]) -> None:
@@ -726,7 +730,7 @@ class _Publisher:
                 self.task = loop.create_task(self._pump())
         return future
 
-    async def _pump(self, written: list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]] | None = None) -> None:
+    async def _pump(self, written: _Batch | None = None) -> None:
         """Reads the replies of ``written`` (already written by ``submit``), then writes and reads
         each batch of the publishes that gathered meanwhile."""
         try:
@@ -738,7 +742,7 @@ class _Publisher:
         finally:
             self.task = None
 
-    async def _run(self, batch: list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]], sent: bool) -> None:
+    async def _run(self, batch: _Batch, sent: bool) -> None:
         try:
             await self._execute(batch, sent=sent)
         except BaseException as error:  # each publisher still waiting gets it
@@ -782,12 +786,10 @@ class _Publisher:
         return connection._reader, connection._writer
 
     @staticmethod
-    def _commands(batch: list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]]) -> bytes:
+    def _commands(batch: _Batch) -> bytes:
         return b"".join(_resp(b"PUBLISH", channel, data) for items, _ in batch for channel, data in items)
 
-    async def _execute(
-        self, batch: list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]], sent: bool = False
-    ) -> None:
+    async def _execute(self, batch: _Batch, sent: bool = False) -> None:
         """Writes the batch's commands (unless ``sent``: already written) and reads their replies."""
         from redis.exceptions import ResponseError
 

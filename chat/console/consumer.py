@@ -80,8 +80,10 @@ def _readable(agent: Membership) -> set[int]:
 
 @in_worker
 def _message(message_id: int, tenant_id: int) -> dict[str, Any] | None:
-    message = Message.objects.filter(pk=message_id, tenant_id=tenant_id).select_related("author_agent__user").first()
-    return MessageSerializer(selectors.with_attachments([message])[0]).data if message is not None else None
+    message = selectors.first_with_attachments(
+        Message.objects.filter(pk=message_id, tenant_id=tenant_id).select_related("author_agent__user")
+    )
+    return MessageSerializer(message).data if message is not None else None
 
 
 async def _message_data(event: dict[str, Any], tenant_id: int) -> dict[str, Any] | None:
