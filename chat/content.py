@@ -6,11 +6,11 @@ shape predictable for every renderer (widget, console, BYOC middleware).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
 from chat.errors import InvalidContent
+from engage.lib import jsontext
 
 MAX_TEXT = 16_000
 MAX_CONTENT_BYTES = 64 * 1024
@@ -62,7 +62,7 @@ def content_validate(content_type: str, content: Any, *, has_attachments: bool =
         raise InvalidContent(f"Unknown content type {content_type!r}.")
     if not isinstance(content, dict):
         raise InvalidContent("Content must be an object.")
-    if len(json.dumps(content, ensure_ascii=False).encode()) > MAX_CONTENT_BYTES:
+    if len(jsontext.dumps_utf8(content)) > MAX_CONTENT_BYTES:  # compact JSON, UTF-8
         raise InvalidContent(f"Content is larger than {MAX_CONTENT_BYTES} bytes.")
     payload = content.get("payload") or {}
     if not isinstance(payload, dict):

@@ -14,16 +14,15 @@ here too.
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from django.utils import timezone
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
 from chat.snapshots import membership_display_name
+from engage.lib import jsontext
 from engage.lib.storage import signed_url
 
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal", "Etc/Universal"})
@@ -86,16 +85,7 @@ def message_data_from_snapshot(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-# Datetimes and dataclasses go through ``default``, as with json.dumps(default=str):
-# orjson's own formats for them differ.
-_CONSOLE_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
 def console_dumps(frame: Mapping[str, Any]) -> str:
-    """``json.dumps(frame, default=str, separators=(",", ":"))`` by orjson: the same JSON
-    values (non-ASCII characters are written as they are, not as ``\\u`` escapes). What orjson
-    refuses (non-str keys, integers beyond 64 bits, lone surrogates) goes to json.dumps."""
-    try:
-        return orjson.dumps(frame, default=str, option=_CONSOLE_OPTIONS).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(frame, default=str, separators=(",", ":"))
+    """``json.dumps(frame, default=str, separators=(",", ":"))``'s JSON values, by orjson
+    (``engage.lib.jsontext``; non-ASCII characters are written as they are, not as ``\\u`` escapes)."""
+    return jsontext.dumps(frame, default=str)

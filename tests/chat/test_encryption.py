@@ -1,6 +1,12 @@
+import base64
 import io
+import json
 
+import pytest
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core.management import call_command
 from django.db import connection
 
@@ -15,30 +21,85 @@ def _stored_token() -> str:
         return cursor.fetchone()[0]
 
 
-def test_rotation_re_encrypts_with_the_new_key_and_old_key_can_go(acme, settings):
+def _store_raw(token: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE chat_message SET content = %s", [token])
+
+
+def _open_independently(token: str, key: str) -> bytes:
+    """The documented format, opened without Parley's code: v2:<id>:<b64url(nonce ‖ ciphertext ‖ tag)>."""
+    prefix, key_id, sealed = token.split(":")
+    assert prefix == "v2"
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"parley: content encryption, AES-256-GCM"
+    ).derive(base64.urlsafe_b64decode(key))
+    assert len(key_id) == 8
+    raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+    return AESGCM(derived).decrypt(raw[:12], raw[12:], None)
+
+
+def test_contents_are_stored_with_aes_gcm_under_the_first_key(acme, settings):
+    key = Fernet.generate_key().decode()
+    settings.ENCRYPTION_KEYS = [key, Fernet.generate_key().decode()]
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="g")
+    services.message_create(thread=thread, author_type="customer", content={"text": "secret é"}, client_id="1")
+
+    token = _stored_token()
+    assert "secret" not in token
+    assert json.loads(_open_independently(token, key)) == {
+        "text": "secret é",
+        "payload": {},
+        "postback": None,
+        "fallbackText": "secret é",
+    }
+    assert Message.objects.get(client_id="1").text == "secret é"
+
+
+def test_each_value_gets_its_own_nonce(settings):
+    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    first, second = crypto.encrypt("same"), crypto.encrypt("same")
+    assert first != second
+    assert crypto.decrypt(first) == crypto.decrypt(second) == "same"
+
+
+def test_contents_written_as_fernet_tokens_still_read_and_rotate_to_the_new_format(acme, settings):
     old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.ENCRYPTION_KEYS = [old_key]
     thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="r")
     services.message_create(thread=thread, author_type="customer", content={"text": "secret"}, client_id="1")
-    assert Fernet(old_key.encode()).decrypt(_stored_token().encode())
+    legacy = Fernet(old_key.encode()).encrypt(b'{"text":"secret","payload":{},"postback":null,"fallbackText":null}')
+    _store_raw(legacy.decode())
+    assert Message.objects.get(client_id="1").text == "secret"
 
     settings.ENCRYPTION_KEYS = [new_key, old_key]
     output = io.StringIO()
     call_command("rotate_encryption", stdout=output)
     assert output.getvalue() == "Re-encrypted 1 messages.\n"
-    assert Fernet(new_key.encode()).decrypt(_stored_token().encode())
+    assert json.loads(_open_independently(_stored_token(), new_key))["text"] == "secret"
 
     settings.ENCRYPTION_KEYS = [new_key]
     assert Message.objects.get(client_id="1").text == "secret"
 
 
-def test_a_token_from_an_unknown_key_is_refused(settings):
+@pytest.mark.parametrize("legacy", [False, True], ids=["aes-gcm", "fernet"])
+def test_a_token_from_an_unknown_key_is_refused(settings, legacy):
+    key = Fernet.generate_key().decode()
+    settings.ENCRYPTION_KEYS = [key]
+    token = Fernet(key.encode()).encrypt(b"x").decode() if legacy else crypto.encrypt("x")
+    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(ValueError, match="no configured key fits"):
+        crypto.decrypt(token)
+
+
+def test_a_damaged_token_is_refused(settings):
     settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     token = crypto.encrypt("x")
-    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    try:
-        crypto.decrypt(token)
-    except ValueError as error:
-        assert "no configured key fits" in str(error)
-    else:
-        raise AssertionError("decrypt accepted a foreign token")
+    flipped = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    with pytest.raises(ValueError, match="damaged or not from this key"):
+        crypto.decrypt(flipped)
+
+
+def test_a_key_that_is_not_32_bytes_is_refused_with_a_clear_error(settings):
+    settings.ENCRYPTION_KEYS = [base64.urlsafe_b64encode(b"short").decode()]
+    with pytest.raises(ValueError, match="32 bytes"):
+        crypto.encrypt("x")

@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 from django.utils import timezone
 
+from engage.lib import jsontext
+
 # Inbound frames above this are refused unparsed; outbound frames above it go the URL way (EventInS3).
 MAX_INBOUND_FRAME_BYTES = 128 * 1024
 MAX_OUTBOUND_FRAME_BYTES = 128 * 1024
@@ -201,27 +203,10 @@ def cxone_event_in_s3(url: str, origin_event_type: str) -> dict[str, Any]:
     )
 
 
-# Datetimes and dataclasses are not JSON: refused, as json.dumps refuses them (orjson would write them).
-_DUMPS_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
-def _not_json(value: Any) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
 def cxone_dumps(frame: dict[str, Any] | str) -> str:
-    """The frame as compact JSON text, non-ASCII characters as they are.
-
-    ``json.dumps(frame, separators=(",", ":"), ensure_ascii=False)``, done by orjson: the same
-    text but for floats written in another (equal) form (``0.00001`` for ``1e-05``) and NaN or
-    infinities, which become ``null`` (json wrote ``NaN``, which no client parses). What orjson
-    refuses (keys other than strings, integers beyond 64 bits, lone surrogates, values that are
-    not JSON) goes to json.dumps, which writes or refuses it as before.
-    """
-    try:
-        return orjson.dumps(frame, default=_not_json, option=_DUMPS_OPTIONS).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    """The frame as compact JSON text, non-ASCII characters as they are
+    (``json.dumps(frame, separators=(",", ":"), ensure_ascii=False)``, by orjson: ``engage.lib.jsontext``)."""
+    return jsontext.dumps(frame)
 
 
 def cxone_frame_type(frame: dict[str, Any]) -> str:
