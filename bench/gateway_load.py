@@ -91,6 +91,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -103,6 +104,11 @@ CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = 4
 BRAND_ID = 1001
 CHANNEL_ID = "chat_msg"
+
+
+def _dumps(value: Any) -> str:
+    """Compact JSON text, by orjson: the clients' own CPU per message is part of the machine's load."""
+    return orjson.dumps(value).decode()
 
 
 # --- Configuration ---------------------------------------------------------------
@@ -312,7 +318,7 @@ class Phase:
 
 def sdk_frame(event_type: str, data: dict[str, Any], *, action: str = "chatWindowEvent") -> str:
     """A client frame as the CXone SDK 2.2.0 builds it (section 5.1 of the protocol reference)."""
-    return json.dumps(
+    return _dumps(
         {
             "action": action,
             "eventId": str(uuid.uuid4()),
@@ -326,8 +332,7 @@ def sdk_frame(event_type: str, data: dict[str, Any], *, action: str = "chatWindo
                 "visitor": {},
                 "visit": {},
             },
-        },
-        separators=(",", ":"),
+        }
     )
 
 
@@ -559,7 +564,7 @@ async def _read_bare(socket: ClientConnection) -> None:
         async for frame in socket:
             if frame == '"pong"':
                 continue
-            parsed = json.loads(frame)
+            parsed = orjson.loads(frame)
             text = parsed["payload"]["data"]["messageContent"]["payload"]["text"]
             Phase.current.received(text)
 
@@ -655,7 +660,7 @@ class ParleyClients:
         console = await connect(
             url, additional_headers={"Cookie": f"sessionid={self.session}"}, ping_interval=None, max_size=2**24
         )
-        welcome = json.loads(await asyncio.wait_for(console.recv(), 60))
+        welcome = orjson.loads(await asyncio.wait_for(console.recv(), 60))
         if welcome.get("type") != "welcome":
             raise RuntimeError(f"console socket refused: {welcome}")
         self.consoles.append(console)
@@ -687,11 +692,11 @@ class ParleyClients:
                 threads = {str(thread): self._contiguous(sequences) for thread, sequences in held.items()}
                 items = list(threads.items())
                 for offset in range(0, len(items), 50):
-                    await console.send(json.dumps({"type": "resync", "threads": dict(items[offset : offset + 50])}))
+                    await console.send(_dumps({"type": "resync", "threads": dict(items[offset : offset + 50])}))
             with contextlib.suppress(ConnectionClosed):
                 async for frame in console:
                     try:
-                        await self._console_frame(console, json.loads(frame), number)
+                        await self._console_frame(console, orjson.loads(frame), number)
                     except Exception as error:  # a reader that dies would stall the server's sends
                         self.errors[f"console frame {type(error).__name__}: {error}"[:120]] += 1
             if self.live.get(number) is console:
@@ -727,7 +732,7 @@ class ParleyClients:
 
     async def _send_quietly(self, console: ClientConnection, after: int, thread_id: int) -> None:
         with contextlib.suppress(ConnectionClosed):
-            await console.send(json.dumps({"type": "resync", "threads": {str(thread_id): after}}))
+            await console.send(_dumps({"type": "resync", "threads": {str(thread_id): after}}))
 
     def _agent_message(self, thread_id: int, message: dict[str, Any], number: int) -> None:
         sequences = self.held[number].setdefault(thread_id, set())
@@ -756,7 +761,7 @@ class ParleyClients:
             self.answers[message_id] = (console, future)
             frame = {"type": "send", "thread_id": self.threads[index], "client_id": message_id, "text": message_id}
             try:
-                await console.send(json.dumps({**frame, "ref": message_id}))
+                await console.send(_dumps({**frame, "ref": message_id}))
                 answer = await asyncio.wait_for(future, 60)
             except (ConnectionClosed, TimeoutError):
                 self.answers.pop(message_id, None)
@@ -878,7 +883,7 @@ class ParleyConversation(Conversation):
                 if raw == '"pong"':
                     continue
                 try:
-                    self._frame(json.loads(raw))
+                    self._frame(orjson.loads(raw))
                 except Exception as error:  # a reader that dies would leave the socket unread
                     self.clients.errors[f"visitor frame {type(error).__name__}: {error}"[:120]] += 1
 
@@ -922,13 +927,13 @@ class ParleyConversation(Conversation):
 
     async def _transmit(self, socket: ClientConnection, message_id: str) -> None:
         frame = send_message_frame(self.thread, message_id)
-        self.in_flight[json.loads(frame)["eventId"]] = message_id
+        self.in_flight[orjson.loads(frame)["eventId"]] = message_id
         await socket.send(frame)
 
     async def _request(self, socket: ClientConnection, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
         frame = sdk_frame(event_type, data)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.requests[json.loads(frame)["eventId"]] = future
+        self.requests[orjson.loads(frame)["eventId"]] = future
         await socket.send(frame)
         return await asyncio.wait_for(future, 300)
 
@@ -1207,7 +1212,7 @@ async def frame_limit(url: str) -> str:
     """What the server does with a 1 MiB text frame: it must refuse it."""
     try:
         async with connect(url, ping_interval=None, max_size=2**21) as socket:
-            await socket.send(json.dumps({"action": "heartbeat", "padding": "x" * 2**20}))
+            await socket.send(_dumps({"action": "heartbeat", "padding": "x" * 2**20}))
             try:
                 answer = await asyncio.wait_for(socket.recv(), 10)
             except ConnectionClosed as closed:
@@ -1339,7 +1344,7 @@ class LargeVisitor:
             async for raw in self.socket:
                 if raw == '"pong"':
                     continue
-                frame = json.loads(raw)
+                frame = orjson.loads(raw)
                 if frame.get("eventType") == "EventInS3":
                     key = self.outstanding.popleft() if self.outstanding else None
                     self.urls.append(frame["data"]["s3Object"]["url"])
@@ -1367,7 +1372,7 @@ class LargeVisitor:
             return
         body = response.content
         try:
-            frame = json.loads(body)
+            frame = orjson.loads(body)
             postback, event_id = frame.get("postback") or {}, frame.get("eventId")
         except (ValueError, AttributeError):
             self.recorder.failed(key, "fetched a body that is not a frame")
@@ -1382,14 +1387,14 @@ class LargeVisitor:
         assert self.socket is not None
         frame = sdk_frame(event_type, data)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.waiting[json.loads(frame)["eventId"]] = future
+        self.waiting[orjson.loads(frame)["eventId"]] = future
         await self.socket.send(frame)
         return await asyncio.wait_for(future, timeout)
 
     async def seed(self) -> None:
         """The thread (a first message), then the cards, posted by the agent over the REST API."""
         opening = send_message_frame(self.thread, f"large-{self.clients.server.name}-{self.number}")
-        answer = await self.request("SendMessage", json.loads(opening)["payload"]["data"])
+        answer = await self.request("SendMessage", orjson.loads(opening)["payload"]["data"])
         if "error" in answer:
             raise RuntimeError(f"large thread refused: {answer['error']}")
         answer = await self.request("RecoverThread", {"thread": {"idOnExternalPlatform": self.thread}})
@@ -1415,10 +1420,10 @@ class LargeVisitor:
     async def recover(self, event_id: str) -> None:
         """The large request: RecoverThread of the card thread, answered through a URL."""
         assert self.socket is not None
-        frame = json.loads(sdk_frame("RecoverThread", {"thread": {"idOnExternalPlatform": self.thread}}))
+        frame = orjson.loads(sdk_frame("RecoverThread", {"thread": {"idOnExternalPlatform": self.thread}}))
         frame["eventId"] = event_id
         self.outstanding.append(event_id)
-        await self.socket.send(json.dumps(frame))
+        await self.socket.send(_dumps(frame))
 
     async def close(self) -> None:
         for task in list(self.tasks):
@@ -1466,7 +1471,7 @@ class LargeBareConversation(BareConversation):
             async for frame in self.visitor:
                 if frame == '"pong"':
                     continue
-                text = json.loads(frame)["payload"]["data"]["messageContent"]["payload"]["text"]
+                text = orjson.loads(frame)["payload"]["data"]["messageContent"]["payload"]["text"]
                 if len(frame) > 2**17:
                     self.large.delivered(text, len(frame))
                 else:
@@ -1474,9 +1479,9 @@ class LargeBareConversation(BareConversation):
 
     async def send_large(self, message_id: str, padding: str) -> None:
         assert self.agent is not None
-        frame = json.loads(send_message_frame(self.thread, message_id))
+        frame = orjson.loads(send_message_frame(self.thread, message_id))
         frame["payload"]["data"]["messageContent"]["payload"]["padding"] = padding
-        await self.agent.send(json.dumps(frame))
+        await self.agent.send(_dumps(frame))
 
 
 async def _large_loop(rate: float, duration: float, recorder: LargeRecorder, send: Any, tag: str) -> None:
@@ -2091,4 +2096,10 @@ if __name__ == "__main__":
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--profile", help="record py-spy profiles of the servers into this folder")
-    asyncio.run(main(parser.parse_args()))
+    # The clients run on uvloop as the servers do (without libuv's io_uring, as engage.lib.loops
+    # runs it): their CPU per message is the machine's too.
+    os.environ.setdefault("UV_USE_IO_URING", "0")
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main(parser.parse_args()))

@@ -1,4 +1,4 @@
-"""PostgreSQL from the event loop: a few psycopg async connections per loop, for the hottest writes.
+"""PostgreSQL from the event loop: a few pipelined psycopg connections per loop, for the hottest writes.
 
 Django runs queries only in threads, so a socket's write costs two thread
 switches, Django's connection handling and a checkout from its pool around one
@@ -12,19 +12,20 @@ turns the latter off, for a pooler that cannot keep them). So does an agent's
 reply (``chat.services.areply_create``). The statements, their values and the
 values read back are those of ``chat._sql`` (ADR 0006).
 
-Each connection is in autocommit: a statement commits on its own. A connection
-whose state is doubtful after an error (broken, or not idle) is closed, never
-given to the next caller. PostgreSQL only: ``available()`` says no elsewhere.
+A connection runs in libpq's pipeline mode (``PipelinedConnection``), each
+statement followed by a Sync: a statement commits on its own and an error ends
+only that statement, as in autocommit; a connection that fails or falls out of
+step fails every statement in flight with ``psycopg.OperationalError`` and is
+dropped. PostgreSQL only: ``available()`` says no elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from django.conf import settings
@@ -32,8 +33,14 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 try:
     import psycopg
-    from psycopg.pq import TransactionStatus
+    import psycopg.errors
+    from psycopg.adapt import PyFormat, Transformer
+    from psycopg.pq import ExecStatus, Format
     from psycopg.types.datetime import TimestamptzLoader
+
+    TEXT = Format.TEXT
+    TUPLES_OK, COMMAND_OK, FATAL_ERROR = ExecStatus.TUPLES_OK, ExecStatus.COMMAND_OK, ExecStatus.FATAL_ERROR
+    PIPELINE_SYNC, PIPELINE_ABORTED = ExecStatus.PIPELINE_SYNC, ExecStatus.PIPELINE_ABORTED
 except ImportError:  # pragma: no cover - the embedded profile may run without psycopg
     psycopg = None  # type: ignore[assignment]
 
@@ -55,11 +62,7 @@ def wrapper(alias: str = DEFAULT_DB_ALIAS) -> Any:
 def _connect_params(alias: str) -> dict[str, Any]:
     wrapper = connections[alias]
     params = wrapper.get_connection_params()  # Django's: dbname, user, host, adapters template, …
-    # Server-side binding and prepared statements: the few statements sent from the loop are
-    # parsed and planned once per connection, and psycopg does not quote every value into the
-    # SQL text (client-side binding, Django's default, was a fifth of the write's CPU).
-    params["cursor_factory"] = psycopg.AsyncCursor
-    params["prepare_threshold"] = 0 if getattr(settings, "PARLEY_LOOP_DATABASE_PREPARE", True) else None
+    params["cursor_factory"] = psycopg.AsyncCursor  # Django's is a client-side binding one
     params["autocommit"] = True
     params.setdefault("application_name", "parley-loop")  # told apart in pg_stat_activity
     return params
@@ -79,117 +82,274 @@ def _load_timestamps_in_c(connection: Any, wrapper: Any) -> None:
         connection.adapters.register_loader("timestamptz", TimestamptzLoader)  # psycopg swaps in its C class
 
 
-class LoopPool:
-    """Up to ``size`` connections of one event loop; callers beyond that wait their turn, in order."""
+# ``%(name)s`` (named), ``%s`` (positional) and ``%%`` in the SQL text Django's way of writing it.
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 
-    def __init__(self, alias: str, size: int) -> None:
+
+@functools.lru_cache(maxsize=256)
+def _statement(sql: str) -> tuple[bytes, tuple[str | int, ...]]:
+    """``sql`` with PostgreSQL's ``$n`` placeholders, and the key of each parameter (a name, or a
+    position) in order: the same name twice is one parameter, as psycopg binds it."""
+    keys: list[str | int] = []
+    numbers: dict[str, int] = {}
+
+    def placeholder(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text == "%%":
+            return "%"
+        name = match.group(1)
+        if name is None:
+            keys.append(len(keys))
+            return f"${len(keys)}"
+        if name not in numbers:
+            keys.append(name)
+            numbers[name] = len(keys)
+        return f"${numbers[name]}"
+
+    query = _PLACEHOLDER.sub(placeholder, sql)
+    if any(isinstance(key, int) for key in keys) and any(isinstance(key, str) for key in keys):
+        raise ValueError("A statement takes named or positional parameters, not both.")
+    return query.encode(), tuple(keys)
+
+
+class _InFlight:
+    """A statement sent and not yet answered: its caller's future and what its results brought."""
+
+    __slots__ = ("error", "future", "prepared", "row")
+
+    def __init__(self, future: asyncio.Future[Any], prepared: tuple[bytes, tuple[int, ...]] | None) -> None:
+        self.future = future
+        self.prepared = prepared  # the key of a statement prepared with this one: forgotten if it fails
+        self.error: Exception | None = None
+        self.row: Any = None
+
+
+class PipelinedConnection:
+    """One psycopg connection of one event loop, driven at the libpq level in pipeline mode.
+
+    psycopg's ``AsyncCursor.execute`` costs about 60 Python calls a statement
+    (its generators, its lock, a reader added to the loop and removed again per
+    wait). Here a statement is psycopg's C pieces only: its ``Transformer``
+    dumps the parameters and loads the row, libpq sends the prepared statement
+    and a Sync (each statement commits on its own, as in autocommit, and an
+    error ends only its own statement), and one reader, registered once, reads
+    the answers as they come, in order. Statements do not wait for each other's
+    answers: under load one round trip carries several.
+    """
+
+    def __init__(self, connection: Any, loop: asyncio.AbstractEventLoop, *, prepare: bool) -> None:
+        self.connection = connection  # for its adapters and its socket: never used for a query again
+        self.pgconn = connection.pgconn
+        self.loop = loop
+        self.prepare = prepare
+        self.transformer = Transformer.from_context(connection)
+        self.prepared: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
+        self.in_flight: deque[_InFlight] = deque()
+        self.failed: BaseException | None = None
+        self._answered = False  # a result of the head statement's current command came in
+        self._writing = False
+        self._names = 0
+        self.fd = self.pgconn.socket
+        self.pgconn.enter_pipeline_mode()
+        loop.add_reader(self.fd, self._readable)
+
+    def __len__(self) -> int:
+        return len(self.in_flight)
+
+    def submit(self, sql: str, params: Any) -> asyncio.Future[Any]:
+        """Sends the statement; the future gets its first row (a tuple), None, or psycopg's error."""
+        if self.failed is not None:
+            raise psycopg.OperationalError("the connection failed") from self.failed
+        query, keys = _statement(sql)
+        values = [params[key] for key in keys]
+        transformer = self.transformer
+        dumped = transformer.dump_sequence(values, [PyFormat.AUTO] * len(values))
+        types, formats = transformer.types, transformer.formats
+        future = self.loop.create_future()
+        statement = _InFlight(future, None)
+        pgconn = self.pgconn
+        try:
+            if self.prepare:
+                key = (query, tuple(types))
+                name = self.prepared.get(key)
+                if name is None:
+                    self._names += 1
+                    name = self.prepared[key] = b"parley_%d" % self._names
+                    statement.prepared = key
+                    pgconn.send_prepare(name, query, param_types=types)
+                pgconn.send_query_prepared(name, dumped, param_formats=formats, result_format=TEXT)
+            else:
+                pgconn.send_query_params(query, dumped, param_types=types, param_formats=formats, result_format=TEXT)
+            pgconn.pipeline_sync()
+            self.in_flight.append(statement)
+            self._flush()
+        except psycopg.Error as error:
+            self._fail(error)
+            raise
+        return future
+
+    def _flush(self) -> None:
+        if self.pgconn.flush() and not self._writing:  # libpq could not write it all: when writable
+            self._writing = True
+            self.loop.add_writer(self.fd, self._writable)
+
+    def _writable(self) -> None:
+        try:
+            if self.pgconn.flush() == 0:
+                self._writing = False
+                self.loop.remove_writer(self.fd)
+        except psycopg.Error as error:
+            self._fail(error)
+
+    def _readable(self) -> None:
+        pgconn = self.pgconn
+        try:
+            pgconn.consume_input()
+            while not pgconn.is_busy():
+                result = pgconn.get_result()
+                if result is None:  # the end of a command's results, or nothing more for now
+                    if not self._answered:
+                        break
+                    self._answered = False
+                    continue
+                if result.status == PIPELINE_SYNC:  # the end of the head statement
+                    self._settle(self.in_flight.popleft())
+                    continue
+                self._answered = True
+                self._take(self.in_flight[0], result)
+        except (psycopg.Error, IndexError) as error:  # a result nothing was sent for: out of step
+            self._fail(error if isinstance(error, psycopg.Error) else psycopg.OperationalError(str(error)))
+
+    def _take(self, statement: _InFlight, result: Any) -> None:
+        status = result.status
+        if status == TUPLES_OK:
+            if statement.error is None and result.ntuples:
+                self.transformer.set_pgresult(result)
+                statement.row = self.transformer.load_row(0, tuple)
+        elif status == FATAL_ERROR:
+            if statement.error is None:
+                statement.error = psycopg.errors.error_from_result(result, encoding=self.encoding)
+        elif status == PIPELINE_ABORTED:
+            if statement.error is None:
+                statement.error = psycopg.OperationalError("the statement was not run: an earlier one failed")
+        elif status != COMMAND_OK:
+            statement.error = statement.error or psycopg.NotSupportedError(f"unexpected result {status!r}")
+
+    @property
+    def encoding(self) -> str:
+        return self.connection.info.encoding
+
+    def _settle(self, statement: _InFlight) -> None:
+        if statement.error is not None and statement.prepared is not None:
+            self.prepared.pop(statement.prepared, None)
+        if statement.future.done():  # its caller was cancelled: the statement ran all the same
+            return
+        if statement.error is not None:
+            statement.future.set_exception(statement.error)
+        else:
+            statement.future.set_result(statement.row)
+
+    def _fail(self, error: BaseException) -> None:
+        """The connection is lost or out of step: every statement in flight gets the error."""
+        if self.failed is None:
+            self.failed = error
+            self.close()
+        while self.in_flight:
+            future = self.in_flight.popleft().future
+            if not future.done():
+                failure = psycopg.OperationalError(f"the connection failed: {error}")
+                failure.__cause__ = error
+                future.set_exception(failure)
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self.fd)
+            if self._writing:
+                self.loop.remove_writer(self.fd)
+        self.pgconn.finish()  # also of a connection already lost: frees libpq's side
+        if self.failed is None:
+            self.failed = psycopg.OperationalError("the connection is closed")
+
+
+class LoopPipelines:
+    """Up to ``size`` pipelined connections of one event loop.
+
+    A statement goes to the connection with the fewest in flight; another is opened (up to
+    ``size``) while every open one has ``depth`` or more, so that a statement waiting for a row
+    lock delays few others. A failed connection is dropped: the next statement opens a new one.
+    """
+
+    def __init__(self, alias: str, size: int, depth: int = 4) -> None:
         self.alias = alias
-        self.size = size
-        self._idle: list[Any] = []
-        self._count = 0
-        self._waiters: deque[asyncio.Future[Any]] = deque()
+        self.size = max(1, size)
+        self.depth = depth
+        self.connections: list[PipelinedConnection] = []
+        self._opening = 0
+        self._opened: asyncio.Future[None] | None = None
 
-    async def _open(self) -> Any:
+    async def _open(self) -> PipelinedConnection:
         wrapper = connections[self.alias]
         connection = await psycopg.AsyncConnection.connect(**_connect_params(self.alias))
-        if wrapper.timezone_name and connection.info.parameter_status("TimeZone") != wrapper.timezone_name:
-            await connection.execute("SELECT set_config('TimeZone', %s, false)", [wrapper.timezone_name])
-        _load_timestamps_in_c(connection, wrapper)
-        # One cursor per connection, for every statement it runs: a cursor made per statement
-        # copies the connection's adapters and starts its dumpers and loaders afresh (a sixth of
-        # the loop's write, bench/message_create.py --in-loop). A connection serves one caller at
-        # a time, so its cursor does too.
-        connection.parley_cursor = connection.cursor()
-        return connection
-
-    async def _acquire(self) -> Any:
-        while self._idle:
-            connection = self._idle.pop()
-            if not connection.closed and not connection.broken:
-                return connection
-            self._count -= 1
-        if self._count < self.size:
-            self._count += 1
-            try:
-                return await self._open()
-            except BaseException:
-                self._count -= 1
-                self._wake()
-                raise
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
         try:
-            connection = await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():  # handed over just as we were cancelled
-                self._release(waiter.result())
+            if wrapper.timezone_name and connection.info.parameter_status("TimeZone") != wrapper.timezone_name:
+                await connection.execute("SELECT set_config('TimeZone', %s, false)", [wrapper.timezone_name])
+            _load_timestamps_in_c(connection, wrapper)
+            prepare = getattr(settings, "PARLEY_LOOP_DATABASE_PREPARE", True)
+            return PipelinedConnection(connection, asyncio.get_running_loop(), prepare=prepare)
+        except BaseException:
+            connection.pgconn.finish()
             raise
-        if connection is None:  # a slot was freed: open one
-            return await self._acquire()
-        return connection
 
-    def _wake(self) -> None:
-        """A slot was freed (a connection closed): the next waiter may open one."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+    async def connection(self) -> PipelinedConnection:
+        while True:
+            self.connections = [found for found in self.connections if found.failed is None]
+            best = min(self.connections, key=len, default=None)
+            room = len(self.connections) + self._opening < self.size
+            if best is not None and (len(best) < self.depth or not room):
+                return best
+            if room:
+                return await self._open_one()
+            opening = self._opened  # the size is reached by connections being opened: wait for one
+            assert opening is not None
+            await asyncio.shield(opening)
 
-    def _release(self, connection: Any) -> None:
-        healthy = (
-            not connection.closed
-            and not connection.broken
-            and connection.info.transaction_status == TransactionStatus.IDLE
-        )
-        if not healthy:
-            self._count -= 1
-            if not connection.closed:
-                connection.pgconn.finish()
-            self._wake()
-            return
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(connection)
-                return
-        self._idle.append(connection)
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Any]:
-        connection = await self._acquire()
+    async def _open_one(self) -> PipelinedConnection:
+        self._opening += 1
+        if self._opened is None or self._opened.done():
+            self._opened = asyncio.get_running_loop().create_future()
+        opened = self._opened
         try:
-            yield connection
+            connection = await self._open()
+            self.connections.append(connection)
+            return connection
         finally:
-            self._release(connection)
+            self._opening -= 1
+            if not opened.done():
+                opened.set_result(None)  # the callers waiting look again (and open one if it failed)
 
     def close_now(self) -> None:
-        """Closes the idle connections at once, without the loop (tests, a closed loop)."""
-        while self._idle:
-            connection = self._idle.pop()
-            self._count -= 1
-            if not connection.closed:
-                connection.pgconn.finish()
+        """Closes every connection at once (tests, a closed loop)."""
+        for found in self.connections:
+            found.close()
+        self.connections = []
 
 
 async def fetchone(sql: str, params: Any, alias: str = DEFAULT_DB_ALIAS) -> Any:
-    """The first row of one statement (or None), run on a connection of the running loop's pool.
-    psycopg's errors propagate, the connection back in the pool (or dropped) first."""
-    async with pool(alias).connection() as database:
-        cursor = database.parley_cursor
-        await cursor.execute(sql, params)
-        return await cursor.fetchone()
+    """The first row of one statement (a tuple, or None), on a connection of the running loop;
+    psycopg's errors propagate (``OperationalError`` when the connection failed: it is dropped)."""
+    connection = await pool(alias).connection()
+    return await connection.submit(sql, params)
 
 
-_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPool] = weakref.WeakKeyDictionary()
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPipelines] = weakref.WeakKeyDictionary()
 
 
-def pool(alias: str = DEFAULT_DB_ALIAS) -> LoopPool:
-    """The running loop's pool (made on first use)."""
+def pool(alias: str = DEFAULT_DB_ALIAS) -> LoopPipelines:
+    """The running loop's connections (made on first use)."""
     loop = asyncio.get_running_loop()
     found = _POOLS.get(loop)
     if found is None:
-        found = _POOLS[loop] = LoopPool(alias, size=int(getattr(settings, "PARLEY_LOOP_DATABASE_POOL", 8)))
+        found = _POOLS[loop] = LoopPipelines(alias, size=int(getattr(settings, "PARLEY_LOOP_DATABASE_POOL", 8)))
     return found
 
 

@@ -1,81 +1,183 @@
-"""The event loop's PostgreSQL connections (engage.lib.aiodb): bounded, handed over in order, never reused doubtful."""
+"""The event loop's PostgreSQL connections (engage.lib.aiodb): pipelined, each statement its own
+transaction, answers in order, errors to their own statement, a failed connection dropped."""
 
 from __future__ import annotations
 
 import asyncio
 
+import psycopg
+import psycopg.errors
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection as django_connection
 
 from engage.lib import aiodb
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
-async def test_connections_are_in_autocommit_with_djangos_time_zone(settings):  # type: ignore[no-untyped-def]
-    async with aiodb.pool().connection() as connection:
-        cursor = await connection.execute("SELECT current_setting('TimeZone'), now()")
-        zone, now = await cursor.fetchone()
-        assert connection.autocommit is True
+@pytest.fixture
+def one_connection():  # type: ignore[no-untyped-def]
+    """The running loop's connections, limited to one: every statement shares it."""
+
+    def limit() -> aiodb.LoopPipelines:
+        found = aiodb.pool()
+        found.close_now()
+        found.size = 1
+        return found
+
+    yield limit
+    aiodb.close_all()
+
+
+def _in_worker(function):  # type: ignore[no-untyped-def]
+    """``function`` in a worker thread on Django's connection, closed again: the worker thread
+    outlives the test, and a later test without database access must not find it open."""
+
+    def run(*args):  # type: ignore[no-untyped-def]
+        try:
+            return function(*args)
+        finally:
+            django_connection.close()
+
+    return sync_to_async(run)
+
+
+def _scratch_table() -> None:
+    with django_connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS aiodb_scratch (id int PRIMARY KEY, note text)")
+        cursor.execute("TRUNCATE aiodb_scratch")
+
+
+def _scratch_rows() -> list[tuple[int, str]]:
+    with django_connection.cursor() as cursor:
+        cursor.execute("SELECT id, note FROM aiodb_scratch ORDER BY id")
+        return list(cursor.fetchall())
+
+
+async def test_statements_run_with_djangos_time_zone_and_commit_on_their_own(one_connection):  # type: ignore[no-untyped-def]
+    one_connection()
+    await _in_worker(_scratch_table)()
+    zone, now = await aiodb.fetchone("SELECT current_setting('TimeZone'), now()", {})
     assert zone == "UTC"
     assert now.utcoffset().total_seconds() == 0
+    assert await aiodb.fetchone(
+        "INSERT INTO aiodb_scratch VALUES (%(id)s, %(note)s) RETURNING id", {"id": 1, "note": "a"}
+    ) == (1,)
+    assert await _in_worker(_scratch_rows)() == [(1, "a")]  # seen by another connection: committed
 
 
-async def test_callers_beyond_the_size_wait_their_turn_in_order():  # type: ignore[no-untyped-def]
-    pool = aiodb.LoopPool("default", size=1)
-    order: list[str] = []
-    first = await pool._acquire()
+async def test_named_positional_repeated_and_escaped_placeholders(one_connection):  # type: ignore[no-untyped-def]
+    one_connection()
+    assert await aiodb.fetchone("SELECT %(a)s::int + 1, %(b)s::text, %(a)s::int", {"a": 1, "b": "x"}) == (2, "x", 1)
+    assert await aiodb.fetchone("SELECT %s::int * 2, %s::text || '%%'", [21, "50"]) == (42, "50%")
+    assert await aiodb.fetchone("SELECT 1 WHERE false", {}) is None
+    with pytest.raises(ValueError, match="named or positional"):
+        await aiodb.fetchone("SELECT %(a)s, %s", {"a": 1})
 
-    async def take(name: str) -> None:
-        async with pool.connection() as connection:
-            order.append(name)
-            assert connection is first
 
-    waiting = [asyncio.create_task(take(name)) for name in ("b", "c")]
+async def test_statements_in_flight_together_get_their_own_answers_in_order(one_connection):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    answers = await asyncio.gather(
+        *(aiodb.fetchone("SELECT %(i)s::int * 10, pg_backend_pid()", {"i": number}) for number in range(30))
+    )
+    assert [row[0] for row in answers] == [number * 10 for number in range(30)]
+    assert len({row[1] for row in answers}) == 1  # one connection, pipelined
+    assert len(pool.connections) == 1
+
+
+async def test_an_error_ends_only_its_own_statement(one_connection):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    await _in_worker(_scratch_table)()
+    insert = "INSERT INTO aiodb_scratch VALUES (%(id)s, %(note)s) RETURNING note"
+    first, duplicate, after = await asyncio.gather(
+        aiodb.fetchone(insert, {"id": 1, "note": "first"}),
+        aiodb.fetchone(insert, {"id": 1, "note": "again"}),
+        aiodb.fetchone(insert, {"id": 2, "note": "after"}),
+        return_exceptions=True,
+    )
+    assert first == ("first",)
+    assert isinstance(duplicate, psycopg.errors.UniqueViolation)
+    assert isinstance(duplicate, psycopg.IntegrityError)
+    assert after == ("after",)
+    assert await _in_worker(_scratch_rows)() == [(1, "first"), (2, "after")]
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        await aiodb.fetchone("SELECT %(a)s::int / 0", {"a": 1})
+    assert await aiodb.fetchone("SELECT %(a)s::int * 3", {"a": 2}) == (6,)
+    assert len(pool.connections) == 1  # the errors did not cost the connection
+
+
+async def test_a_statement_that_cannot_be_prepared_is_forgotten(one_connection):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        await aiodb.fetchone("SELECT * FROM aiodb_not_yet WHERE %(a)s::int = 1", {"a": 1})
+    assert pool.connections[0].prepared == {}
+    await _in_worker(_create_not_yet)()
+    try:
+        assert await aiodb.fetchone("SELECT count(*) FROM aiodb_not_yet WHERE %(a)s::int = 1", {"a": 1}) == (0,)
+        assert await aiodb.fetchone("SELECT * FROM aiodb_not_yet WHERE %(a)s::int = 1", {"a": 1}) is None
+    finally:
+        await _in_worker(_drop_not_yet)()
+
+
+def _create_not_yet() -> None:
+    with django_connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE aiodb_not_yet (id int)")
+
+
+def _drop_not_yet() -> None:
+    with django_connection.cursor() as cursor:
+        cursor.execute("DROP TABLE aiodb_not_yet")
+
+
+async def test_a_cancelled_caller_leaves_its_statement_to_run_and_the_connection_to_serve(one_connection):  # type: ignore[no-untyped-def]
+    one_connection()
+    await _in_worker(_scratch_table)()
+    slow = asyncio.create_task(
+        aiodb.fetchone("SELECT pg_sleep(0.2), %(id)s::int", {"id": 0})  # holds the pipeline a moment
+    )
+    insert = asyncio.create_task(
+        aiodb.fetchone("INSERT INTO aiodb_scratch VALUES (%(id)s, 'x') RETURNING id", {"id": 7})
+    )
     await asyncio.sleep(0.05)
-    assert order == []  # both wait: the one connection is out
-    pool._release(first)
-    await asyncio.gather(*waiting)
-    assert order == ["b", "c"]
-    assert pool._count == 1
-    pool.close_now()
-    assert (pool._count, first.closed) == (0, True)
-
-
-async def test_a_connection_left_in_a_transaction_is_closed_not_reused():  # type: ignore[no-untyped-def]
-    pool = aiodb.LoopPool("default", size=1)
-    async with pool.connection() as connection:
-        await connection.execute("BEGIN")
-        doubtful = connection
-    assert doubtful.closed
-    async with pool.connection() as connection:
-        assert connection is not doubtful
-        cursor = await connection.execute("SELECT 1")
-        assert await cursor.fetchone() == (1,)
-    pool.close_now()
-
-
-async def test_a_failed_statement_leaves_a_usable_connection():  # type: ignore[no-untyped-def]
-    pool = aiodb.LoopPool("default", size=1)
-    with pytest.raises(Exception, match="division by zero"):
-        async with pool.connection() as connection:
-            await connection.execute("SELECT 1 / 0")
-    async with pool.connection() as again:
-        assert again is connection  # autocommit: the error ended nothing but the statement
-    pool.close_now()
-
-
-async def test_a_cancelled_waiter_does_not_lose_the_connection():  # type: ignore[no-untyped-def]
-    pool = aiodb.LoopPool("default", size=1)
-    first = await pool._acquire()
-    waiter = asyncio.create_task(pool._acquire())
-    await asyncio.sleep(0.01)
-    waiter.cancel()
-    pool._release(first)
+    insert.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await waiter
-    async with pool.connection() as connection:
-        assert connection is first
-    pool.close_now()
+        await insert
+    await slow
+    assert await aiodb.fetchone("SELECT %(a)s::int", {"a": 5}) == (5,)  # answered after the cancelled one
+    assert await _in_worker(_scratch_rows)() == [(7, "x")]
+
+
+async def test_a_lost_connection_fails_what_is_in_flight_and_the_next_statement_opens_another(one_connection):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    (lost_pid,) = await aiodb.fetchone("SELECT pg_backend_pid()", {})
+    waiting = asyncio.create_task(aiodb.fetchone("SELECT pg_sleep(5), %(a)s::int", {"a": 1}))
+    await asyncio.sleep(0.1)
+    await _in_worker(_terminate)(lost_pid)
+    with pytest.raises(psycopg.OperationalError):
+        await asyncio.wait_for(waiting, 5)
+    (pid,) = await aiodb.fetchone("SELECT pg_backend_pid()", {})
+    assert pid != lost_pid
+    assert len(pool.connections) == 1
+
+
+def _terminate(pid: int) -> None:
+    with django_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+async def test_another_connection_opens_while_each_has_enough_in_flight(one_connection):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    pool.size, pool.depth = 2, 1
+    first, second = await asyncio.gather(
+        aiodb.fetchone("SELECT pg_backend_pid() FROM pg_sleep(0.05)", {}),
+        aiodb.fetchone("SELECT pg_backend_pid() FROM pg_sleep(0.05)", {}),
+    )
+    assert first != second
+    assert len(pool.connections) == 2
+    for _ in range(3):  # never more than the size
+        await asyncio.gather(*(aiodb.fetchone("SELECT 1", {}) for _ in range(6)))
+    assert len(pool.connections) == 2
 
 
 def test_sqlite_is_not_served(settings):  # type: ignore[no-untyped-def]
@@ -83,17 +185,11 @@ def test_sqlite_is_not_served(settings):  # type: ignore[no-untyped-def]
     assert aiodb.available() is False
 
 
-async def test_statements_on_one_connection_share_its_cursor_also_after_a_failed_one():  # type: ignore[no-untyped-def]
-    pool = aiodb.pool()
-    pool.close_now()
-    pool.size = 1
-    assert await aiodb.fetchone("SELECT %(a)s::int + 1, %(b)s::text", {"a": 1, "b": "x"}) == (2, "x")
-    async with pool.connection() as connection:
-        cursor = connection.parley_cursor
-    with pytest.raises(Exception, match="division by zero"):
+async def test_without_prepared_statements_the_same_answers(one_connection, settings):  # type: ignore[no-untyped-def]
+    settings.PARLEY_LOOP_DATABASE_PREPARE = False
+    pool = one_connection()
+    assert await aiodb.fetchone("SELECT %(a)s::int + 1", {"a": 1}) == (2,)
+    with pytest.raises(psycopg.errors.DivisionByZero):
         await aiodb.fetchone("SELECT %(a)s::int / 0", {"a": 1})
-    assert await aiodb.fetchone("SELECT %(a)s::int * 3", {"a": 2}) == (6,)
-    assert await aiodb.fetchone("SELECT 1 WHERE false", {}) is None
-    async with pool.connection() as again:
-        assert again is connection and again.parley_cursor is cursor
-    aiodb.close_all()
+    assert await aiodb.fetchone("SELECT %(a)s::int + 2", {"a": 1}) == (3,)
+    assert pool.connections[0].prepared == {}
