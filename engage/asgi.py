@@ -10,10 +10,14 @@ import os
 import time
 from typing import Any
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engage.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does
+
+from engage.lib.asgi import ASGIHandler  # noqa: E402
+
+django_asgi_app = ASGIHandler()  # Django's, without the reference cycles it leaves per request
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
