@@ -4,8 +4,10 @@ Django's ``ASGIHandler`` leaves every request it serves in reference cycles
 that only the cyclic garbage collector frees (about 110 objects a request,
 measured under ``bench/gateway_load.py``):
 
-- when the response is sent it cancels the task listening for the client's
-  disconnect and awaits it; the ``CancelledError`` it catches holds a traceback
+- the task listening for the client's disconnect ends with an error: with
+  ``RequestAborted`` when the server reports the disconnect (uvicorn does as
+  soon as the response is complete), or with the ``CancelledError`` of
+  ``handle`` cancelling it. ``handle`` catches either, and its traceback passes
   through ``handle``'s frame, which holds the task that holds the error. That
   frame holds the request, both tasks, their coroutines and contexts;
 - the request itself is a cycle once the middleware has run: ``request.user``
@@ -16,8 +18,10 @@ A process that serves a burst of token requests (every visitor's SDK asks for
 one when it connects) then holds a few hundred thousand such objects, and the
 collector's full pass that frees them paused the process for 400 to 560 ms,
 every socket with it (docs/performance.md, "Seventh session"). Here the
-listener ends quietly when cancelled, and a request's attributes are dropped
-once its response has been sent and closed, so reference counting frees both.
+listener ends without an error (``handle`` treats a listener that ended first
+as a disconnect either way, and ignores its ``RequestAborted``), and a
+request's attributes are dropped once its response has been sent and closed,
+so reference counting frees both.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 
 _REQUEST = "parley.request"
@@ -34,9 +39,9 @@ class ASGIHandler(DjangoASGIHandler):
     async def listen_for_disconnect(self, receive: Any) -> None:
         try:
             await super().listen_for_disconnect(receive)
-        except asyncio.CancelledError:
-            # The response is complete and ``handle`` stops listening: end without an error, whose
-            # traceback would hold ``handle``'s frame in a cycle.
+        except (RequestAborted, asyncio.CancelledError):
+            # The client left, or the response is complete and ``handle`` stops listening: end
+            # without an error, whose traceback would hold ``handle``'s frame in a cycle.
             return
 
     def create_request(self, scope: dict[str, Any], body_file: Any) -> Any:
