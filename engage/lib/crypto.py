@@ -29,7 +29,6 @@ import base64
 import binascii
 import dataclasses
 import hashlib
-import json
 import os
 from functools import lru_cache
 from typing import Any
@@ -135,7 +134,7 @@ class EncryptedJSONField(models.TextField):
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         if value is None:
             return None
-        return json.loads(decrypt_bytes(value))
+        return jsontext.loads(decrypt_bytes(value))
 
     def to_python(self, value: Any) -> Any:
         return value

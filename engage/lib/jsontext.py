@@ -38,3 +38,25 @@ def dumps_utf8(value: Any) -> bytes:
         return orjson.dumps(value, default=_not_json, option=_OPTIONS)
     except orjson.JSONEncodeError:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+
+
+def may_hold_long_integer(raw: bytes) -> bool:
+    """Whether ``raw`` may hold an integer beyond 64 bits (a run of 19 digits), which only json
+    reads exactly."""
+    return _LONG_NUMBER in raw.translate(_DIGITS_TO_ZERO)
+
+
+def loads(raw: bytes) -> Any:
+    """``json.loads(raw)``'s values, by orjson where it reads the same: json itself for a text
+    that may hold an integer beyond 64 bits, or that orjson refuses and json reads (``NaN``)."""
+    if may_hold_long_integer(raw):
+        return json.loads(raw)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)

@@ -115,11 +115,6 @@ def cxone_parse_frame(text: str | bytes | None) -> ClientFrame | Heartbeat:
     return ClientFrame(action=action, event_id=event_id, event_type=event_type, data=data, payload=payload)
 
 
-# A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float.
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_NUMBER = b"0" * 19
-
-
 def _loads(text: str, raw: bytes) -> Any:
     """A frame's JSON (``raw`` is ``text`` in UTF-8) to values, by orjson: strict RFC 8259 (no
     NaN or Infinity, no number out of a double's range, no lone surrogate escape, nesting at
@@ -127,7 +122,7 @@ def _loads(text: str, raw: bytes) -> Any:
     a frame that may hold one beyond 64 bits (a run of 19 digits, rare) is read again by json,
     which keeps it exact."""
     value = orjson.loads(raw)
-    if _LONG_NUMBER in raw.translate(_DIGITS_TO_ZERO):
+    if jsontext.may_hold_long_integer(raw):
         value = json.loads(text)
     return value
 
