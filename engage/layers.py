@@ -9,9 +9,10 @@ process collapses. :class:`InProcessChannelLayer` keeps the same API with
 
 - a mailbox per channel and an index group → channels and channel → groups, so
   every operation costs O(1) plus O(members) for ``group_send``;
-- one msgpack encoding per ``group_send`` (each recipient decodes its own
-  copy, as with the Redis layers, so a message that would not survive Redis
-  fails here too);
+- one msgpack encoding per ``group_send`` (so a message that would not survive
+  Redis fails here too), decoded once for all the members of the process,
+  which share that dict and only read it; a ``send()`` to one channel is
+  decoded by its receiver;
 - bounded mailboxes with an explicit overflow policy: a ``send()`` to a full
   channel raises ``ChannelFull`` (the caller sees it); a ``group_send()`` that
   finds a member full drops the message *for that member*, logs a warning, and
@@ -68,7 +69,7 @@ class _Mailbox:
     def __init__(self, name: str, capacity: int, now: float) -> None:
         self.name = name
         self.capacity = capacity
-        self.items: deque[bytes | _Overflow] = deque()
+        self.items: deque[bytes | _Shared | _Overflow] = deque()
         self.size = 0  # messages in ``items``; overflow notices do not count
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.groups: set[str] = set()
@@ -86,6 +87,34 @@ def _encode(message: dict[str, Any]) -> bytes:
 
 def _decode(payload: bytes) -> dict[str, Any]:
     return msgpack.unpackb(payload, raw=False)
+
+
+class _Shared:
+    """A group message in the mailboxes of this process's members: decoded once, by the first
+    member to take it, and that one dict handed to each (receivers read messages, never change
+    them). Decoding per member was a tenth of the layer's CPU per message (docs/performance.md,
+    "Seventh session")."""
+
+    __slots__ = ("payload", "value")
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.value: dict[str, Any] | None = None
+
+    def decoded(self) -> dict[str, Any]:
+        value = self.value
+        if value is None:  # two threads may both decode: each gets a whole message
+            value = self.value = _decode(self.payload)
+        return value
+
+
+def _opened(item: bytes | _Shared | dict[str, Any]) -> dict[str, Any]:
+    """A mailbox item as ``receive()`` returns it."""
+    if type(item) is _Shared:
+        return item.decoded()
+    if type(item) is bytes:
+        return _decode(item)
+    return item  # type: ignore[return-value]
 
 
 def _log_publish_failure(future: asyncio.Future[None]) -> None:
@@ -156,7 +185,7 @@ class LocalDelivery:
             except RuntimeError:  # that loop is closed: its receiver is gone
                 continue
 
-    def _put(self, box: _Mailbox, payload: bytes) -> None:
+    def _put(self, box: _Mailbox, payload: bytes | _Shared) -> None:
         box.items.append(payload)
         box.size += 1
         self.stats["delivered"] += 1
@@ -226,6 +255,7 @@ class LocalDelivery:
         """Puts ``payload`` in the mailbox of every member; returns how many got it."""
         now = time.monotonic()
         delivered = 0
+        shared = _Shared(payload)
         with self._lock:
             self._maybe_sweep(now)
             for channel in self.groups.get(group, ()):
@@ -233,7 +263,7 @@ class LocalDelivery:
                 if box.size >= box.capacity:
                     self._overflow(box)
                 else:
-                    self._put(box, payload)
+                    self._put(box, shared)
                     delivered += 1
         return delivered
 
@@ -269,7 +299,7 @@ class LocalDelivery:
     def has_group(self, group: str) -> bool:
         return group in self.groups
 
-    def _next(self, box: _Mailbox, channel: str) -> bytes | dict[str, Any] | None:
+    def _next(self, box: _Mailbox, channel: str) -> bytes | _Shared | dict[str, Any] | None:
         """Pops the next item of ``box`` (lock held): a payload, a notice, or None."""
         if channel in self.evicted:
             del self.evicted[channel]
@@ -295,11 +325,11 @@ class LocalDelivery:
                 box.waiters.append(future)
             else:
                 self._forget_if_unused(box)
-        return _decode(item) if isinstance(item, bytes) else item
+        return None if item is None else _opened(item)
 
     def poll(
         self, channel: str, loop: asyncio.AbstractEventLoop, waited: bool
-    ) -> bytes | dict[str, Any] | asyncio.Future[None]:
+    ) -> bytes | _Shared | dict[str, Any] | asyncio.Future[None]:
         """What ``receive()`` needs in one locked step: the next item, or a future to wait on.
 
         The item is a payload still to decode (outside the lock) or a notice. A
@@ -424,7 +454,7 @@ async def _receive(core: LocalDelivery, channel: str) -> dict[str, Any]:
     while True:
         item = core.poll(channel, loop, waited)
         if not isinstance(item, asyncio.Future):
-            return item if isinstance(item, dict) else _decode(item)
+            return _opened(item)
         try:
             await item
         except BaseException:
