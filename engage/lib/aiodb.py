@@ -112,6 +112,11 @@ def _statement(sql: str) -> tuple[bytes, tuple[str | int, ...]]:
     return query.encode(), tuple(keys)
 
 
+# Statements prepared per connection at most; others are parsed each time they run. The loop's
+# statements are a handful of shapes; this bounds what an unexpected variety would cost the server.
+MAX_PREPARED = 64
+
+
 class _InFlight:
     """A statement sent and not yet answered: its caller's future and what its results brought."""
 
@@ -169,16 +174,16 @@ class PipelinedConnection:
         statement = _InFlight(future, None)
         pgconn = self.pgconn
         try:
-            if self.prepare:
-                key = (query, tuple(types))
-                name = self.prepared.get(key)
-                if name is None:
-                    self._names += 1
-                    name = self.prepared[key] = b"parley_%d" % self._names
-                    statement.prepared = key
-                    pgconn.send_prepare(name, query, param_types=types)
+            key = (query, tuple(types))
+            name = self.prepared.get(key) if self.prepare else None
+            if name is None and self.prepare and len(self.prepared) < MAX_PREPARED:
+                self._names += 1
+                name = self.prepared[key] = b"parley_%d" % self._names
+                statement.prepared = key
+                pgconn.send_prepare(name, query, param_types=types)
+            if name is not None:
                 pgconn.send_query_prepared(name, dumped, param_formats=formats, result_format=TEXT)
-            else:
+            else:  # not preparing, or as many prepared as a connection keeps: parsed each time
                 pgconn.send_query_params(query, dumped, param_types=types, param_formats=formats, result_format=TEXT)
             pgconn.pipeline_sync()
             self.in_flight.append(statement)

@@ -193,3 +193,13 @@ async def test_without_prepared_statements_the_same_answers(one_connection, sett
         await aiodb.fetchone("SELECT %(a)s::int / 0", {"a": 1})
     assert await aiodb.fetchone("SELECT %(a)s::int + 2", {"a": 1}) == (3,)
     assert pool.connections[0].prepared == {}
+
+
+async def test_statements_beyond_the_prepared_limit_are_parsed_each_time(one_connection, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(aiodb, "MAX_PREPARED", 2)
+    pool = one_connection()
+    answers = [await aiodb.fetchone(f"SELECT %(a)s::int + {number}", {"a": 1}) for number in range(4)]
+    assert answers == [(1,), (2,), (3,), (4,)]
+    assert len(pool.connections[0].prepared) == 2
+    assert await aiodb.fetchone("SELECT %(a)s::int + 3", {"a": 1}) == (4,)  # again, unprepared
+    assert len(pool.connections[0].prepared) == 2
