@@ -5,7 +5,7 @@ import json
 import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core.management import call_command
 from django.db import connection
@@ -27,18 +27,19 @@ def _store_raw(token: str) -> None:
 
 
 def _open_independently(token: str, key: str) -> bytes:
-    """The documented format, opened without Parley's code: v2:<id>:<b64url(nonce ‖ ciphertext ‖ tag)>."""
+    """The documented format, opened without Parley's code: v2:<id>:<b64url(nonce ‖ ciphertext ‖ tag)>,
+    AES-256-GCM-SIV with the header as associated data."""
     prefix, key_id, sealed = token.split(":")
     assert prefix == "v2"
     derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"parley: content encryption, AES-256-GCM"
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"parley: content encryption, AES-256-GCM-SIV"
     ).derive(base64.urlsafe_b64decode(key))
     assert len(key_id) == 8
     raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
-    return AESGCM(derived).decrypt(raw[:12], raw[12:], None)
+    return AESGCMSIV(derived).decrypt(raw[:12], raw[12:], f"v2:{key_id}".encode())
 
 
-def test_contents_are_stored_with_aes_gcm_under_the_first_key(acme, settings):
+def test_contents_are_stored_with_aes_gcm_siv_under_the_first_key(acme, settings):
     key = Fernet.generate_key().decode()
     settings.ENCRYPTION_KEYS = [key, Fernet.generate_key().decode()]
     thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="g")
@@ -81,7 +82,7 @@ def test_contents_written_as_fernet_tokens_still_read_and_rotate_to_the_new_form
     assert Message.objects.get(client_id="1").text == "secret"
 
 
-@pytest.mark.parametrize("legacy", [False, True], ids=["aes-gcm", "fernet"])
+@pytest.mark.parametrize("legacy", [False, True], ids=["aes-gcm-siv", "fernet"])
 def test_a_token_from_an_unknown_key_is_refused(settings, legacy):
     key = Fernet.generate_key().decode()
     settings.ENCRYPTION_KEYS = [key]
@@ -102,4 +103,21 @@ def test_a_damaged_token_is_refused(settings):
 def test_a_key_that_is_not_32_bytes_is_refused_with_a_clear_error(settings):
     settings.ENCRYPTION_KEYS = [base64.urlsafe_b64encode(b"short").decode()]
     with pytest.raises(ValueError, match="32 bytes"):
+        crypto.encrypt("x")
+
+
+def test_a_value_moved_under_another_key_id_is_refused(settings):  # type: ignore[no-untyped-def]
+    first, second = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.ENCRYPTION_KEYS = [first, second]
+    token = crypto.encrypt("x")
+    _, key_id, sealed = token.split(":")
+    other_id = next(found for found in crypto.keyring().by_id if found != key_id)
+    with pytest.raises(ValueError, match="damaged or not from this key"):
+        crypto.decrypt(f"v2:{other_id}:{sealed}")
+
+
+def test_a_key_listed_twice_is_refused_with_a_clear_error(settings):  # type: ignore[no-untyped-def]
+    key = Fernet.generate_key().decode()
+    settings.ENCRYPTION_KEYS = [key, key]
+    with pytest.raises(ValueError, match="twice"):
         crypto.encrypt("x")
