@@ -52,9 +52,13 @@ class ASGIHandler(DjangoASGIHandler):
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
             await super().handle(scope, receive, send)
-        finally:
-            request = scope.pop(_REQUEST, None)
-            if request is not None:
-                # Sent and closed: nothing reads the request any more. Its attributes point back
-                # at it (the user's lazy function, the messages' storage); without them it is freed.
-                request.__dict__.clear()
+        except BaseException:
+            # Cancelled (a server's shutdown or close timeout) or failed: the view's task may
+            # still run with the request, so it is left whole, to the collector.
+            scope.pop(_REQUEST, None)
+            raise
+        request = scope.pop(_REQUEST, None)
+        if request is not None:
+            # Sent and closed: nothing reads the request any more. Its attributes point back at it
+            # (the user's lazy function, the messages' storage); without them it is freed.
+            request.__dict__.clear()

@@ -10,6 +10,7 @@ from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 
 from engage.lib.asgi import ASGIHandler
 from tests.collector import cyclic_garbage
+from tests.engage import slow_urls
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,9 +85,30 @@ async def test_djangos_own_handler_leaves_each_request_in_cycles(server):  # typ
         assert {"RequestAborted", "Task", "traceback"} <= left
 
 
-async def test_a_client_gone_before_the_answer_is_still_handled():  # type: ignore[no-untyped-def]
-    sent = await _get(ASGIHandler(), "/healthz", disconnect_early=True)
-    assert all(message["type"].startswith("http.response") for message in sent)
+async def test_a_client_gone_before_the_answer_cancels_the_view(settings):  # type: ignore[no-untyped-def]
+    settings.ROOT_URLCONF = "tests.engage.slow_urls"
+    slow_urls.SEEN.clear()
+    sent = await asyncio.wait_for(_get(ASGIHandler(), "/slow", disconnect_early=True), 1)
+    await asyncio.sleep(0.3)  # the view would have answered by now
+    assert sent == []
+    assert "/slow" not in slow_urls.SEEN  # cancelled, before or while it ran
+
+
+async def test_a_cancelled_handler_leaves_the_request_whole_for_the_view_still_running(settings):  # type: ignore[no-untyped-def]
+    """A server cancels the application at its shutdown or close timeout; Django's view task
+    goes on, and must still find its request."""
+    settings.ROOT_URLCONF = "tests.engage.slow_urls"
+    slow_urls.SEEN.clear()
+    handling = asyncio.create_task(_get(ASGIHandler(), "/slow", server="daphne"))
+    await asyncio.sleep(0.05)
+    handling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handling
+    for _ in range(50):
+        if slow_urls.SEEN:
+            break
+        await asyncio.sleep(0.02)
+    assert slow_urls.SEEN == ["/slow"]
 
 
 def test_the_application_serves_http_through_it():  # type: ignore[no-untyped-def]
