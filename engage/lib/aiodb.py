@@ -120,13 +120,16 @@ MAX_PREPARED = 64
 class _InFlight:
     """A statement sent and not yet answered: its caller's future and what its results brought."""
 
-    __slots__ = ("error", "future", "prepared", "row")
+    __slots__ = ("error", "future", "preparing", "row")
 
-    def __init__(self, future: asyncio.Future[Any], prepared: tuple[bytes, tuple[int, ...]] | None) -> None:
+    def __init__(self, future: asyncio.Future[Any]) -> None:
         self.future = future
-        self.prepared = prepared  # the key of a statement prepared with this one: forgotten if it fails
-        self.error: Exception | None = None
+        self.preparing: tuple[bytes, tuple[int, ...]] | None = None  # its prepare's result is still due
+        self.error: BaseException | None = None
         self.row: Any = None
+
+
+_Key = tuple[bytes, tuple[int, ...]]
 
 
 class PipelinedConnection:
@@ -140,6 +143,10 @@ class PipelinedConnection:
     error ends only its own statement), and one reader, registered once, reads
     the answers as they come, in order. Statements do not wait for each other's
     answers: under load one round trip carries several.
+
+    A statement of a new shape is prepared with its first run; runs sent before
+    the server has confirmed that preparation are sent unprepared, so that a
+    preparation that fails fails only its own statement, with its own error.
     """
 
     def __init__(self, connection: Any, loop: asyncio.AbstractEventLoop, *, prepare: bool) -> None:
@@ -148,7 +155,8 @@ class PipelinedConnection:
         self.loop = loop
         self.prepare = prepare
         self.transformer = Transformer.from_context(connection)
-        self.prepared: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
+        self.prepared: dict[_Key, bytes] = {}  # confirmed by the server
+        self.preparing: dict[_Key, bytes] = {}  # sent, not yet confirmed
         self.in_flight: deque[_InFlight] = deque()
         self.failed: BaseException | None = None
         self._answered = False  # a result of the head statement's current command came in
@@ -170,20 +178,21 @@ class PipelinedConnection:
         transformer = self.transformer
         dumped = transformer.dump_sequence(values, [PyFormat.AUTO] * len(values))
         types, formats = transformer.types, transformer.formats
-        future = self.loop.create_future()
-        statement = _InFlight(future, None)
+        statement = _InFlight(self.loop.create_future())
         pgconn = self.pgconn
         try:
-            key = (query, tuple(types))
-            name = self.prepared.get(key) if self.prepare else None
-            if name is None and self.prepare and len(self.prepared) < MAX_PREPARED:
-                self._names += 1
-                name = self.prepared[key] = b"parley_%d" % self._names
-                statement.prepared = key
-                pgconn.send_prepare(name, query, param_types=types)
+            name = None
+            if self.prepare:
+                key = (query, tuple(types or ()))
+                name = self.prepared.get(key)
+                if name is None and key not in self.preparing and len(self.prepared) < MAX_PREPARED:
+                    self._names += 1
+                    name = self.preparing[key] = b"parley_%d" % self._names
+                    statement.preparing = key
+                    pgconn.send_prepare(name, query, param_types=types)
             if name is not None:
                 pgconn.send_query_prepared(name, dumped, param_formats=formats, result_format=TEXT)
-            else:  # not preparing, or as many prepared as a connection keeps: parsed each time
+            else:  # not preparing, being prepared, or as many prepared as a connection keeps
                 pgconn.send_query_params(query, dumped, param_types=types, param_formats=formats, result_format=TEXT)
             pgconn.pipeline_sync()
             self.in_flight.append(statement)
@@ -191,7 +200,7 @@ class PipelinedConnection:
         except psycopg.Error as error:
             self._fail(error)
             raise
-        return future
+        return statement.future
 
     def _flush(self) -> None:
         if self.pgconn.flush() and not self._writing:  # libpq could not write it all: when writable
@@ -203,7 +212,7 @@ class PipelinedConnection:
             if self.pgconn.flush() == 0:
                 self._writing = False
                 self.loop.remove_writer(self.fd)
-        except psycopg.Error as error:
+        except Exception as error:
             self._fail(error)
 
     def _readable(self) -> None:
@@ -217,20 +226,31 @@ class PipelinedConnection:
                         break
                     self._answered = False
                     continue
+                if not self.in_flight:
+                    raise psycopg.OperationalError("a result came for no statement: out of step")
                 if result.status == PIPELINE_SYNC:  # the end of the head statement
                     self._settle(self.in_flight.popleft())
                     continue
                 self._answered = True
                 self._take(self.in_flight[0], result)
-        except (psycopg.Error, IndexError) as error:  # a result nothing was sent for: out of step
-            self._fail(error if isinstance(error, psycopg.Error) else psycopg.OperationalError(str(error)))
+        except Exception as error:  # lost, or out of step: nothing more can be read in order
+            self._fail(error)
 
     def _take(self, statement: _InFlight, result: Any) -> None:
         status = result.status
+        if statement.preparing is not None:  # the first result is the preparation's
+            key, statement.preparing = statement.preparing, None
+            name = self.preparing.pop(key, None)
+            if status == COMMAND_OK and name is not None:
+                self.prepared[key] = name
+                return
         if status == TUPLES_OK:
             if statement.error is None and result.ntuples:
-                self.transformer.set_pgresult(result)
-                statement.row = self.transformer.load_row(0, tuple)
+                try:
+                    self.transformer.set_pgresult(result)
+                    statement.row = self.transformer.load_row(0, tuple)
+                except Exception as error:  # a loader refused the value: the caller gets it
+                    statement.error = error
         elif status == FATAL_ERROR:
             if statement.error is None:
                 statement.error = psycopg.errors.error_from_result(result, encoding=self.encoding)
@@ -244,9 +264,8 @@ class PipelinedConnection:
     def encoding(self) -> str:
         return self.connection.info.encoding
 
-    def _settle(self, statement: _InFlight) -> None:
-        if statement.error is not None and statement.prepared is not None:
-            self.prepared.pop(statement.prepared, None)
+    @staticmethod
+    def _settle(statement: _InFlight) -> None:
         if statement.future.done():  # its caller was cancelled: the statement ran all the same
             return
         if statement.error is not None:
@@ -255,25 +274,24 @@ class PipelinedConnection:
             statement.future.set_result(statement.row)
 
     def _fail(self, error: BaseException) -> None:
-        """The connection is lost or out of step: every statement in flight gets the error."""
+        """The connection is lost, out of step or closed: every statement in flight gets an
+        ``OperationalError`` (whatever became of it on the server), and the connection goes."""
         if self.failed is None:
             self.failed = error
-            self.close()
+            if not self.loop.is_closed():
+                self.loop.remove_reader(self.fd)
+                if self._writing:
+                    self.loop.remove_writer(self.fd)
+            self.pgconn.finish()  # also of a connection already lost: frees libpq's side
         while self.in_flight:
             future = self.in_flight.popleft().future
-            if not future.done():
+            if not future.done() and not self.loop.is_closed():
                 failure = psycopg.OperationalError(f"the connection failed: {error}")
                 failure.__cause__ = error
                 future.set_exception(failure)
 
     def close(self) -> None:
-        if not self.loop.is_closed():
-            self.loop.remove_reader(self.fd)
-            if self._writing:
-                self.loop.remove_writer(self.fd)
-        self.pgconn.finish()  # also of a connection already lost: frees libpq's side
-        if self.failed is None:
-            self.failed = psycopg.OperationalError("the connection is closed")
+        self._fail(psycopg.OperationalError("the connection was closed"))
 
 
 class LoopPipelines:
@@ -282,7 +300,11 @@ class LoopPipelines:
     A statement goes to the connection with the fewest in flight; another is opened (up to
     ``size``) while every open one has ``depth`` or more, so that a statement waiting for a row
     lock delays few others. A failed connection is dropped: the next statement opens a new one.
+    When opening one fails while others serve, they go on serving, and no other is tried for
+    ``RETRY_SECONDS``.
     """
+
+    RETRY_SECONDS = 1.0
 
     def __init__(self, alias: str, size: int, depth: int = 4) -> None:
         self.alias = alias
@@ -291,6 +313,7 @@ class LoopPipelines:
         self.connections: list[PipelinedConnection] = []
         self._opening = 0
         self._opened: asyncio.Future[None] | None = None
+        self._retry_at = 0.0
 
     async def _open(self) -> PipelinedConnection:
         wrapper = connections[self.alias]
@@ -306,14 +329,21 @@ class LoopPipelines:
             raise
 
     async def connection(self) -> PipelinedConnection:
+        loop = asyncio.get_running_loop()
         while True:
             self.connections = [found for found in self.connections if found.failed is None]
             best = min(self.connections, key=len, default=None)
             room = len(self.connections) + self._opening < self.size
-            if best is not None and (len(best) < self.depth or not room):
+            if best is not None and (len(best) < self.depth or not room or loop.time() < self._retry_at):
                 return best
             if room:
-                return await self._open_one()
+                try:
+                    return await self._open_one()
+                except Exception:
+                    self._retry_at = loop.time() + self.RETRY_SECONDS
+                    if best is not None and best.failed is None:
+                        return best
+                    raise
             opening = self._opened  # the size is reached by connections being opened: wait for one
             assert opening is not None
             await asyncio.shield(opening)
@@ -333,7 +363,7 @@ class LoopPipelines:
                 opened.set_result(None)  # the callers waiting look again (and open one if it failed)
 
     def close_now(self) -> None:
-        """Closes every connection at once (tests, a closed loop)."""
+        """Closes every connection at once (tests, a closed loop); statements in flight fail."""
         for found in self.connections:
             found.close()
         self.connections = []
@@ -346,20 +376,25 @@ async def fetchone(sql: str, params: Any, alias: str = DEFAULT_DB_ALIAS) -> Any:
     return await connection.submit(sql, params)
 
 
-_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopPipelines] = weakref.WeakKeyDictionary()
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, LoopPipelines]] = weakref.WeakKeyDictionary()
 
 
 def pool(alias: str = DEFAULT_DB_ALIAS) -> LoopPipelines:
-    """The running loop's connections (made on first use)."""
+    """The running loop's connections to ``alias`` (made on first use)."""
     loop = asyncio.get_running_loop()
-    found = _POOLS.get(loop)
+    pools = _POOLS.get(loop)
+    if pools is None:
+        pools = _POOLS[loop] = {}
+    found = pools.get(alias)
     if found is None:
-        found = _POOLS[loop] = LoopPipelines(alias, size=int(getattr(settings, "PARLEY_LOOP_DATABASE_POOL", 8)))
+        found = pools[alias] = LoopPipelines(alias, size=int(getattr(settings, "PARLEY_LOOP_DATABASE_POOL", 8)))
     return found
 
 
 def close_all() -> None:
-    """Closes every loop's idle connections (a test's loop ends with its test)."""
-    for found in list(_POOLS.values()):
-        found.close_now()
+    """Closes every loop's connections, from the thread of their loop or after it stopped (a
+    test's loop ends with its test); statements still in flight fail."""
+    for pools in list(_POOLS.values()):
+        for found in pools.values():
+            found.close_now()
     _POOLS.clear()

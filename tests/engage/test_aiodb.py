@@ -111,7 +111,7 @@ async def test_a_statement_that_cannot_be_prepared_is_forgotten(one_connection):
     pool = one_connection()
     with pytest.raises(psycopg.errors.UndefinedTable):
         await aiodb.fetchone("SELECT * FROM aiodb_not_yet WHERE %(a)s::int = 1", {"a": 1})
-    assert pool.connections[0].prepared == {}
+    assert (pool.connections[0].prepared, pool.connections[0].preparing) == ({}, {})
     await _in_worker(_create_not_yet)()
     try:
         assert await aiodb.fetchone("SELECT count(*) FROM aiodb_not_yet WHERE %(a)s::int = 1", {"a": 1}) == (0,)
@@ -203,3 +203,70 @@ async def test_statements_beyond_the_prepared_limit_are_parsed_each_time(one_con
     assert len(pool.connections[0].prepared) == 2
     assert await aiodb.fetchone("SELECT %(a)s::int + 3", {"a": 1}) == (4,)  # again, unprepared
     assert len(pool.connections[0].prepared) == 2
+
+
+async def test_runs_sent_while_their_shape_is_being_prepared_get_their_own_errors(one_connection):  # type: ignore[no-untyped-def]
+    one_connection()
+    answers = await asyncio.gather(
+        *(aiodb.fetchone("SELECT * FROM aiodb_missing WHERE %(a)s::int = 1", {"a": n}) for n in range(3)),
+        return_exceptions=True,
+    )
+    assert [type(answer) for answer in answers] == [psycopg.errors.UndefinedTable] * 3
+
+
+async def test_a_statement_failing_after_its_preparation_keeps_it_prepared(one_connection):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    for _ in range(5):
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            await aiodb.fetchone("SELECT %(a)s::int / 0", {"a": 1})
+    connection = pool.connections[0]
+    assert len(connection.prepared) == 1  # prepared once, not once per failure
+    (on_server,) = await aiodb.fetchone("SELECT count(*) FROM pg_prepared_statements WHERE %(a)s::int = 1", {"a": 1})
+    assert on_server == len(connection.prepared) == 2  # the failing one and this count: nothing left behind
+
+
+async def test_a_value_no_loader_reads_fails_its_statement_not_the_connection(one_connection):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    assert await aiodb.fetchone("SELECT %(a)s::int", {"a": 1}) == (1,)
+    connection = pool.connections[0]
+    real = connection.transformer
+
+    class Refusing:
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(real, name)
+
+        def load_row(self, row, make_row):  # type: ignore[no-untyped-def]
+            raise ValueError("no loader for this")
+
+    connection.transformer = Refusing()
+    with pytest.raises(ValueError, match="no loader"):
+        await aiodb.fetchone("SELECT %(a)s::int", {"a": 2})
+    connection.transformer = real
+    assert await aiodb.fetchone("SELECT %(a)s::int", {"a": 3}) == (3,)
+    assert pool.connections == [connection]
+
+
+async def test_when_another_connection_cannot_be_opened_the_open_ones_serve(one_connection, monkeypatch):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    pool.size, pool.depth = 3, 1
+    assert await aiodb.fetchone("SELECT 1", {}) == (1,)
+    attempts = []
+
+    async def refused() -> None:
+        attempts.append(1)
+        raise psycopg.OperationalError("too many clients")
+
+    monkeypatch.setattr(pool, "_open", refused)
+    answers = await asyncio.gather(*(aiodb.fetchone("SELECT %(n)s::int", {"n": n}) for n in range(5)))
+    assert answers == [(n,) for n in range(5)]
+    assert len(pool.connections) == 1
+    assert len(attempts) == 1  # then no other attempt for RETRY_SECONDS
+
+
+async def test_closing_fails_the_statements_in_flight(one_connection):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    waiting = asyncio.create_task(aiodb.fetchone("SELECT pg_sleep(2), %(a)s::int", {"a": 1}))
+    await asyncio.sleep(0.1)
+    pool.close_now()
+    with pytest.raises(psycopg.OperationalError, match="closed"):
+        await asyncio.wait_for(waiting, 1)
