@@ -270,3 +270,23 @@ async def test_closing_fails_the_statements_in_flight(one_connection):  # type: 
     pool.close_now()
     with pytest.raises(psycopg.OperationalError, match="closed"):
         await asyncio.wait_for(waiting, 1)
+
+
+async def test_statements_larger_than_the_socket_takes_at_once_are_sent_when_it_is_writable(
+    one_connection, monkeypatch
+):  # type: ignore[no-untyped-def]
+    one_connection()
+    writable = []
+    original = aiodb.PipelinedConnection._writable
+
+    def counted(self):  # type: ignore[no-untyped-def]
+        writable.append(1)
+        original(self)
+
+    monkeypatch.setattr(aiodb.PipelinedConnection, "_writable", counted)
+    big = "x" * (8 * 1024 * 1024)  # far beyond a socket's buffer: libpq writes it in parts
+    answers = await asyncio.gather(
+        *(aiodb.fetchone("SELECT length(%(s)s::text), %(n)s::int", {"s": big, "n": n}) for n in range(3))
+    )
+    assert answers == [(len(big), n) for n in range(3)]
+    assert writable  # the rest went out when the socket could take it
