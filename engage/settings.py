@@ -42,8 +42,9 @@ SECRET_KEY = env("SECRET_KEY", _INSECURE_SECRET)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-# Message bodies are encrypted at rest (engage/lib/crypto.py). Comma-separated
-# Fernet keys: the first encrypts, all decrypt, so keys rotate without downtime.
+# Message bodies are encrypted at rest (engage/lib/crypto.py). Comma-separated keys of 32
+# random bytes in URL-safe base64 (a Fernet key's form): the first encrypts, all decrypt,
+# so keys rotate without downtime.
 _INSECURE_ENCRYPTION_KEY = "cGFybGV5LWVtYmVkZGVkLWluc2VjdXJlLWtleS0wMDA="
 ENCRYPTION_KEYS = env_list("PARLEY_ENCRYPTION_KEYS", _INSECURE_ENCRYPTION_KEY)
 
@@ -307,7 +308,7 @@ if not DEBUG:
     if SECRET_KEY == _INSECURE_SECRET or len(SECRET_KEY) < 50:
         _problems.append("SECRET_KEY must be set to a random value of at least 50 characters")
     if _INSECURE_ENCRYPTION_KEY in ENCRYPTION_KEYS:
-        _problems.append("PARLEY_ENCRYPTION_KEYS must be set (Fernet keys, comma-separated)")
+        _problems.append("PARLEY_ENCRYPTION_KEYS must be set (32 random bytes each, URL-safe base64, comma-separated)")
     if not ALLOWED_HOSTS:
         _problems.append("ALLOWED_HOSTS must name the hosts Parley serves")
     if not PUBLIC_URL.startswith("https://") and not env_bool("PARLEY_ALLOW_HTTP"):
