@@ -85,13 +85,14 @@ async def test_djangos_own_handler_leaves_each_request_in_cycles(server):  # typ
         assert {"RequestAborted", "Task", "traceback"} <= left
 
 
-async def test_a_client_gone_before_the_answer_cancels_the_view(settings):  # type: ignore[no-untyped-def]
+async def test_a_client_gone_before_the_answer_gets_nothing(settings):  # type: ignore[no-untyped-def]
     settings.ROOT_URLCONF = "tests.engage.slow_urls"
+    sent = await asyncio.wait_for(_get(ASGIHandler(), "/slow", disconnect_early=True), 5)
+    assert sent == []  # the response task was cancelled before it answered
+    # Django cancels the view only while it runs in the event loop; once a synchronous
+    # middleware has taken it to a worker thread it finishes there. Let it, before the next test.
+    await asyncio.sleep(0.3)
     slow_urls.SEEN.clear()
-    sent = await asyncio.wait_for(_get(ASGIHandler(), "/slow", disconnect_early=True), 1)
-    await asyncio.sleep(0.3)  # the view would have answered by now
-    assert sent == []
-    assert "/slow" not in slow_urls.SEEN  # cancelled, before or while it ran
 
 
 async def test_a_cancelled_handler_leaves_the_request_whole_for_the_view_still_running(settings):  # type: ignore[no-untyped-def]
