@@ -87,9 +87,11 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 
 
 @functools.lru_cache(maxsize=256)
-def _statement(sql: str) -> tuple[bytes, tuple[str | int, ...]]:
-    """``sql`` with PostgreSQL's ``$n`` placeholders, and the key of each parameter (a name, or a
-    position) in order: the same name twice is one parameter, as psycopg binds it."""
+def _statement(sql: str) -> tuple[bytes, tuple[str | int, ...], tuple[Any, ...]]:
+    """``sql`` with PostgreSQL's ``$n`` placeholders, the key of each parameter (a name, or a
+    position) in order, the same name twice being one parameter as psycopg binds it, and the
+    formats the parameters are dumped in (psycopg's choice per value). psycopg does this in a
+    private module (``psycopg._queries``); this is the part of it Django's SQL needs."""
     keys: list[str | int] = []
     numbers: dict[str, int] = {}
 
@@ -109,7 +111,7 @@ def _statement(sql: str) -> tuple[bytes, tuple[str | int, ...]]:
     query = _PLACEHOLDER.sub(placeholder, sql)
     if any(isinstance(key, int) for key in keys) and any(isinstance(key, str) for key in keys):
         raise ValueError("A statement takes named or positional parameters, not both.")
-    return query.encode(), tuple(keys)
+    return query.encode(), tuple(keys), (PyFormat.AUTO,) * len(keys)
 
 
 # Statements prepared per connection at most; others are parsed each time they run. The loop's
@@ -173,17 +175,17 @@ class PipelinedConnection:
         """Sends the statement; the future gets its first row (a tuple), None, or psycopg's error."""
         if self.failed is not None:
             raise psycopg.OperationalError("the connection failed") from self.failed
-        query, keys = _statement(sql)
+        query, keys, wanted = _statement(sql)
         values = [params[key] for key in keys]
         transformer = self.transformer
-        dumped = transformer.dump_sequence(values, [PyFormat.AUTO] * len(values))
+        dumped = transformer.dump_sequence(values, wanted)
         types, formats = transformer.types, transformer.formats
         statement = _InFlight(self.loop.create_future())
         pgconn = self.pgconn
         try:
             name = None
             if self.prepare:
-                key = (query, tuple(types or ()))
+                key = (query, types or ())
                 name = self.prepared.get(key)
                 if name is None and key not in self.preparing and len(self.prepared) < MAX_PREPARED:
                     self._names += 1

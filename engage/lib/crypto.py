@@ -56,6 +56,7 @@ class Keyring:
     """The configured keys, ready to use: the first encrypts, all decrypt."""
 
     primary_id: str
+    primary_header: str  # ``v2:<key id>``, also the associated data
     primary: AESGCMSIV
     by_id: dict[str, AESGCMSIV]
     legacy: MultiFernet
@@ -79,6 +80,7 @@ class Keyring:
             raise ValueError("PARLEY_ENCRYPTION_KEYS lists a key twice, or two keys with the same id: drop one.")
         return cls(
             primary_id=ciphers[0][0],
+            primary_header=f"{PREFIX}{ciphers[0][0]}",
             primary=ciphers[0][1],
             by_id=by_id,
             legacy=MultiFernet([Fernet(key.encode()) for key in keys]),
@@ -97,7 +99,7 @@ def keyring() -> Keyring:
 def encrypt_bytes(plaintext: bytes) -> str:
     """The stored form of ``plaintext``, under the first key."""
     keys = keyring()
-    header = f"{PREFIX}{keys.primary_id}"
+    header = keys.primary_header
     nonce = os.urandom(_NONCE_BYTES)
     sealed = base64.urlsafe_b64encode(nonce + keys.primary.encrypt(nonce, plaintext, header.encode())).rstrip(b"=")
     return f"{header}:{sealed.decode()}"
@@ -121,7 +123,8 @@ def decrypt_bytes(token: str) -> bytes:
         raise ValueError("cannot decrypt: no configured key fits")
     try:
         raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
-        return cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], f"{PREFIX}{key_id}".encode())
+        header = token[: len(PREFIX) + len(key_id)]  # ``v2:<key id>``, the associated data
+        return cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], header.encode())
     except (binascii.Error, ValueError, InvalidTag) as error:
         raise ValueError("cannot decrypt: the value is damaged or not from this key") from error
 
