@@ -26,9 +26,9 @@ CHROMIUM_ARGS = [
 
 def application():  # type: ignore[no-untyped-def]
     from channels.routing import ProtocolTypeRouter
-    from django.core.handlers.asgi import ASGIHandler
 
     from engage.asgi import application as project
+    from engage.lib.asgi import ASGIHandler  # Django's, as production serves HTTP
 
     return ProtocolTypeRouter({"http": ASGIHandler(), "websocket": project.application_mapping["websocket"]})
 
