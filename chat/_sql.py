@@ -6,7 +6,7 @@ statements the compilation costs far more CPU than the database's own work
 prepared by each model field (``get_db_prep_save``, as ``save()`` does: the
 message content is encrypted by its field); rows become instances as the ORM
 builds them (the backend's and the fields' converters, then ``Model.from_db``).
-The event loop's write (``amessage_append``) skips the instances: it writes a
+The event loop's write (``amessage_append_send``) skips the instances: it writes a
 message's plain values (only the content goes through its field) and reads back
 plain values, the snapshot's (``PlainColumns``). PostgreSQL and SQLite. The SQL
 text is built from model metadata only; every value is a query parameter.
@@ -14,7 +14,9 @@ text is built from model metadata only; every value is a query parameter.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import datetime
 import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -97,12 +99,15 @@ class PlainColumns:
         return len(self.fields)
 
     def _steps_for(self, connection: BaseDatabaseWrapper) -> tuple[tuple[str, list[Any], Any, Any], ...]:
+        """The columns whose value is converted or encoded, with how; the others are taken as read."""
         found = self._steps.get(connection.alias)
         if found is None:
             steps = []
             for name, field in zip(self.names, self.fields, strict=True):
                 column, functions = _converters(self.model, field, connection)
-                steps.append((name, functions, column, snapshots.encoder(field, stored=True)))
+                encode = snapshots.encoder(field, stored=True)
+                if functions or encode is not None:
+                    steps.append((name, functions, column, encode))
             found = self._steps[connection.alias] = tuple(steps)
         return found
 
@@ -110,10 +115,9 @@ class PlainColumns:
         """The plain values of ``row[start:start + len(self)]``; None for the NULLs of an outer join."""
         if row[start + self._pk_index] is None:
             return None
-        values = {}
-        for (name, functions, column, encode), value in zip(
-            self._steps_for(connection), row[start : start + len(self.fields)], strict=True
-        ):
+        values = dict(zip(self.names, row[start : start + len(self.names)], strict=True))
+        for name, functions, column, encode in self._steps_for(connection):
+            value = values[name]
             for function in functions:
                 value = function(value, column, connection)
             values[name] = value if encode is None or value is None else encode(value)
@@ -240,7 +244,9 @@ def _thread_update_sql(*, inbound: bool, internal: bool) -> str:
 
 
 def _thread_update_params(connection: BaseDatabaseWrapper, thread_pk: int, now: Any) -> dict[str, Any]:
-    return {"thread": thread_pk, "now": _UPDATED_AT.get_db_prep_save(now, connection), "false": False}
+    if not (connection.vendor == "postgresql" and type(now) is datetime.datetime and now.tzinfo is not None):
+        now = _UPDATED_AT.get_db_prep_save(now, connection)  # on PostgreSQL an aware datetime goes as it is
+    return {"thread": thread_pk, "now": now, "false": False}
 
 
 def thread_take_sequence(
@@ -530,17 +536,28 @@ def _appended_plain(
     return Appended(thread, customer, contact, assignee)
 
 
-async def amessage_append(message: dict[str, Any], reply: ReplyCheck | None = None) -> Appended | None:
-    """``message_append`` from the event loop, on its own connection (``engage.lib.aiodb``): the
-    same statement for a message given as plain values (``services._message_plain``: only its
-    content goes through its field, to be encrypted), reading back only what the event's snapshot
-    holds, as plain values (no instances). With ``reply``, the statement also makes an agent
-    reply's checks (``ReplyCheck``) and writes nothing when one fails. Sets the message's id,
-    sequence, client id and contact."""
-    connection = aiodb.wrapper()  # for its operations and converters only: no query
-    sql, params = _append_statement(connection, message, reply=reply)
+async def amessage_append_send(message: dict[str, Any], reply: ReplyCheck | None = None) -> asyncio.Future[Any]:
+    """Sends ``message_append``'s statement from the event loop, on its own connection
+    (``engage.lib.aiodb``), for a message given as plain values (``services._message_plain``:
+    only its content goes through its field, to be encrypted), and returns the future of its
+    answer without waiting for it; ``amessage_appended`` reads that answer once it is in. With
+    ``reply``, the statement also makes an agent reply's checks (``ReplyCheck``) and writes
+    nothing when one fails."""
+    sql, params = _append_statement(aiodb.wrapper(), message, reply=reply)
     try:
-        row = await aiodb.fetchone(sql, params)
+        return await aiodb.submit(sql, params)
+    except psycopg.Error as error:  # not sent: the connection had failed
+        failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        failed.set_exception(error)
+        return failed
+
+
+def amessage_appended(message: dict[str, Any], answer: asyncio.Future[Any]) -> Appended | None:
+    """What the statement ``amessage_append_send`` sent read back (``answer`` is done): only what
+    the event's snapshot holds, as plain values (no instances); None when it wrote nothing.
+    Sets the message's id, sequence, client id and contact."""
+    try:
+        row = answer.result()
     except psycopg.IntegrityError:
         return None
     except psycopg.OperationalError:
@@ -550,4 +567,4 @@ async def amessage_append(message: dict[str, Any], reply: ReplyCheck | None = No
         if message["client_id"]:
             return None
         raise
-    return _appended_plain(connection, message, row)
+    return _appended_plain(aiodb.wrapper(), message, row)

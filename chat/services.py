@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import functools
+import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -39,6 +41,8 @@ from engage.errors import InvalidInput
 from engage.events import dispatch_in_loop, publish
 from engage.lib import aiodb
 from engage.models import Brand, Channel, CustomFieldDefinition, Membership, RoutingQueue
+
+logger = logging.getLogger(__name__)
 
 MAX_CLIENT_ID = 200
 MAX_THREAD_NAME = 200
@@ -518,39 +522,101 @@ async def areply_create(
 async def _append_in_loop(
     thread: Thread | None, message: dict[str, Any], agent: Membership | None, reply: _sql.ReplyCheck | None
 ) -> Written | None:
-    # Once sent, the write and its event complete even if the caller is cancelled (its socket
-    # closed): as in a worker thread, which a cancelled caller does not stop either.
-    write = asyncio.ensure_future(_message_append_and_publish(thread, message, agent, reply))
-    _WRITES.add(write)
-    write.add_done_callback(_WRITES.discard)
-    return await asyncio.shield(write)
+    """Sends the statement, and publishes its event from the callback that reads its answer.
+
+    Once sent, the write and its event complete even if the caller is cancelled (its socket
+    closed), as in a worker thread, which a cancelled caller does not stop either; the caller
+    only waits for the outcome. A callback, not a task: no task, shield and extra turn of the
+    loop per message.
+    """
+    written: asyncio.Future[Written | None] = asyncio.get_running_loop().create_future()
+    if aiodb.pool().ready() is not None:  # sent now, before anything can cancel the caller
+        answer = await _sql.amessage_append_send(message, reply)
+        answer.add_done_callback(functools.partial(_appended_then_publish, thread, message, agent, written))
+    else:  # a connection is opened first: in a task, which a cancelled caller does not stop
+        task = asyncio.ensure_future(_send_when_connected(thread, message, agent, reply, written))
+        _WRITES.add(task)
+        task.add_done_callback(_WRITES.discard)
+    return await written
+
+
+async def _send_when_connected(
+    thread: Thread | None,
+    message: dict[str, Any],
+    agent: Membership | None,
+    reply: _sql.ReplyCheck | None,
+    written: asyncio.Future[Written | None],
+) -> None:
+    try:
+        answer = await _sql.amessage_append_send(message, reply)
+    except Exception as error:  # no connection could be opened: nothing was sent
+        if not written.done():
+            written.set_exception(error)
+        return
+    answer.add_done_callback(functools.partial(_appended_then_publish, thread, message, agent, written))
 
 
 _WRITES: set[asyncio.Future[Any]] = set()  # the loop keeps only weak references to its tasks
 
 
-async def _message_append_and_publish(
-    thread: Thread | None, message: dict[str, Any], agent: Membership | None, reply: _sql.ReplyCheck | None
-) -> Written | None:
-    written = await _sql.amessage_append(message, reply)
-    if written is None:
-        return None
-    locked = written.thread
+def _appended_then_publish(
+    thread: Thread | None,
+    message: dict[str, Any],
+    agent: Membership | None,
+    written: asyncio.Future[Written | None],
+    answer: asyncio.Future[Any],
+) -> None:
+    """``answer``'s callback: the write's outcome for ``written``, its event published first."""
+    try:
+        appended = _sql.amessage_appended(message, answer)
+        if appended is None:
+            outcome, rest = None, None
+        else:
+            outcome, rest = _publish_appended(thread, message, agent, appended)
+    except Exception as error:
+        if written.done():  # its caller is gone: nobody else will hear of it
+            logger.exception("loop write of a message to thread %s failed", message["thread_id"])
+        else:
+            written.set_exception(error)
+        return
+    if rest is None:
+        if not written.done():
+            written.set_result(outcome)
+        return
+    task = asyncio.ensure_future(_after_subscribers(rest, written, outcome))
+    _WRITES.add(task)
+    task.add_done_callback(_WRITES.discard)
+
+
+async def _after_subscribers(
+    rest: Callable[[], None], written: asyncio.Future[Written | None], outcome: Written
+) -> None:
+    """Subscribers that may block or query run in a worker, as after a commit; then the caller hears."""
+    try:
+        await sync_to_async(rest, thread_sensitive=False)()
+    finally:
+        if not written.done():
+            written.set_result(outcome)
+
+
+def _publish_appended(
+    thread: Thread | None, message: dict[str, Any], agent: Membership | None, appended: _sql.Appended
+) -> tuple[Written, Callable[[], None] | None]:
+    """The written message's snapshot and event, delivered to the loop-safe subscribers now;
+    the others come back as one callable to run in a worker (``dispatch_in_loop``)."""
+    locked = appended.thread
     if thread is not None:  # the caller's thread learns its new counters
         thread.last_sequence, thread.is_archived = locked["last_sequence"], locked["is_archived"]
     snapshot = message_snapshot_plain(
         message,
         author=agent,
         thread=locked,
-        customer=written.customer,
-        contact=written.contact,
-        assignee=written.assignee,
+        customer=appended.customer,
+        contact=appended.contact,
+        assignee=appended.assignee,
     )
     event = _created_event(locked, message, snapshot)
-    rest = dispatch_in_loop(event)
-    if rest is not None:  # subscribers that may block or query: in a worker, as after a commit
-        await sync_to_async(rest, thread_sensitive=False)()
-    return Written(snapshot)
+    return Written(snapshot), dispatch_in_loop(event)
 
 
 _AUTHORS = frozenset(Message.Author.values)
@@ -591,7 +657,7 @@ def _message_plain(
 ) -> dict[str, Any]:
     """A new message as the plain values of each of its columns, once its input is validated; the
     write fills in the id, sequence, client id (when none) and contact. The loop writes these
-    values as they are (``chat._sql.amessage_append``): building a model instance and preparing
+    values as they are (``chat._sql.amessage_append_send``): building a model instance and preparing
     each value through its field cost a tenth of its CPU; ``_message_new`` builds the instance
     from them. The caller has checked the author (``_author_check``) and that it is the thread's
     tenant's (``_same_tenant``, or the statement's ``ReplyCheck``)."""

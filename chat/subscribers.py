@@ -2,6 +2,7 @@
 
 from chat import assignment, events, realtime
 from engage.events import PresenceChanged, subscribe
+from engage.lib.cached_settings import setting
 
 
 def register() -> None:
@@ -32,9 +33,7 @@ def search_index_message(event: events.MessageCreated) -> None:
 
 # Skipped without a thread switch when a message is written from the event loop (engage.events.dispatch_in_loop).
 def _search_indexes(event: events.MessageCreated) -> bool:
-    from django.conf import settings
-
-    return settings.SEARCH_BACKEND == "elasticsearch" and not event.is_internal
+    return setting("SEARCH_BACKEND") == "elasticsearch" and not event.is_internal
 
 
 # Skipped without a thread switch when a message is written from the event loop (engage.events.dispatch_in_loop).

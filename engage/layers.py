@@ -251,11 +251,12 @@ class LocalDelivery:
                         self._wake(box)
             return len(boxes)
 
-    def group_send(self, group: str, payload: bytes) -> int:
-        """Puts ``payload`` in the mailbox of every member; returns how many got it."""
+    def group_send(self, group: str, payload: bytes | _Shared) -> int:
+        """Puts ``payload`` in the mailbox of every member; returns how many got it. One
+        ``_Shared`` given for each group of a message is decoded once for all of them."""
         now = time.monotonic()
         delivered = 0
-        shared = _Shared(payload)
+        shared = payload if type(payload) is _Shared else _Shared(payload)
         with self._lock:
             self._maybe_sweep(now)
             for channel in self.groups.get(group, ()):
@@ -530,10 +531,10 @@ class InProcessChannelLayer(BaseChannelLayer):
 
     def group_send_soon(self, groups: Iterable[str], message: dict[str, Any]) -> None:
         """``group_send_many`` done before this returns, for a caller that does not wait."""
-        payload = _encode(message)
+        shared = _Shared(_encode(message))
         for group in groups:
             self.require_valid_group_name(group)
-            self.core.group_send(group, payload)
+            self.core.group_send(group, shared)
 
     async def flush(self) -> None:
         self.core.flush()
@@ -1030,9 +1031,10 @@ class RedisFanoutChannelLayer(BaseChannelLayer):
         for group in groups:
             self.require_valid_group_name(group)
         payload = _encode(message)
+        shared = _Shared(payload)  # decoded once for the members of every group here
         for group in groups:
             if self.core.has_group(group):
-                self.core.group_send(group, payload)
+                self.core.group_send(group, shared)
         data = self._origin + payload
         return self._publisher().submit([(self._group_key + group.encode(), data) for group in groups])
 

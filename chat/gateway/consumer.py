@@ -38,6 +38,7 @@ from chat.gateway.pushes import push_frames, resync_frames
 from chat.gateway.sessions import channel_cached, handshake_accept
 from chat.gateway.state import ConnectionState
 from engage.errors import ParleyError
+from engage.lib.cached_settings import setting
 from engage.lib.consumers import WORKERS, PumpedConsumerMixin, WorkerDatabaseMixin, in_loop_or_worker, in_worker
 from engage.models import Channel
 
@@ -75,7 +76,7 @@ class VisitorConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
 
     def _over_rate(self) -> bool:
         """A fixed window per socket (default 200 requests / 5 s, twice the SDK's own client limit)."""
-        limit, seconds = getattr(settings, "PARLEY_GATEWAY_RATE_LIMIT", (200, 5.0))
+        limit, seconds = setting("PARLEY_GATEWAY_RATE_LIMIT", (200, 5.0))
         now = time.monotonic()
         if now - self._window_start >= seconds:
             self._window_start, self._window_count = now, 0

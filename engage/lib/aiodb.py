@@ -31,6 +31,8 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from engage.lib.cached_settings import setting
+
 try:
     import psycopg
     import psycopg.errors
@@ -47,7 +49,7 @@ except ImportError:  # pragma: no cover - the embedded profile may run without p
 
 def available(alias: str = DEFAULT_DB_ALIAS) -> bool:
     """Whether writes may go through this module: PostgreSQL with psycopg 3, not switched off."""
-    if psycopg is None or not getattr(settings, "PARLEY_LOOP_DATABASE", True):
+    if psycopg is None or not setting("PARLEY_LOOP_DATABASE", True):
         return False
     return wrapper(alias).vendor == "postgresql"
 
@@ -330,6 +332,17 @@ class LoopPipelines:
             connection.pgconn.finish()
             raise
 
+    def ready(self) -> PipelinedConnection | None:
+        """``connection()``'s answer when it needs no waiting (a connection with fewer than
+        ``depth`` in flight, and none failed); None otherwise."""
+        best = None
+        for found in self.connections:
+            if found.failed is not None:
+                return None  # ``connection()`` drops it first
+            if best is None or len(found) < len(best):
+                best = found
+        return best if best is not None and len(best) < self.depth else None
+
     async def connection(self) -> PipelinedConnection:
         loop = asyncio.get_running_loop()
         while True:
@@ -374,8 +387,18 @@ class LoopPipelines:
 async def fetchone(sql: str, params: Any, alias: str = DEFAULT_DB_ALIAS) -> Any:
     """The first row of one statement (a tuple, or None), on a connection of the running loop;
     psycopg's errors propagate (``OperationalError`` when the connection failed: it is dropped)."""
-    connection = await pool(alias).connection()
-    return await connection.submit(sql, params)
+    return await (await submit(sql, params, alias))
+
+
+async def submit(sql: str, params: Any, alias: str = DEFAULT_DB_ALIAS) -> asyncio.Future[Any]:
+    """Sends one statement and returns the future of its first row (``fetchone``'s answer), without
+    waiting for it: a caller may then act on the answer in a callback, with no task. Waits only
+    when a connection has to be opened first."""
+    connections_ = pool(alias)
+    connection = connections_.ready()
+    if connection is None:
+        connection = await connections_.connection()
+    return connection.submit(sql, params)
 
 
 _POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, LoopPipelines]] = weakref.WeakKeyDictionary()

@@ -41,10 +41,10 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 from django.db import models
 
 from engage.lib import jsontext
+from engage.lib.cached_settings import setting
 
 PREFIX = "v2:"
 _NONCE_BYTES = 12
@@ -93,7 +93,7 @@ def _keyring(keys: tuple[str, ...]) -> Keyring:
 
 
 def keyring() -> Keyring:
-    return _keyring(tuple(settings.ENCRYPTION_KEYS))
+    return _keyring(tuple(setting("ENCRYPTION_KEYS")))
 
 
 def encrypt_bytes(plaintext: bytes) -> str:

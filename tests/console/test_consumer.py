@@ -41,6 +41,28 @@ async def test_a_member_gets_a_welcome(acme):
     await communicator.disconnect()
 
 
+async def test_the_sockets_frames_skip_the_session_wrappers_checks(acme, monkeypatch):
+    """The session middleware saves a changed session on an HTTP response only; the console's
+    frames go straight to the server instead of through its per-message checks."""
+    from channels.sessions import InstanceSessionWrapper
+
+    wrapped = []
+    original = InstanceSessionWrapper.send
+
+    async def counted(self, message):  # type: ignore[no-untyped-def]
+        wrapped.append(message["type"])
+        return await original(self, message)
+
+    monkeypatch.setattr(InstanceSessionWrapper, "send", counted)
+    communicator, connected, _ = await console_socket(acme.alice.user)
+    assert connected
+    assert (await communicator.receive_json_from())["type"] == "welcome"
+    await communicator.send_json_to({"type": "ping", "ref": 1})
+    assert await communicator.receive_json_from() == {"type": "pong", "ref": 1}
+    await communicator.disconnect()
+    assert wrapped == []
+
+
 async def test_anonymous_and_non_members_cannot_open_the_socket(acme, user_model):
     outsider = await database_sync_to_async(user_model.objects.create_user)("outsider", password="x")
     for user in (None, outsider):

@@ -66,6 +66,19 @@ async def test_group_send_reaches_members_only_who_share_one_decoded_copy(layer)
     assert layer.core.mailboxes[outsider].items == type(layer.core.mailboxes[outsider].items)()
 
 
+async def test_a_message_for_several_groups_is_decoded_once_for_the_members_of_all(layer):
+    console, visitor = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("tenant.1.console", console)
+    await layer.group_add("customer.9", visitor)
+
+    await layer.group_send_many(["tenant.1.console", "customer.9"], {"type": "chat.event", "n": (1,)})
+
+    got = await recv(layer, console)
+    assert got == {"type": "chat.event", "n": [1]}
+    assert await recv(layer, visitor) is got
+    assert layer.stats()["delivered"] == 2
+
+
 async def test_group_discard_stops_delivery_and_forgets_empty_groups_and_mailboxes(layer):
     channel = await layer.new_channel()
     await layer.group_add("tenant.1.console", channel)
@@ -381,6 +394,20 @@ async def test_a_group_message_from_another_process_is_decoded_once_for_its_memb
     got = [await recv(first, channel) for channel in channels]
     assert got[0] == {"type": "chat.event", "n": [1]}
     assert got[1] is got[0]
+
+
+@pytest.mark.redis
+async def test_a_message_for_several_groups_is_decoded_once_for_the_senders_own_members(redis_pair):
+    first, _ = redis_pair
+    console, visitor = await first.new_channel(), await first.new_channel()
+    await first.group_add("tenant.1.console", console)
+    await first.group_add("customer.9", visitor)
+
+    first.group_send_soon(["tenant.1.console", "customer.9"], {"type": "chat.event", "n": (1,)})
+
+    got = await recv(first, console)
+    assert got == {"type": "chat.event", "n": [1]}
+    assert await recv(first, visitor) is got
 
 
 @pytest.mark.redis

@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 
 from chat import services, snapshots
 from chat.models import Contact, Message, Thread
+from engage.lib import aiodb
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -150,6 +151,33 @@ async def test_a_write_sent_from_the_loop_completes_when_its_caller_is_cancelled
     assert await db(lambda: list(Message.objects.order_by("sequence").values_list("client_id", flat=True)))() == [
         f"parley-{thread.pk}-1",
         "m-2",
+    ]
+
+
+async def test_a_write_sent_on_an_open_connection_publishes_when_its_caller_is_cancelled(acme, published):  # type: ignore[no-untyped-def]
+    """The common case: the statement goes out in the caller's first step, and its answer is read
+    and its event published by a callback, with no task that the caller's cancellation could stop."""
+    thread, _ = await db(services.thread_get_or_create)(channel=acme.messaging, customer=acme.visitor, public_id="t")
+    await db(services.message_create)(thread=thread, author_type="customer", content={"text": "first"})
+    await services.amessage_create(thread=thread, author_type="customer", content={"text": "second"})
+    assert aiodb.pool().ready() is not None
+    published.clear()
+    caller = asyncio.ensure_future(
+        services.amessage_create(thread=thread, author_type="customer", content={"text": "third"}, client_id="m-3")
+    )
+    await asyncio.sleep(0)  # sent
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    for _ in range(100):
+        if published:
+            break
+        await asyncio.sleep(0.02)
+    assert [(event.name, event.sequence) for event in published] == [("message.created", 3)]
+    assert await db(lambda: list(Message.objects.order_by("sequence").values_list("client_id", flat=True)))() == [
+        f"parley-{thread.pk}-1",
+        f"parley-{thread.pk}-2",
+        "m-3",
     ]
 
 
