@@ -6,7 +6,7 @@ statements the compilation costs far more CPU than the database's own work
 prepared by each model field (``get_db_prep_save``, as ``save()`` does: the
 message content is encrypted by its field); rows become instances as the ORM
 builds them (the backend's and the fields' converters, then ``Model.from_db``).
-The event loop's write (``amessage_append_send``) skips the instances: it writes a
+The event loop's write (``amessage_append_statement``) skips the instances: it writes a
 message's plain values (only the content goes through its field) and reads back
 plain values, the snapshot's (``PlainColumns``). PostgreSQL and SQLite. The SQL
 text is built from model metadata only; every value is a query parameter.
@@ -536,24 +536,17 @@ def _appended_plain(
     return Appended(thread, customer, contact, assignee)
 
 
-async def amessage_append_send(message: dict[str, Any], reply: ReplyCheck | None = None) -> asyncio.Future[Any]:
-    """Sends ``message_append``'s statement from the event loop, on its own connection
+def amessage_append_statement(message: dict[str, Any], reply: ReplyCheck | None = None) -> tuple[str, dict[str, Any]]:
+    """``message_append``'s statement and parameters for the event loop's connections
     (``engage.lib.aiodb``), for a message given as plain values (``services._message_plain``:
-    only its content goes through its field, to be encrypted), and returns the future of its
-    answer without waiting for it; ``amessage_appended`` reads that answer once it is in. With
-    ``reply``, the statement also makes an agent reply's checks (``ReplyCheck``) and writes
-    nothing when one fails."""
-    sql, params = _append_statement(aiodb.wrapper(), message, reply=reply)
-    try:
-        return await aiodb.submit(sql, params)
-    except psycopg.Error as error:  # not sent: the connection had failed
-        failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        failed.set_exception(error)
-        return failed
+    only its content goes through its field, to be encrypted); ``amessage_appended`` reads its
+    answer. With ``reply``, the statement also makes an agent reply's checks (``ReplyCheck``) and
+    writes nothing when one fails."""
+    return _append_statement(aiodb.wrapper(), message, reply=reply)
 
 
 def amessage_appended(message: dict[str, Any], answer: asyncio.Future[Any]) -> Appended | None:
-    """What the statement ``amessage_append_send`` sent read back (``answer`` is done): only what
+    """What ``amessage_append_statement`` read back (``answer``, done, is its future): only what
     the event's snapshot holds, as plain values (no instances); None when it wrote nothing.
     Sets the message's id, sequence, client id and contact."""
     try:

@@ -529,31 +529,21 @@ async def _append_in_loop(
     only waits for the outcome. A callback, not a task: no task, shield and extra turn of the
     loop per message.
     """
+    sql, params = _sql.amessage_append_statement(message, reply)
     written: asyncio.Future[Written | None] = asyncio.get_running_loop().create_future()
-    if aiodb.pool().ready() is not None:  # sent now, before anything can cancel the caller
-        answer = await _sql.amessage_append_send(message, reply)
-        answer.add_done_callback(functools.partial(_appended_then_publish, thread, message, agent, written))
-    else:  # a connection is opened first: in a task, which a cancelled caller does not stop
-        task = asyncio.ensure_future(_send_when_connected(thread, message, agent, reply, written))
+    then = functools.partial(_appended_then_publish, thread, message, agent, written)
+    answer = aiodb.submit_now(sql, params)  # sent now, before anything can cancel the caller
+    if answer is not None:
+        answer.add_done_callback(then)
+    else:  # a connection is opened or waited for first: in a task, which a cancelled caller does not stop
+        task = asyncio.ensure_future(_submit_then(sql, params, then))
         _WRITES.add(task)
         task.add_done_callback(_WRITES.discard)
     return await written
 
 
-async def _send_when_connected(
-    thread: Thread | None,
-    message: dict[str, Any],
-    agent: Membership | None,
-    reply: _sql.ReplyCheck | None,
-    written: asyncio.Future[Written | None],
-) -> None:
-    try:
-        answer = await _sql.amessage_append_send(message, reply)
-    except Exception as error:  # no connection could be opened: nothing was sent
-        if not written.done():
-            written.set_exception(error)
-        return
-    answer.add_done_callback(functools.partial(_appended_then_publish, thread, message, agent, written))
+async def _submit_then(sql: str, params: dict[str, Any], then: Callable[[asyncio.Future[Any]], None]) -> None:
+    (await aiodb.submit(sql, params)).add_done_callback(then)
 
 
 _WRITES: set[asyncio.Future[Any]] = set()  # the loop keeps only weak references to its tasks
@@ -657,7 +647,7 @@ def _message_plain(
 ) -> dict[str, Any]:
     """A new message as the plain values of each of its columns, once its input is validated; the
     write fills in the id, sequence, client id (when none) and contact. The loop writes these
-    values as they are (``chat._sql.amessage_append_send``): building a model instance and preparing
+    values as they are (``chat._sql.amessage_append_statement``): building a model instance and preparing
     each value through its field cost a tenth of its CPU; ``_message_new`` builds the instance
     from them. The caller has checked the author (``_author_check``) and that it is the thread's
     tenant's (``_same_tenant``, or the statement's ``ReplyCheck``)."""

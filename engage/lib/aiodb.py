@@ -333,15 +333,16 @@ class LoopPipelines:
             raise
 
     def ready(self) -> PipelinedConnection | None:
-        """``connection()``'s answer when it needs no waiting (a connection with fewer than
-        ``depth`` in flight, and none failed); None otherwise."""
-        best = None
+        """``connection()``'s answer when it needs no waiting: the connection with the fewest in
+        flight, if fewer than ``depth`` and none has failed; None otherwise."""
+        best, fewest = None, self.depth
         for found in self.connections:
             if found.failed is not None:
                 return None  # ``connection()`` drops it first
-            if best is None or len(found) < len(best):
-                best = found
-        return best if best is not None and len(best) < self.depth else None
+            waiting = len(found.in_flight)
+            if waiting < fewest:
+                best, fewest = found, waiting
+        return best
 
     async def connection(self) -> PipelinedConnection:
         loop = asyncio.get_running_loop()
@@ -392,13 +393,37 @@ async def fetchone(sql: str, params: Any, alias: str = DEFAULT_DB_ALIAS) -> Any:
 
 async def submit(sql: str, params: Any, alias: str = DEFAULT_DB_ALIAS) -> asyncio.Future[Any]:
     """Sends one statement and returns the future of its first row (``fetchone``'s answer), without
-    waiting for it: a caller may then act on the answer in a callback, with no task. Waits only
-    when a connection has to be opened first."""
-    connections_ = pool(alias)
-    connection = connections_.ready()
-    if connection is None:
-        connection = await connections_.connection()
-    return connection.submit(sql, params)
+    waiting for the answer: a caller may act on it in a callback, with no task. Waits only when a
+    connection has to be opened first. psycopg's errors, a connection that could not be opened
+    included, come as the future's."""
+    sent = submit_now(sql, params, alias)
+    if sent is not None:
+        return sent
+    try:
+        connection = await pool(alias).connection()
+    except psycopg.Error as error:
+        return _failed(error)
+    return _sent(connection, sql, params)
+
+
+def submit_now(sql: str, params: Any, alias: str = DEFAULT_DB_ALIAS) -> asyncio.Future[Any] | None:
+    """``submit`` when a connection can take the statement at once: sent before this returns; None
+    (nothing sent) when a connection has to be opened or found first (``submit`` then waits)."""
+    connection = pool(alias).ready()
+    return None if connection is None else _sent(connection, sql, params)
+
+
+def _sent(connection: PipelinedConnection, sql: str, params: Any) -> asyncio.Future[Any]:
+    try:
+        return connection.submit(sql, params)
+    except psycopg.Error as error:  # not sent: the connection had failed, or libpq refused it
+        return _failed(error)
+
+
+def _failed(error: BaseException) -> asyncio.Future[Any]:
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    future.set_exception(error)
+    return future
 
 
 _POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, LoopPipelines]] = weakref.WeakKeyDictionary()

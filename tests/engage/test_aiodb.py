@@ -290,3 +290,25 @@ async def test_statements_larger_than_the_socket_takes_at_once_are_sent_when_it_
     )
     assert answers == [(len(big), n) for n in range(3)]
     assert writable  # the rest went out when the socket could take it
+
+
+async def test_submit_now_sends_only_when_a_connection_can_take_the_statement(one_connection):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    assert aiodb.submit_now("SELECT %(a)s::int", {"a": 1}) is None  # none open yet: nothing sent
+    assert await (await aiodb.submit("SELECT %(a)s::int", {"a": 2})) == (2,)  # opens one
+    sent = [aiodb.submit_now("SELECT %(a)s::int, pg_sleep(0.05)", {"a": n}) for n in range(pool.depth + 1)]
+    assert all(future is not None for future in sent[: pool.depth])
+    assert sent[pool.depth] is None  # as many in flight as the connection takes: the caller waits
+    assert [row[0] for row in await asyncio.gather(*sent[: pool.depth])] == list(range(pool.depth))
+
+
+async def test_submit_gives_a_connection_that_cannot_be_opened_as_the_futures_error(one_connection, monkeypatch):  # type: ignore[no-untyped-def]
+    one_connection()
+
+    async def refused(self):  # type: ignore[no-untyped-def]
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(aiodb.LoopPipelines, "_open", refused)
+    answer = await aiodb.submit("SELECT 1", {})
+    with pytest.raises(psycopg.OperationalError, match="refused"):
+        await answer
