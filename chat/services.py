@@ -543,7 +543,19 @@ async def _append_in_loop(
 
 
 async def _submit_then(sql: str, params: dict[str, Any], then: Callable[[asyncio.Future[Any]], None]) -> None:
-    (await aiodb.submit(sql, params)).add_done_callback(then)
+    try:
+        answer = await aiodb.submit(sql, params)
+    except BaseException as error:  # nothing sent (a connection that could not be used): the caller hears why
+        answer = asyncio.get_running_loop().create_future()
+        if isinstance(error, asyncio.CancelledError):
+            answer.cancel()
+        else:
+            answer.set_exception(error)
+        then(answer)
+        if not isinstance(error, Exception):
+            raise
+        return
+    answer.add_done_callback(then)
 
 
 _WRITES: set[asyncio.Future[Any]] = set()  # the loop keeps only weak references to its tasks
@@ -557,6 +569,9 @@ def _appended_then_publish(
     answer: asyncio.Future[Any],
 ) -> None:
     """``answer``'s callback: the write's outcome for ``written``, its event published first."""
+    if answer.cancelled():  # never sent (the loop is closing)
+        written.cancel()
+        return
     try:
         appended = _sql.amessage_appended(message, answer)
         if appended is None:
@@ -584,6 +599,8 @@ async def _after_subscribers(
     """Subscribers that may block or query run in a worker, as after a commit; then the caller hears."""
     try:
         await sync_to_async(rest, thread_sensitive=False)()
+    except Exception:  # each subscriber's own failure is logged by ``rest``: this is the worker call's
+        logger.exception("subscribers of message %s did not run", outcome.snapshot["message"]["id"])
     finally:
         if not written.done():
             written.set_result(outcome)

@@ -203,6 +203,8 @@ class PipelinedConnection:
             self._flush()
         except psycopg.Error as error:
             self._fail(error)
+            if statement.future.done():  # in flight already: ``_fail`` gave its future the error
+                return statement.future
             raise
         return statement.future
 

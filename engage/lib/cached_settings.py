@@ -10,6 +10,7 @@ setting changes (``setting_changed``: ``override_settings`` and pytest-django's
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -18,16 +19,19 @@ from django.dispatch import receiver
 
 _MISSING = object()
 _read: dict[str, Any] = {}
+_lock = threading.Lock()  # a read and its store, or a forgetting: a value read before a change is not kept
 
 
 def setting(name: str, default: Any = None) -> Any:
     """``getattr(settings, name, default)``, read once; every caller of one name passes the same default."""
     value = _read.get(name, _MISSING)
     if value is _MISSING:
-        value = _read[name] = getattr(settings, name, default)
+        with _lock:
+            value = _read[name] = getattr(settings, name, default)
     return value
 
 
 @receiver(setting_changed)
 def _forget(**kwargs: Any) -> None:
-    _read.clear()
+    with _lock:
+        _read.clear()

@@ -166,6 +166,7 @@ async def test_a_write_sent_on_an_open_connection_publishes_when_its_caller_is_c
         services.amessage_create(thread=thread, author_type="customer", content={"text": "third"}, client_id="m-3")
     )
     await asyncio.sleep(0)  # sent
+    assert not services._WRITES  # no task of its own: the answer's callback publishes
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
         await caller
@@ -179,6 +180,22 @@ async def test_a_write_sent_on_an_open_connection_publishes_when_its_caller_is_c
         f"parley-{thread.pk}-2",
         "m-3",
     ]
+
+
+async def test_a_write_whose_connection_cannot_be_used_fails_its_caller_instead_of_hanging(acme, monkeypatch):  # type: ignore[no-untyped-def]
+    thread, _ = await db(services.thread_get_or_create)(channel=acme.messaging, customer=acme.visitor, public_id="t")
+    await db(services.message_create)(thread=thread, author_type="customer", content={"text": "first"})
+    aiodb.close_all()
+
+    async def broken(self):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the loop's connection could not be set up")
+
+    monkeypatch.setattr(aiodb.LoopPipelines, "_open", broken)
+    with pytest.raises(RuntimeError, match="could not be set up"):
+        await asyncio.wait_for(
+            services.amessage_create(thread=thread, author_type="customer", content={"text": "second"}), timeout=5
+        )
+    assert await db(Message.objects.count)() == 1
 
 
 @pytest.mark.parametrize(("author", "assigned"), [("customer", False), ("agent", False), ("agent", True)])
