@@ -226,7 +226,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _send(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=console_dumps(frame))
+        await self.send_text(console_dumps(frame))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Once closing, unanswered sends are the client's to retry (same client id) after it reconnects.

@@ -129,7 +129,7 @@ class VisitorConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
                 text, base_url=self.state.base_url
             )
             text = cxone_dumps(cxone_event_in_s3(url, cxone_frame_type(frame)))
-        await self.send(text_data=text)
+        await self.send_text(text)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -138,7 +138,7 @@ class VisitorConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
             await self.send_frame(cxone_error(error.event_id, error.event_type, error.message, reason=error.reason))
             return
         if isinstance(frame, Heartbeat):
-            await self.send(text_data=PONG)
+            await self.send_text(PONG)
             return
         if self._over_rate():
             message = "Too many requests; slow down."

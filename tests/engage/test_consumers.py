@@ -177,3 +177,61 @@ async def test_a_handler_failing_as_its_socket_closes_is_logged(layer, caplog):
     assert [(record.getMessage(), str(record.exc_info[1])) for record in caplog.records] == [
         ("A handler failed while its socket closed", "cleanup failed")
     ]
+
+
+async def test_the_turn_goes_to_waiters_in_the_order_they_asked():
+    from engage.lib.consumers import _Turn
+
+    turn, order = _Turn(), []
+
+    async def handler(name: str) -> None:
+        if turn.held:
+            await turn.wait()
+        else:
+            turn.held = True
+        try:
+            order.append(name)
+            await asyncio.sleep(0.01)
+        finally:
+            turn.give()
+
+    await asyncio.gather(*(handler(name) for name in "abcd"))
+    assert order == ["a", "b", "c", "d"]
+    assert turn.held is False
+    assert not turn.waiters
+
+
+async def test_a_waiter_cancelled_before_its_turn_leaves_the_turn_to_the_next():
+    from engage.lib.consumers import _Turn
+
+    turn = _Turn()
+    turn.held = True
+    first = asyncio.ensure_future(turn.wait())
+    second = asyncio.ensure_future(turn.wait())
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    turn.give()
+    await asyncio.wait_for(second, timeout=1)  # the turn went past the cancelled waiter
+    assert first.cancelled()
+    assert turn.held is True  # second holds it
+    turn.give()
+    assert turn.held is False
+
+
+async def test_a_waiter_cancelled_once_given_the_turn_passes_it_on():
+    from engage.lib.consumers import _Turn
+
+    turn = _Turn()
+    turn.held = True
+    first = asyncio.ensure_future(turn.wait())
+    second = asyncio.ensure_future(turn.wait())
+    await asyncio.sleep(0)
+    turn.give()  # the turn is first's: its wait is done, its task not yet resumed
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await asyncio.wait_for(second, timeout=1)
+    assert turn.held is True
+    turn.give()
+    assert turn.held is False
