@@ -39,7 +39,7 @@ from chat.snapshots import message_snapshot, message_snapshot_plain
 from engage.custom_fields import custom_fields_validate
 from engage.errors import InvalidInput
 from engage.events import dispatch_in_loop, publish
-from engage.lib import aiodb
+from engage.lib import aiodb, loops
 from engage.models import Brand, Channel, CustomFieldDefinition, Membership, RoutingQueue
 
 logger = logging.getLogger(__name__)
@@ -536,9 +536,7 @@ async def _append_in_loop(
     if answer is not None:
         answer.add_done_callback(then)
     else:  # a connection is opened or waited for first: in a task, which a cancelled caller does not stop
-        task = asyncio.ensure_future(_submit_then(sql, params, then))
-        _WRITES.add(task)
-        task.add_done_callback(_WRITES.discard)
+        loops.start(_submit_then(sql, params, then))
     return await written
 
 
@@ -556,9 +554,6 @@ async def _submit_then(sql: str, params: dict[str, Any], then: Callable[[asyncio
             raise
         return
     answer.add_done_callback(then)
-
-
-_WRITES: set[asyncio.Future[Any]] = set()  # the loop keeps only weak references to its tasks
 
 
 def _appended_then_publish(
@@ -588,9 +583,7 @@ def _appended_then_publish(
         if not written.done():
             written.set_result(outcome)
         return
-    task = asyncio.ensure_future(_after_subscribers(rest, written, outcome))
-    _WRITES.add(task)
-    task.add_done_callback(_WRITES.discard)
+    loops.start(_after_subscribers(rest, written, outcome))
 
 
 async def _after_subscribers(

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 
 from chat import inbox, realtime, selectors, services
@@ -186,17 +185,6 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         super().__init__(*args, **kwargs)
         self._replies_in_flight: set[asyncio.Task[None]] = set()
         self._last_reply: dict[Any, asyncio.Task[None]] = {}
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        # Channels' session middleware wraps ``send`` to save a changed session on an HTTP
-        # response; a socket's messages never trigger it, yet each paid for its checks of the
-        # lazy session (docs/performance.md, "Eighth session"). The console changes no session.
-        wrapper = getattr(send, "__self__", None)
-        if isinstance(wrapper, InstanceSessionWrapper) and not any(
-            kind.startswith("websocket.") for kind in wrapper.save_message_types
-        ):
-            send = wrapper.real_send
-        await super().__call__(scope, receive, send)
 
     async def connect(self) -> None:
         user = self.scope.get("user")

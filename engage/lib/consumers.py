@@ -14,6 +14,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
+from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 
@@ -77,6 +78,18 @@ class WorkerDatabaseMixin:
 _HANDLER_NAMES: dict[str, str] = {}
 
 
+def _past_session_wrapper(send: Any) -> Any:
+    """``send`` without Channels' session wrapper when it saves on no WebSocket message: it saves a
+    changed session on an HTTP response only, yet checked the lazy session on every frame a socket
+    sent (docs/performance.md, "Eighth session")."""
+    wrapper = getattr(send, "__self__", None)
+    if isinstance(wrapper, InstanceSessionWrapper) and not any(
+        kind.startswith("websocket.") for kind in wrapper.save_message_types
+    ):
+        return wrapper.real_send
+    return send
+
+
 class _Turn:
     """The consumer's handlers one at a time, in the order they asked: ``asyncio.Lock``'s job for
     the pumps of one socket in a third of its calls (its uncontended acquire and release were seven
@@ -137,7 +150,7 @@ class PumpedConsumerMixin:
             self.channel_name = await self.channel_layer.new_channel(self.channel_prefix)
             self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
             sources.append(self.channel_receive)
-        self.base_send = send
+        self.base_send = _past_session_wrapper(send)
         turn = _Turn()
 
         async def pump(source: Any) -> None:

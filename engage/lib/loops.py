@@ -48,13 +48,25 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
 def _done(task: asyncio.Task[Any]) -> None:
     _running.discard(task)
     if not task.cancelled() and task.exception() is not None:
-        logger.error("background send failed", exc_info=task.exception())
+        logger.error("background task failed", exc_info=task.exception())
+
+
+def start(coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """Runs ``coroutine`` in a task of the running loop that nobody awaits: kept referenced until
+    it is done (the loop keeps only weak references to its tasks), its failure logged."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _running.add(task)
+    task.add_done_callback(_done)
+    return task
+
+
+def running() -> int:
+    """How many tasks ``start`` has running."""
+    return len(_running)
 
 
 def _start(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-    task = asyncio.get_running_loop().create_task(factory())
-    _running.add(task)
-    task.add_done_callback(_done)
+    start(factory())
 
 
 def run_soon(factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
