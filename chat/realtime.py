@@ -72,7 +72,7 @@ def fan_out(event: events.Event) -> None:
     send_soon = getattr(layer, "group_send_soon", None)
     if send_soon is not None and in_event_loop():
         try:
-            send_soon(groups, message)
+            send_soon(groups, message, handover=True)  # events are frozen: members here get this dict
         except Exception:
             logger.exception("realtime: fan-out of %s failed", event.name)
         return

@@ -71,10 +71,10 @@ def _loop_database_connections():  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def _fresh_render_caches():  # type: ignore[no-untyped-def]
     """Pushes are rendered once per message and process; ids restart with each test database."""
-    from chat.console import consumer
+    from chat.console import rendering
     from chat.gateway import pushes
 
-    consumer.RENDERED.clear()
+    rendering.RENDERED.clear()
     pushes.FRAMES.clear()
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from chat import inbox, selectors, services
 from chat.api.serializers import AttachmentSerializer, MessageSerializer
-from chat.console.rendering import message_data_from_snapshot
+from chat.console.rendering import rendered_message_data
 from chat.models import Attachment, Message, Thread
 from engage.errors import InvalidInput
 from engage.lib import aiodb
@@ -111,14 +111,15 @@ def reply_send(
 
 
 async def areply_send(
-    *, agent: Membership, thread_id: int, reply: Reply, recheck_agent: bool = False
+    *, agent: Membership, thread_id: int, reply: Reply, recheck_agent: bool = False, utc: bool
 ) -> tuple[dict[str, Any], bool] | None:
     """``reply_send`` from the event loop, for a new reply without attachments; None otherwise.
 
     The same checks and write without a thread switch, in one statement
     (``services.areply_create``); when it writes nothing, the checks of
     ``inbox.athread_for_reply`` say why, and ``services.amessage_create`` writes.
-    Raises what ``reply_send`` raises. None when the write has to
+    Raises what ``reply_send`` raises. The message is rendered once for this answer and the
+    console's push of it (``rendered_message_data``; ``utc`` as it takes). None when the write has to
     take the long way (attachments, a repeated client id, a contact to open, not
     PostgreSQL, a failed connection): the caller runs ``reply_send`` in a worker, whose
     client id makes it safe whatever the loop's attempt did.
@@ -152,4 +153,5 @@ async def areply_send(
         result = await services.amessage_create(thread=thread, **fields)
     if result is None:
         return None
-    return message_data_from_snapshot(result.snapshot), True  # MessageSerializer's, without a query
+    # MessageSerializer's, without a query; the console's push of this message finds it rendered
+    return rendered_message_data(result.snapshot, agent.tenant_id, utc=utc), True

@@ -24,10 +24,11 @@ from chat import inbox, realtime, selectors, services
 from chat.api.replies import Reply, areply_send, reply_send
 from chat.api.serializers import MessageSerializer
 from chat.console import protocol
-from chat.console.rendering import console_dumps, message_data_from_snapshot
+from chat.console.rendering import console_dumps, datetimes_in_utc, rendered_message_data
 from chat.models import Message
-from chat.snapshots import RenderedCache, usable_snapshot
+from chat.snapshots import usable_snapshot
 from engage.errors import ParleyError
+from engage.lib import jsontext
 from engage.lib.consumers import PumpedConsumerMixin, WorkerDatabaseMixin, in_worker
 from engage.models import Membership
 from engage.selectors import memberships_of
@@ -86,23 +87,13 @@ def _message(message_id: int, tenant_id: int) -> dict[str, Any] | None:
     return MessageSerializer(message).data if message is not None else None
 
 
-async def _message_data(event: dict[str, Any], tenant_id: int) -> dict[str, Any] | None:
+async def _message_data(event: dict[str, Any], tenant_id: int, utc: bool) -> dict[str, Any] | None:
     """The pushed message as the REST API shows it: rendered from the event's snapshot when it
     has one (no model instances, no database work, no thread hop; once per process), else read back."""
-    key = (tenant_id, event["message_id"])
-    data = RENDERED.get(key)
-    if data is not None:
-        return data
     snapshot = usable_snapshot(event, tenant_id)
     if snapshot is None:
         return await _message(event["message_id"], tenant_id)
-    data = message_data_from_snapshot(snapshot)
-    RENDERED.put(key, data)
-    return data
-
-
-# One rendering per message and process, whatever the number of console sockets.
-RENDERED = RenderedCache(size=1024, seconds=0.5)
+    return rendered_message_data(snapshot, tenant_id, utc=utc)
 
 
 @in_worker
@@ -157,10 +148,12 @@ def _reply_of(frame: protocol.Send) -> Reply:
     )
 
 
-async def _reply(agent: Membership, frame: protocol.Send) -> dict[str, Any]:
+async def _reply(agent: Membership, frame: protocol.Send, utc: bool) -> dict[str, Any]:
     """The REST reply's checks and write (docs/agent-protocol.md, ``send``): in the event loop
     when they can be (``areply_send``), else in one worker call."""
-    done = await areply_send(agent=agent, thread_id=frame.thread_id, reply=_reply_of(frame), recheck_agent=True)
+    done = await areply_send(
+        agent=agent, thread_id=frame.thread_id, reply=_reply_of(frame), recheck_agent=True, utc=utc
+    )
     if done is None:
         done = await in_worker(reply_send)(
             agent=agent, thread_id=frame.thread_id, reply=_reply_of(frame), recheck_agent=True
@@ -179,6 +172,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
     group: str | None = None
     closing = False
     gone = False  # the client left: nothing more is sent
+    utc = True  # datetimes_in_utc() in this socket's context, asked when it opens
     channels_readable: set[int]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -196,6 +190,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
             await self.close(code=protocol.CLOSE_NOT_MEMBER)
             return
         self.agent = agent
+        self.utc = datetimes_in_utc()
         self.channels_readable = await _readable(agent)
         self.group = realtime.tenant_console_group(agent.tenant_id)
         # Join before anything is read, so nothing committed later can be missed.
@@ -220,11 +215,12 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         # Once closing, unanswered sends are the client's to retry (same client id) after it reconnects.
         if self.agent is None or self.closing:
             return
-        if text_data is None or len(text_data.encode()) > protocol.MAX_FRAME_BYTES:
+        raw = None if text_data is None else text_data.encode()
+        if raw is None or len(raw) > protocol.MAX_FRAME_BYTES:
             await self._send(protocol.error_frame(code="invalid_frame", message="Send JSON text up to 64 KiB."))
             return
         try:
-            frame = protocol.parse_client_frame(json.loads(text_data))
+            frame = protocol.parse_client_frame(jsontext.loads(raw))  # json.loads' values, by orjson
         except json.JSONDecodeError:
             await self._send(protocol.error_frame(code="invalid_frame", message="The frame is not JSON."))
             return
@@ -282,7 +278,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         if self.closing or self.gone:
             return  # unanswered: the client sends it again (same client id) once reconnected
         try:
-            answer = await _reply(self.agent, frame)
+            answer = await _reply(self.agent, frame, self.utc)
         except inbox.MembershipChanged:
             # The rights read at connect are stale: the console reconnects (reading them
             # again), and sends the unanswered reply over REST, which reads them afresh.
@@ -322,7 +318,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         if name not in ALWAYS_FORWARDED and event.get("channel_id") not in self.channels_readable:
             return
         if name == "message.created":
-            data = await _message_data(event, self.agent.tenant_id)
+            data = await _message_data(event, self.agent.tenant_id, self.utc)
             if data is not None:
                 await self._send(protocol.message_frame(thread_id=event["thread_id"], message=data))
             return

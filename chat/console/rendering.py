@@ -21,7 +21,7 @@ from django.utils import timezone
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
-from chat.snapshots import membership_display_name
+from chat.snapshots import RenderedCache, membership_display_name
 from engage.lib import jsontext
 from engage.lib.storage import signed_url
 
@@ -29,9 +29,13 @@ _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", 
 _DATETIME = serializers.DateTimeField()
 
 
-def _datetimes_in_utc() -> bool:
+def datetimes_in_utc() -> bool:
     """Whether DRF writes datetimes as ISO 8601 in UTC right now (the default): then a
-    snapshot's ``isoformat()`` text in UTC is already its rendering, but for the ``Z``."""
+    snapshot's ``isoformat()`` text in UTC is already its rendering, but for the ``Z``.
+
+    The active time zone is an asgiref ``Local``: asking for it was 3 % of a message's CPU
+    under load (docs/performance.md, "Ninth session"). A console socket asks once, when it
+    opens (nothing activates another zone in its context), and passes the answer on."""
     if str(api_settings.DATETIME_FORMAT).lower() != ISO_8601:
         return False
     zone = timezone.get_current_timezone()
@@ -63,10 +67,12 @@ def _attachment(attachment: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def message_data_from_snapshot(snapshot: Mapping[str, Any]) -> dict[str, Any]:
-    """``MessageSerializer().to_representation`` of the snapshot's message."""
+def message_data_from_snapshot(snapshot: Mapping[str, Any], *, utc: bool | None = None) -> dict[str, Any]:
+    """``MessageSerializer().to_representation`` of the snapshot's message; ``utc`` is
+    ``datetimes_in_utc()``, asked when not given."""
     message = snapshot["message"]
-    utc = _datetimes_in_utc()
+    if utc is None:
+        utc = datetimes_in_utc()
     return {
         "id": str(message["public_id"]),
         "thread_id": message["thread_id"],
@@ -83,6 +89,22 @@ def message_data_from_snapshot(snapshot: Mapping[str, Any]) -> dict[str, Any]:
         "seen_at": _datetime(message["seen_at"], utc),
         "attachments": [_attachment(attachment) for attachment in snapshot["attachments"]],
     }
+
+
+# One rendering per message and process, whatever the number of console sockets, the console's
+# answer to its own reply included: entries live half a second (``RenderedCache``).
+RENDERED = RenderedCache(size=1024, seconds=0.5)
+
+
+def rendered_message_data(snapshot: Mapping[str, Any], tenant_id: int, *, utc: bool) -> dict[str, Any]:
+    """``message_data_from_snapshot``, rendered once per message and process (``RENDERED``); the
+    caller has checked that the snapshot is one of ``tenant_id``'s (``usable_snapshot``)."""
+    key = (tenant_id, snapshot["message"]["id"])
+    data = RENDERED.get(key)
+    if data is None:
+        data = message_data_from_snapshot(snapshot, utc=utc)
+        RENDERED.put(key, data)
+    return data  # type: ignore[no-any-return]
 
 
 def console_dumps(frame: Mapping[str, Any]) -> str:

@@ -86,7 +86,7 @@ async def test_a_reply_waiting_on_the_database_holds_up_nothing_else(acme, monke
 
     release = asyncio.Event()
 
-    async def slow_reply(agent, frame):  # type: ignore[no-untyped-def]
+    async def slow_reply(agent, frame, utc):  # type: ignore[no-untyped-def]
         await release.wait()
         return protocol.sent_frame(thread_id=frame.thread_id, message={"slow": True}, created=True, ref=frame.ref)
 
@@ -106,7 +106,7 @@ async def test_replies_to_one_thread_are_written_in_order_others_alongside(acme,
 
     log: list[str] = []
 
-    async def reply(agent, frame):  # type: ignore[no-untyped-def]
+    async def reply(agent, frame, utc):  # type: ignore[no-untyped-def]
         log.append(f"start {frame.ref}")
         await asyncio.sleep(0.1 if frame.ref == "a1" else 0.01)
         log.append(f"end {frame.ref}")
@@ -126,7 +126,7 @@ async def test_replies_to_one_thread_are_written_in_order_others_alongside(acme,
 async def test_a_failing_reply_answers_an_error_and_the_socket_stays(acme, monkeypatch):  # type: ignore[no-untyped-def]
     from chat.console import consumer
 
-    async def broken(agent, frame):  # type: ignore[no-untyped-def]
+    async def broken(agent, frame, utc):  # type: ignore[no-untyped-def]
         raise RuntimeError("database fell over")
 
     monkeypatch.setattr(consumer, "_reply", broken)
@@ -215,3 +215,37 @@ async def test_the_write_itself_makes_every_check_of_a_reply(acme, globex, write
     else:
         assert result is None
         assert "r1" not in stored
+
+
+async def test_a_reply_and_its_push_share_one_rendering_and_the_socket_asks_its_zone_once(acme, monkeypatch):  # type: ignore[no-untyped-def]
+    from chat.console import consumer, rendering
+
+    contact = await _accepted_by_alice(acme)
+    rendered: list[int] = []
+    zones_asked: list[bool] = []
+    agent_ref, ask = rendering._agent_ref, rendering.datetimes_in_utc
+
+    def counted_agent_ref(agent):  # type: ignore[no-untyped-def]
+        rendered.append(agent["id"])  # once per rendering of a message, whoever renders it
+        return agent_ref(agent)
+
+    def counted_ask():  # type: ignore[no-untyped-def]
+        zones_asked.append(ask())
+        return zones_asked[-1]
+
+    monkeypatch.setattr(rendering, "_agent_ref", counted_agent_ref)
+    monkeypatch.setattr(consumer, "datetimes_in_utc", counted_ask)
+    communicator = await welcomed_console(acme.alice.user)
+    frames = []
+    for number, ref in enumerate(("a", "b")):
+        await communicator.send_json_to(SEND | {"thread_id": contact.thread_id, "client_id": f"r{number}", "ref": ref})
+        while sum(frame["type"] in ("sent", "message") for frame in frames) < 2 * (number + 1):
+            frames.append(await communicator.receive_json_from(timeout=5))
+    await communicator.disconnect()
+
+    sent = [frame for frame in frames if frame["type"] == "sent"]
+    pushed = [frame for frame in frames if frame["type"] == "message"]
+    assert [frame["message"] for frame in sent] == [frame["message"] for frame in pushed]
+    assert [frame["message"]["sequence"] for frame in sent] == [2, 3]
+    assert rendered == [acme.alice.pk, acme.alice.pk]  # once each, for the answer; the push found it rendered
+    assert zones_asked == [True]  # when the socket opened (UTC, the test settings' zone)

@@ -79,6 +79,30 @@ async def test_a_message_for_several_groups_is_decoded_once_for_the_members_of_a
     assert layer.stats()["delivered"] == 2
 
 
+async def test_a_handed_over_message_reaches_the_members_as_the_senders_own_dict(layer, monkeypatch):
+    console, visitor = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("tenant.1.console", console)
+    await layer.group_add("customer.9", visitor)
+    decoded = []
+    monkeypatch.setattr("engage.layers._decode", lambda payload: decoded.append(payload))
+    sent = {"type": "chat.event", "n": (1,)}
+
+    layer.group_send_soon(["tenant.1.console", "customer.9"], sent, handover=True)
+
+    assert await recv(layer, console) is sent
+    assert await recv(layer, visitor) is sent
+    assert decoded == []
+
+
+async def test_a_handed_over_message_must_still_be_one_the_wire_carries(layer):
+    channel = await layer.new_channel()
+    await layer.group_add("tenant.1.console", channel)
+
+    with pytest.raises(TypeError):
+        layer.group_send_soon(["tenant.1.console"], {"type": "chat.event", "at": object()}, handover=True)
+    assert layer.stats()["delivered"] == 0
+
+
 async def test_group_discard_stops_delivery_and_forgets_empty_groups_and_mailboxes(layer):
     channel = await layer.new_channel()
     await layer.group_add("tenant.1.console", channel)
@@ -408,6 +432,22 @@ async def test_a_message_for_several_groups_is_decoded_once_for_the_senders_own_
     got = await recv(first, console)
     assert got == {"type": "chat.event", "n": [1]}
     assert await recv(first, visitor) is got
+
+
+@pytest.mark.redis
+async def test_a_handed_over_message_is_the_senders_dict_here_and_a_decoded_copy_elsewhere(redis_pair):
+    first, second = redis_pair
+    here, elsewhere = await first.new_channel(), await second.new_channel()
+    await first.group_add("customer.9", here)
+    await second.group_add("customer.9", elsewhere)
+    sent = {"type": "chat.event", "n": (1,)}
+
+    first.group_send_soon(["customer.9"], sent, handover=True)
+
+    assert await recv(first, here) is sent
+    got = await recv(second, elsewhere)
+    assert got == {"type": "chat.event", "n": [1]}
+    assert got is not sent
 
 
 @pytest.mark.redis
