@@ -464,7 +464,27 @@ async def _receive(core: LocalDelivery, channel: str) -> dict[str, Any]:
         waited = True
 
 
-class InProcessChannelLayer(BaseChannelLayer):
+class _GroupNamesChecked(BaseChannelLayer):
+    """Channels' group-name check, once per name: it was three Python calls and a regular
+    expression for each group of every message (docs/performance.md, "Ninth session").
+    At most 4 096 names are remembered; then they are checked afresh."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._valid_groups: dict[str, None] = {}
+
+    def require_valid_group_name(self, name: Any) -> bool:
+        valid = self._valid_groups
+        if type(name) is str and name in valid:
+            return True
+        super().require_valid_group_name(name)  # raises TypeError for a bad name, as in Channels
+        if len(valid) >= 4096:
+            valid.clear()
+        valid[name] = None
+        return True
+
+
+class InProcessChannelLayer(_GroupNamesChecked):
     """The embedded profile's channel layer: one process, indexed, bounded, loop-safe.
 
     Settings (``CHANNEL_LAYERS["default"]["CONFIG"]``): ``capacity`` (messages
@@ -554,6 +574,10 @@ class InProcessChannelLayer(BaseChannelLayer):
 
 def _resp(*parts: bytes) -> bytes:
     return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
+
+
+# ``_resp(b"PUBLISH", channel, data)`` in one formatting, without a generator per command.
+_PUBLISH = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
 
 
 class _Subscriber:
@@ -820,7 +844,9 @@ class _Publisher:
 
     @staticmethod
     def _commands(batch: _Batch) -> bytes:
-        return b"".join(_resp(b"PUBLISH", channel, data) for items, _ in batch for channel, data in items)
+        return b"".join(
+            _PUBLISH % (len(channel), channel, len(data), data) for items, _ in batch for channel, data in items
+        )
 
     async def _execute(self, batch: _Batch, sent: bool = False) -> None:
         """Writes the batch's commands (unless ``sent``: already written) and reads their replies."""
@@ -859,7 +885,7 @@ class _Publisher:
         await self.client.aclose()  # disconnects the pool's connections, the one in use too
 
 
-class RedisFanoutChannelLayer(BaseChannelLayer):
+class RedisFanoutChannelLayer(_GroupNamesChecked):
     """A channel layer for several processes: local delivery first, Redis Pub/Sub between processes.
 
     Compared with ``channels_redis.pubsub.RedisPubSubChannelLayer`` (measured in

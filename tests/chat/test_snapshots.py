@@ -120,7 +120,7 @@ def test_the_console_push_uses_the_snapshot_and_reads_nothing(acme, written, dja
     message, event = written
     wire = msgpack.unpackb(msgpack.packb(event.as_dict()))
     with django_assert_num_queries(0):
-        data = async_to_sync(_message_data)(wire, acme.tenant.pk)
+        data = async_to_sync(_message_data)(wire, acme.tenant.pk, True)
     assert (data["id"], data["sequence"], data["content"]["text"]) == (str(message.public_id), 2, "Here is the plan")
 
 
@@ -133,7 +133,7 @@ def test_the_console_push_of_another_tenants_snapshot_falls_back_to_a_scoped_rea
         reads.append((message_id, tenant_id))
 
     monkeypatch.setattr("chat.console.consumer._message", scoped_read)
-    assert async_to_sync(_message_data)(wire, globex.tenant.pk) is None
+    assert async_to_sync(_message_data)(wire, globex.tenant.pk, True) is None
     assert reads == [(event.message_id, globex.tenant.pk)]
 
 
@@ -145,7 +145,7 @@ class _Clock:
         return self.now
 
 
-def test_rendered_cache_keeps_an_entry_only_moments_and_drops_expired_ones_at_the_next_put(monkeypatch):  # type: ignore[no-untyped-def]
+def test_rendered_cache_serves_an_entry_only_moments_and_holds_it_at_most_twice_that(monkeypatch):  # type: ignore[no-untyped-def]
     clock = _Clock()
     monkeypatch.setattr("chat.snapshots.time.monotonic", clock)
     cache = RenderedCache(size=3, seconds=0.5)
@@ -153,22 +153,26 @@ def test_rendered_cache_keeps_an_entry_only_moments_and_drops_expired_ones_at_th
     clock.now += 0.3
     cache.put("b", {"n": 2})
     assert (cache.get("a"), cache.get("b"), len(cache)) == ({"n": 1}, {"n": 2}, 2)
-    clock.now += 0.2  # "a" is 0.5 s old: expired, though still held until the next put
+    clock.now += 0.2  # "a" is 0.5 s old: no longer served, though still held
     assert (cache.get("a"), cache.get("b")) == (None, {"n": 2})
-    cache.put("c", {"n": 3})
-    assert len(cache) == 2  # "a" left
+    cache.put("c", {"n": 3})  # the young generation is 0.5 s old: it becomes the old one
+    assert (len(cache), cache.get("b"), cache.get("c")) == (3, {"n": 2}, {"n": 3})
     clock.now += 0.5  # "b" and "c" expire too
-    cache.put("d", {"n": 4})
-    assert (len(cache), cache.get("d")) == (1, {"n": 4})
+    cache.put("d", {"n": 4})  # "a" and "b" leave with the old generation
+    assert (len(cache), cache.get("c"), cache.get("d")) == (2, None, {"n": 4})
+    clock.now += 10  # however long nothing is put, what is held is no longer served
+    assert (cache.get("c"), cache.get("d")) == (None, None)
 
 
-def test_rendered_cache_holds_at_most_size_entries_and_a_new_rendering_starts_afresh(monkeypatch):  # type: ignore[no-untyped-def]
+def test_rendered_cache_holds_at_most_twice_size_entries_and_a_new_rendering_wins(monkeypatch):  # type: ignore[no-untyped-def]
     clock = _Clock()
     monkeypatch.setattr("chat.snapshots.time.monotonic", clock)
     cache = RenderedCache(size=2, seconds=5)
     cache.put("a", 1)
     cache.put("b", 2)
-    cache.put("a", 3)  # to the back: "b" is now the oldest
+    cache.put("a", 3)  # the young generation is full: it becomes the old one, "a" starts the new
+    assert [cache.get(key) for key in ("a", "b")] == [3, 2]
     cache.put("c", 4)
-    assert [cache.get(key) for key in ("a", "b", "c")] == [3, None, 4]
-    assert len(cache) == 2
+    cache.put("d", 5)  # full again: the generation holding "a"=1 and "b" is dropped
+    assert [cache.get(key) for key in ("a", "b", "c", "d")] == [3, None, 4, 5]
+    assert len(cache) == 3

@@ -580,12 +580,15 @@ async def test_an_error_reply_reaches_its_own_publisher_and_not_the_others_of_th
     channel = await first.new_channel()
     await first.group_add("g", channel)
     await second.group_send("g", {"type": "m", "n": 0})  # connected: the next three go out in one batch
-    real_resp = layers._resp
+    commands = layers._Publisher._commands
 
-    def resp(*parts: bytes) -> bytes:
-        return real_resp(b"NOSUCHCOMMAND") if parts[1].endswith(b"broken") else real_resp(*parts)
+    def with_a_bad_command(batch):  # type: ignore[no-untyped-def]
+        return b"".join(
+            layers._resp(b"NOSUCHCOMMAND") if items[0][0].endswith(b"broken") else commands([(items, future)])
+            for items, future in batch
+        )
 
-    monkeypatch.setattr(layers, "_resp", resp)
+    monkeypatch.setattr(layers._Publisher, "_commands", staticmethod(with_a_bad_command))
 
     results = await asyncio.gather(
         second.group_send("g", {"type": "m", "n": 1}),
@@ -691,3 +694,35 @@ async def test_a_publish_with_nothing_in_flight_is_written_before_it_waits(redis
     await asyncio.gather(*sends)
     assert len(writes) == 2 and writes[1].count(b"PUBLISH") == 2  # the two behind it, in one batch
     assert [(await recv(first, channel))["n"] for _ in range(3)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("bad", ["", "a" * 100, "has space", "ünïcode", 7, ["tenant.1.console"], None])
+async def test_a_bad_group_name_is_refused_every_time_a_good_one_is_checked_once(layer, monkeypatch, bad):
+    from channels.layers import BaseChannelLayer
+
+    checked: list[str] = []
+    check = BaseChannelLayer.require_valid_group_name
+
+    def counted(self, name):  # type: ignore[no-untyped-def]
+        checked.append(name)
+        return check(self, name)
+
+    monkeypatch.setattr(BaseChannelLayer, "require_valid_group_name", counted)
+    channel = await layer.new_channel()
+    for _ in range(2):
+        with pytest.raises(TypeError):
+            await layer.group_add(bad, channel)
+        await layer.group_add("tenant.1.console", channel)
+        await layer.group_send("tenant.1.console", {"type": "chat.event"})
+    assert checked == [bad, "tenant.1.console", bad]
+
+
+def test_publishes_are_written_as_redis_commands_whatever_their_bytes():
+    from engage.layers import _Publisher, _resp
+
+    data = bytes(range(256)) + b"\r\n$3\r\n"
+    batch = [([(b"parley:g:customer.9", data), (b"parley:g:tenant.1.console", data)], None)]
+
+    assert _Publisher._commands(batch) == _resp(b"PUBLISH", b"parley:g:customer.9", data) + _resp(
+        b"PUBLISH", b"parley:g:tenant.1.console", data
+    )
