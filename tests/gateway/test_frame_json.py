@@ -162,3 +162,16 @@ def _console_json(frame: Any) -> str:
 )
 def test_console_dumps_gives_the_same_json_values_as_before(frame):  # type: ignore[no-untyped-def]
     assert json.loads(console_dumps(frame)) == json.loads(_console_json(frame))
+
+
+def test_a_new_event_id_is_a_random_version_4_uuid_as_text():
+    import uuid
+
+    from chat.gateway.protocol.frames import new_event_id
+
+    ids = [new_event_id() for _ in range(2000)]
+    parsed = [uuid.UUID(text) for text in ids]
+    assert [str(value) for value in parsed] == ids
+    assert {(value.version, value.variant) for value in parsed} == {(4, uuid.RFC_4122)}
+    assert len(set(ids)) == 2000
+    assert {text[14] for text in ids} == {"4"} and {text[19] for text in ids} == set("89ab")
