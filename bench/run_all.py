@@ -21,6 +21,7 @@ SUITE = [
     ("page-view ingestion", ["ingest.py"]),
     ("routing and the agent API", ["console_routing.py"]),
     ("visitor gateway", ["gateway_load.py"]),
+    ("costs after idle", ["cold_costs.py"]),
 ]
 
 

@@ -70,8 +70,10 @@ async def test_a_failed_publish_from_the_event_loop_is_logged(settings, monkeypa
         received = await asyncio.wait_for(other.receive(remote), 5)  # reached the other process
         assert received["event"]["message_id"] == 5
 
-        real_resp = layers._resp
-        monkeypatch.setattr(layers, "_resp", lambda *parts: real_resp(b"NOSUCHCOMMAND"))
+        def refused(batch):  # type: ignore[no-untyped-def]
+            return b"".join(layers._resp(b"NOSUCHCOMMAND") for items, _ in batch for _ in items)  # one per publish
+
+        monkeypatch.setattr(layers._Publisher, "_commands", staticmethod(refused))
         with caplog.at_level(logging.ERROR, logger="engage.layers"):
             realtime.fan_out(message())
             for _ in range(100):
