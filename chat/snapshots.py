@@ -309,19 +309,22 @@ class RenderedCache:
     """What was rendered of a message, kept per process so that N sockets cost one rendering.
 
     The sockets of a process that an event reaches render it within moments of
-    each other, so an entry is served only ``seconds`` after it was put, and held
-    at most twice that (and at most ``2 * size`` entries): one kept longer would
-    outlive the young collections of Python's cyclic collector and be walked again
-    by its older, longer passes, which pause the whole process (docs/performance.md,
-    "Collector pauses"). Entries are held in two generations: a ``put`` goes to the
-    young one, which becomes the old one (dropping the old) once it is ``seconds``
-    old or holds ``size`` entries. A ``put`` is then one store, where keeping the
-    entries in order and dropping each expired one was 2 % of a message's CPU
-    (docs/performance.md, "Ninth session"). Safe from worker threads and the event loop.
+    each other, so an entry is held at most ``seconds`` (and at most ``size``
+    entries), and served for at least half that: one kept longer would outlive
+    the young collections of Python's cyclic collector and be walked again by its
+    older, longer passes, which pause the whole process (docs/performance.md,
+    "Collector pauses"; holding entries twice as long brought a full collection
+    into every run at 1 000 msg/s, "Ninth session"). Entries are held in two
+    generations: a ``put`` goes to the young one, which becomes the old one
+    (dropping the old) once it is ``seconds / 2`` old or holds ``size / 2``
+    entries. A ``put`` is then one store, where keeping the entries in order and
+    dropping each expired one was 2 % of a message's CPU. Safe from worker
+    threads and the event loop.
     """
 
     def __init__(self, *, size: int, seconds: float) -> None:
         self.size, self.seconds = size, seconds
+        self._period, self._generation_size = seconds / 2, max(1, size // 2)
         self._young: dict[Any, tuple[float, Any]] = {}
         self._old: dict[Any, tuple[float, Any]] = {}
         self._young_since = time.monotonic()
@@ -336,7 +339,7 @@ class RenderedCache:
     def put(self, key: Any, value: Any) -> None:
         now = time.monotonic()
         with self._lock:
-            if now - self._young_since >= self.seconds or len(self._young) >= self.size:
+            if now - self._young_since >= self._period or len(self._young) >= self._generation_size:
                 self._old, self._young, self._young_since = self._young, {}, now
             self._young[key] = (now, value)
 

@@ -145,32 +145,32 @@ class _Clock:
         return self.now
 
 
-def test_rendered_cache_serves_an_entry_only_moments_and_holds_it_at_most_twice_that(monkeypatch):  # type: ignore[no-untyped-def]
+def test_rendered_cache_serves_an_entry_only_moments_and_holds_it_no_longer(monkeypatch):  # type: ignore[no-untyped-def]
     clock = _Clock()
     monkeypatch.setattr("chat.snapshots.time.monotonic", clock)
-    cache = RenderedCache(size=3, seconds=0.5)
+    cache = RenderedCache(size=100, seconds=1.0)
     cache.put("a", {"n": 1})
     clock.now += 0.3
     cache.put("b", {"n": 2})
     assert (cache.get("a"), cache.get("b"), len(cache)) == ({"n": 1}, {"n": 2}, 2)
-    clock.now += 0.2  # "a" is 0.5 s old: no longer served, though still held
+    clock.now += 0.2
+    cache.put("c", {"n": 3})  # the young generation is half a lifetime old: it becomes the old one
+    assert (len(cache), cache.get("a"), cache.get("c")) == (3, {"n": 1}, {"n": 3})
+    clock.now += 0.5  # "a" is a second old: no longer served, though still held
     assert (cache.get("a"), cache.get("b")) == (None, {"n": 2})
-    cache.put("c", {"n": 3})  # the young generation is 0.5 s old: it becomes the old one
-    assert (len(cache), cache.get("b"), cache.get("c")) == (3, {"n": 2}, {"n": 3})
-    clock.now += 0.5  # "b" and "c" expire too
-    cache.put("d", {"n": 4})  # "a" and "b" leave with the old generation
-    assert (len(cache), cache.get("c"), cache.get("d")) == (2, None, {"n": 4})
+    cache.put("d", {"n": 4})  # "a" and "b" leave with the old generation: none is held over a second
+    assert (len(cache), cache.get("b"), cache.get("c"), cache.get("d")) == (2, None, {"n": 3}, {"n": 4})
     clock.now += 10  # however long nothing is put, what is held is no longer served
     assert (cache.get("c"), cache.get("d")) == (None, None)
 
 
-def test_rendered_cache_holds_at_most_twice_size_entries_and_a_new_rendering_wins(monkeypatch):  # type: ignore[no-untyped-def]
+def test_rendered_cache_holds_at_most_size_entries_and_a_new_rendering_wins(monkeypatch):  # type: ignore[no-untyped-def]
     clock = _Clock()
     monkeypatch.setattr("chat.snapshots.time.monotonic", clock)
-    cache = RenderedCache(size=2, seconds=5)
+    cache = RenderedCache(size=4, seconds=5)
     cache.put("a", 1)
     cache.put("b", 2)
-    cache.put("a", 3)  # the young generation is full: it becomes the old one, "a" starts the new
+    cache.put("a", 3)  # the young generation holds half the size: it becomes the old one, "a" starts the new
     assert [cache.get(key) for key in ("a", "b")] == [3, 2]
     cache.put("c", 4)
     cache.put("d", 5)  # full again: the generation holding "a"=1 and "b" is dropped
