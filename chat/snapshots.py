@@ -313,13 +313,12 @@ class RenderedCache:
     entries), and served for at least half that: one kept longer would outlive
     the young collections of Python's cyclic collector and be walked again by its
     older, longer passes, which pause the whole process (docs/performance.md,
-    "Collector pauses"; holding entries twice as long brought a full collection
-    into every run at 1 000 msg/s, "Ninth session"). Entries are held in two
+    "Collector pauses"). Entries are held in two
     generations: a ``put`` goes to the young one, which becomes the old one
     (dropping the old) once it is ``seconds / 2`` old or holds ``size / 2``
     entries. A ``put`` is then one store, where keeping the entries in order and
-    dropping each expired one was 2 % of a message's CPU. Safe from worker
-    threads and the event loop.
+    dropping each expired one was 2 % of a message's CPU (docs/performance.md,
+    "Ninth session"). Safe from worker threads and the event loop.
     """
 
     def __init__(self, *, size: int, seconds: float) -> None:
