@@ -10,7 +10,7 @@ after the gap, ``again`` its cost right after, warm.
 
 Pieces, each as the gateway does it per message, standalone (no server, no
 database): sealing a message's content (AES-256-GCM-SIV, as
-``engage.lib.crypto``), decoding a 2 KB channel-layer event (msgpack, as
+``engage.lib.crypto``), decoding a 3.9 KB channel-layer event (msgpack, as
 ``engage.layers`` did for local members before the ninth session), writing a
 push frame's JSON (orjson, as ``chat.gateway.protocol``), and a Python
 function building a 40-key dict (the shape of a rendering).

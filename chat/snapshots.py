@@ -309,8 +309,9 @@ class RenderedCache:
     """What was rendered of a message, kept per process so that N sockets cost one rendering.
 
     The sockets of a process that an event reaches render it within moments of
-    each other, so an entry is held at most ``seconds`` (and at most ``size``
-    entries), and served for at least half that: one kept longer would outlive
+    each other, so an entry is served for at least half of ``seconds`` and at most
+    ``seconds``, and while puts keep coming, held no longer (at most ``size``
+    entries, or two for a size of 1): one kept longer would outlive
     the young collections of Python's cyclic collector and be walked again by its
     older, longer passes, which pause the whole process (docs/performance.md,
     "Collector pauses"). Entries are held in two

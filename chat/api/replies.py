@@ -111,7 +111,7 @@ def reply_send(
 
 
 async def areply_send(
-    *, agent: Membership, thread_id: int, reply: Reply, recheck_agent: bool = False, utc: bool
+    *, agent: Membership, thread_id: int, reply: Reply, recheck_agent: bool = False, utc: bool | None = None
 ) -> tuple[dict[str, Any], bool] | None:
     """``reply_send`` from the event loop, for a new reply without attachments; None otherwise.
 
@@ -119,7 +119,7 @@ async def areply_send(
     (``services.areply_create``); when it writes nothing, the checks of
     ``inbox.athread_for_reply`` say why, and ``services.amessage_create`` writes.
     Raises what ``reply_send`` raises. The message is rendered once for this answer and the
-    console's push of it (``rendered_message_data``; ``utc`` as it takes). None when the write has to
+    console's push of it (``rendered_message_data``; ``utc`` as it takes, asked when None). None when the write has to
     take the long way (attachments, a repeated client id, a contact to open, not
     PostgreSQL, a failed connection): the caller runs ``reply_send`` in a worker, whose
     client id makes it safe whatever the loop's attempt did.

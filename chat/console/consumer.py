@@ -220,7 +220,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
             await self._send(protocol.error_frame(code="invalid_frame", message="Send JSON text up to 64 KiB."))
             return
         try:
-            frame = protocol.parse_client_frame(jsontext.loads(raw))  # json.loads' values, by orjson
+            frame = protocol.parse_client_frame(jsontext.loads(raw, text_data))  # json.loads', by orjson
         except json.JSONDecodeError:
             await self._send(protocol.error_frame(code="invalid_frame", message="The frame is not JSON."))
             return

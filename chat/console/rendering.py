@@ -96,7 +96,7 @@ def message_data_from_snapshot(snapshot: Mapping[str, Any], *, utc: bool | None 
 RENDERED = RenderedCache(size=1024, seconds=0.5)
 
 
-def rendered_message_data(snapshot: Mapping[str, Any], tenant_id: int, *, utc: bool) -> dict[str, Any]:
+def rendered_message_data(snapshot: Mapping[str, Any], tenant_id: int, *, utc: bool | None) -> dict[str, Any]:
     """``message_data_from_snapshot``, rendered once per message and process (``RENDERED``); the
     caller has checked that the snapshot is one of ``tenant_id``'s (``usable_snapshot``)."""
     key = (tenant_id, snapshot["message"]["id"])

@@ -51,12 +51,16 @@ def may_hold_long_integer(raw: bytes) -> bool:
     return _LONG_NUMBER in raw.translate(_DIGITS_TO_ZERO)
 
 
-def loads(raw: bytes) -> Any:
+def loads(raw: bytes, text: str | None = None) -> Any:
     """``json.loads(raw)``'s values, by orjson where it reads the same: json itself for a text
-    that may hold an integer beyond 64 bits, or that orjson refuses and json reads (``NaN``)."""
+    that may hold an integer beyond 64 bits, or that orjson refuses and json reads (``NaN``).
+
+    ``text``: ``raw`` as the text it came as; then json's values and errors are those of
+    ``json.loads(text)``, which refuses what it refuses in text (a byte order mark, a NUL),
+    where from bytes it would read (a byte order mark) or fail with UnicodeDecodeError (NULs)."""
     if may_hold_long_integer(raw):
-        return json.loads(raw)
+        return json.loads(raw if text is None else text)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return json.loads(raw)
+        return json.loads(raw if text is None else text)

@@ -184,8 +184,9 @@ async def test_bad_frames_get_error_frames(acme, frame, code):
     await communicator.send_json_to(frame)
     reply = await communicator.receive_json_from()
     assert (reply["type"], reply["code"]) == ("error", code)
-    await communicator.send_to(text_data="{not json")
-    assert (await communicator.receive_json_from())["code"] == "invalid_frame"
+    for not_json in ("{not json", '\ufeff{"type":"ping"}', '\x00{"a"', "\x00\x00\x00{}"):  # a BOM, NULs: as json reads
+        await communicator.send_to(text_data=not_json)
+        assert (await communicator.receive_json_from())["code"] == "invalid_frame"
     await communicator.send_json_to({"type": "ping", "ref": 7})
     assert await communicator.receive_json_from() == {"type": "pong", "ref": 7}
     await communicator.disconnect()

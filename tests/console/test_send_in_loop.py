@@ -235,6 +235,7 @@ async def test_a_reply_and_its_push_share_one_rendering_and_the_socket_asks_its_
 
     monkeypatch.setattr(rendering, "_agent_ref", counted_agent_ref)
     monkeypatch.setattr(consumer, "datetimes_in_utc", counted_ask)
+    monkeypatch.setattr(rendering, "datetimes_in_utc", counted_ask)  # nor asked by the rendering itself
     communicator = await welcomed_console(acme.alice.user)
     frames = []
     for number, ref in enumerate(("a", "b")):

@@ -55,3 +55,21 @@ def test_what_json_reads_and_orjson_refuses_is_read_by_json():  # type: ignore[n
     assert math.isnan(jsontext.loads(b'{"x":NaN}')["x"])
     with pytest.raises(ValueError):
         jsontext.loads(b"{not json")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"type":"ping","ref":7}', '{"n":123456789012345678901234567890}', '{"x":NaN}', "[1, 2]", '"plain"'],
+)
+def test_loads_of_a_text_reads_what_json_reads_from_it(text):  # type: ignore[no-untyped-def]
+    got, expected = jsontext.loads(text.encode(), text), json.loads(text)
+    assert repr(got) == repr(expected)  # NaN included
+
+
+@pytest.mark.parametrize("text", ['\ufeff{"type":"ping"}', '\x00{"a"', "\x00\x00\x00{}", "{not json", ""])
+def test_loads_of_a_text_refuses_what_json_refuses_in_it_with_its_error(text):  # type: ignore[no-untyped-def]
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError) as got:
+        jsontext.loads(text.encode(), text)
+    assert got.value.msg == expected.value.msg
