@@ -311,14 +311,14 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         assert self.agent is not None
         if self.closing:
             return
-        event = message["event"]
-        if event.get("tenant_id") != self.agent.tenant_id:
+        event, tenant_id = message["event"], self.agent.tenant_id
+        if event.get("tenant_id") != tenant_id:
             return
         name = event.get("event")
         if name not in ALWAYS_FORWARDED and event.get("channel_id") not in self.channels_readable:
             return
         if name == "message.created":
-            data = await _message_data(event, self.agent.tenant_id, self.utc)
+            data = await _message_data(event, tenant_id, self.utc)
             if data is not None:
                 await self._send(protocol.message_frame(thread_id=event["thread_id"], message=data))
             return

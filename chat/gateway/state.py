@@ -38,6 +38,8 @@ class ConnectionState:
     agents: dict[int, Membership | None] = dataclasses.field(default_factory=dict)
     # Per thread (pk), the highest message sequence this socket has been sent: the resync point.
     sequences: dict[int, int] = dataclasses.field(default_factory=dict)
+    # ``customer`` when it was last found with every field loaded (``send_message_in_loop``).
+    complete_customer: Customer | None = None
     # Per contact (pk), the routing queue this socket last showed, to announce transfers.
     contact_queues: dict[int, int | None] = dataclasses.field(default_factory=dict)
 

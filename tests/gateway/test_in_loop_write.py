@@ -241,3 +241,39 @@ async def test_the_loops_snapshot_is_the_one_built_from_the_stored_rows(acme, pu
 def test_the_loops_plain_message_has_every_column_of_a_message():  # type: ignore[no-untyped-def]
     plain = services._message_plain(1, 2, "customer", "TEXT", {"text": "hi"}, "m-1", None, False)
     assert set(plain) == {field.attname for field in Message._meta.concrete_fields}
+
+
+async def test_a_customer_with_fields_left_unread_goes_the_workers_way_and_a_whole_one_is_checked_once(
+    acme, monkeypatch
+):  # type: ignore[no-untyped-def]
+    import json
+
+    from chat.gateway.handlers.messages import send_message_in_loop
+    from chat.gateway.protocol import cxone_parse_frame
+    from chat.gateway.state import ConnectionState
+    from chat.models import Customer
+
+    frame = cxone_parse_frame(
+        json.dumps(
+            {
+                "action": "chatWindowEvent",
+                "eventId": "e1",
+                "payload": {"eventType": "SendMessage", "data": send_data("t", "hi", "m1")},
+            }
+        )
+    )
+    partial = await db(lambda: Customer.objects.only("id", "tenant_id").get(pk=acme.visitor.pk))()
+    state = ConnectionState(
+        channel=acme.messaging, customer=partial, legacy_customer_id=None, visitor_id="v", base_url="http://testserver"
+    )
+    checked: list[int] = []
+    check = Customer.get_deferred_fields
+    monkeypatch.setattr(Customer, "get_deferred_fields", lambda self: checked.append(self.pk) or check(self))
+
+    assert await send_message_in_loop(state, frame) is None  # reading the rest of it may query: a worker's job
+    assert state.complete_customer is None
+    state.customer = acme.visitor  # loaded whole
+    for _ in range(3):  # an unknown thread: the worker's way too, after the customer passed
+        assert await send_message_in_loop(state, frame) is None
+    assert state.complete_customer is acme.visitor
+    assert checked == [acme.visitor.pk, acme.visitor.pk]  # the partial one, then the whole one once

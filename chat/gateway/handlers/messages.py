@@ -165,8 +165,12 @@ async def send_message_in_loop(state: ConnectionState, frame: ClientFrame) -> Fr
     the frame to ``send_message`` in a worker, which handles every case. Invalid input raises as there.
     """
     customer = state.customer
-    if customer is None or customer.get_deferred_fields() or state.channel.auth_mode == Channel.AuthMode.THIRD_PARTY:
-        return None  # reading the customer or checking the third party's token may query
+    if customer is None or state.channel.auth_mode == Channel.AuthMode.THIRD_PARTY:
+        return None  # checking the third party's token may query
+    if customer is not state.complete_customer:  # asked once per customer instance: a dozen fields each time
+        if customer.get_deferred_fields():
+            return None  # reading the customer may query
+        state.complete_customer = customer
     thread = state.threads.get(frame.thread_public_id or "")
     if thread is None or frame.data.get("attachments"):
         return None
