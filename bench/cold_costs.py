@@ -76,10 +76,6 @@ def measure(piece: Callable[[], object], gap_ms: float, rounds: int) -> tuple[li
     return first, again
 
 
-def _p90(values: list[float]) -> float:
-    return sorted(values)[int(len(values) * 0.9)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=400, help="runs of each piece at each gap")
@@ -95,8 +91,8 @@ def main() -> None:
             first, again = measure(piece, gap, rounds)
             cold, warm = statistics.median(first), statistics.median(again)
             print(
-                f"{name:<34}{gap:>8.1f}{cold:>9.1f} / {_p90(first):<5.1f}"
-                f"{warm:>9.1f} / {_p90(again):<5.1f}{cold / warm:>11.1f}×"
+                f"{name:<34}{gap:>8.1f}{cold:>9.1f} / {statistics.quantiles(first, n=10)[-1]:<5.1f}"
+                f"{warm:>9.1f} / {statistics.quantiles(again, n=10)[-1]:<5.1f}{cold / warm:>11.1f}×"
             )
 
 

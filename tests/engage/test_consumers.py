@@ -201,7 +201,8 @@ async def test_the_turn_goes_to_waiters_in_the_order_they_asked():
     assert not turn.waiters
 
 
-async def test_a_waiter_cancelled_before_its_turn_leaves_the_turn_to_the_next():
+async def _held_with_two_waiting():  # type: ignore[no-untyped-def]
+    """A held turn, and two handlers waiting for it in order (their tasks started)."""
     from engage.lib.consumers import _Turn
 
     turn = _Turn()
@@ -209,6 +210,11 @@ async def test_a_waiter_cancelled_before_its_turn_leaves_the_turn_to_the_next():
     first = asyncio.ensure_future(turn.wait())
     second = asyncio.ensure_future(turn.wait())
     await asyncio.sleep(0)
+    return turn, first, second
+
+
+async def test_a_waiter_cancelled_before_its_turn_leaves_the_turn_to_the_next():
+    turn, first, second = await _held_with_two_waiting()
     first.cancel()
     await asyncio.sleep(0)
     turn.give()
@@ -220,13 +226,7 @@ async def test_a_waiter_cancelled_before_its_turn_leaves_the_turn_to_the_next():
 
 
 async def test_a_waiter_cancelled_once_given_the_turn_passes_it_on():
-    from engage.lib.consumers import _Turn
-
-    turn = _Turn()
-    turn.held = True
-    first = asyncio.ensure_future(turn.wait())
-    second = asyncio.ensure_future(turn.wait())
-    await asyncio.sleep(0)
+    turn, first, second = await _held_with_two_waiting()
     turn.give()  # the turn is first's: its wait is done, its task not yet resumed
     first.cancel()
     with pytest.raises(asyncio.CancelledError):

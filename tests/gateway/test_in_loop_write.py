@@ -132,6 +132,17 @@ async def test_a_message_survives_the_loops_connection_dying(acme, visitor_socke
     assert await db(Message.objects.count)() == 4
 
 
+async def _cancelled_then_published(caller, published):  # type: ignore[no-untyped-def]
+    """Cancels the write's caller, then waits (up to 2 s) for the write to publish without it."""
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    for _ in range(100):
+        if published:
+            break
+        await asyncio.sleep(0.02)
+
+
 async def test_a_write_sent_from_the_loop_completes_when_its_caller_is_cancelled(acme, published):  # type: ignore[no-untyped-def]
     thread, _ = await db(services.thread_get_or_create)(channel=acme.messaging, customer=acme.visitor, public_id="t")
     await db(services.message_create)(thread=thread, author_type="customer", content={"text": "first"})
@@ -140,13 +151,7 @@ async def test_a_write_sent_from_the_loop_completes_when_its_caller_is_cancelled
         services.amessage_create(thread=thread, author_type="customer", content={"text": "second"}, client_id="m-2")
     )
     await asyncio.sleep(0)  # the write has started
-    caller.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await caller
-    for _ in range(100):  # the write goes on without its caller
-        if published:
-            break
-        await asyncio.sleep(0.02)
+    await _cancelled_then_published(caller, published)
     assert [(event.name, event.sequence) for event in published] == [("message.created", 2)]
     assert await db(lambda: list(Message.objects.order_by("sequence").values_list("client_id", flat=True)))() == [
         f"parley-{thread.pk}-1",
@@ -167,13 +172,7 @@ async def test_a_write_sent_on_an_open_connection_publishes_when_its_caller_is_c
     )
     await asyncio.sleep(0)  # sent
     assert loops.running() == 0  # no task of its own: the answer's callback publishes
-    caller.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await caller
-    for _ in range(100):
-        if published:
-            break
-        await asyncio.sleep(0.02)
+    await _cancelled_then_published(caller, published)
     assert [(event.name, event.sequence) for event in published] == [("message.created", 3)]
     assert await db(lambda: list(Message.objects.order_by("sequence").values_list("client_id", flat=True)))() == [
         f"parley-{thread.pk}-1",
