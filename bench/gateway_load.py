@@ -442,7 +442,7 @@ class StackRelay(BareRelay):
             *(str(BIN / "uvicorn"), self.APPS[self.name], "--app-dir", str(ROOT / "bench")),
             *("--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "--log-level", "warning"),
             *("--ws-max-size", str(128 * 1024), "--ws-per-message-deflate", "false", "--lifespan", "off"),
-            *("--loop", "engage.lib.loops:new_event_loop"),
+            *("--loop", "engage.lib.loops:new_event_loop", "--ws", "engage.lib.websocket_protocol:WebSocketProtocol"),
         ]
 
 
@@ -529,6 +529,8 @@ class Parley(Server):
             "2",
             "--loop",
             "engage.lib.loops:new_event_loop",  # uvloop without libuv's io_uring (docs/deployment.md)
+            "--ws",
+            "engage.lib.websocket_protocol:WebSocketProtocol",  # shared keepalive ticks (docs/deployment.md)
             *(["--ws-per-message-deflate", "false"] if self.server == "uvicorn" else []),
             *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]

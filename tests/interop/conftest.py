@@ -60,7 +60,15 @@ class ParleyServer:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind(("127.0.0.1", port))
         self.port = self.socket.getsockname()[1]
-        config = uvicorn.Config(application, lifespan="off", log_level="warning", ws_max_size=256 * 1024)
+        config = uvicorn.Config(
+            application,
+            lifespan="off",
+            log_level="warning",
+            ws_max_size=256 * 1024,
+            # As docs/deployment.md runs it: Parley's WebSocket protocol, without compression.
+            ws="engage.lib.websocket_protocol:WebSocketProtocol",
+            ws_per_message_deflate=False,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
