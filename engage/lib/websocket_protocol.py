@@ -16,7 +16,9 @@ library's sans-I/O state machine) with three per-socket costs taken out
   reading the socket after every message and starts again once the
   application took it: two ``epoll_ctl`` system calls and two transport calls a
   frame. Here reading pauses once :data:`BACKLOG` messages wait (the same
-  back-pressure, a few messages later) and resumes when they are taken.
+  back-pressure, a few messages later) and resumes when they are taken. They
+  wait in an :class:`Inbox`, a deque with one waiter, where uvicorn uses an
+  ``asyncio.Queue``.
 - **A data frame is written in one call** when nothing stands in the way: the
   connection is open, no extension (permessage-deflate) was negotiated, no
   fragmented message is in progress and the transport is not holding back
@@ -37,11 +39,13 @@ UTF-8, oversized messages, ``websocket.http.response``) is uvicorn's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
 import struct
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -201,12 +205,62 @@ def keepalive_tick(interval: float | None, timeout: float | None) -> float:
     return min(MAX_TICK, shortest / 4)
 
 
+class Inbox:
+    """What a socket received and its application has not taken yet: the part of
+    ``asyncio.Queue`` uvicorn's protocol uses (``put_nowait``, ``get``, ``empty``, ``qsize``),
+    in one call each where the queue makes five (its size limit and task counting)."""
+
+    __slots__ = ("items", "loop", "waiters")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.items: deque[Any] = deque()
+        self.loop = loop
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    def put_nowait(self, item: Any) -> None:
+        self.items.append(item)
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        waiters = self.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def get(self) -> Any:
+        """The oldest item, waiting for one; a cancelled wait takes nothing and passes its wake-up on."""
+        items = self.items
+        while not items:
+            waiter = self.loop.create_future()
+            self.waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    if items:
+                        self._wake_one()
+                else:
+                    with contextlib.suppress(ValueError):
+                        self.waiters.remove(waiter)
+                raise
+        return items.popleft()
+
+    def empty(self) -> bool:
+        return not self.items
+
+    def qsize(self) -> int:
+        return len(self.items)
+
+
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's ``websockets-sansio`` protocol with shared keepalive ticks, reading paused only
     behind a backlog, and data frames read and written in one call (the module's docstring says why)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.queue = Inbox(self.loop)  # type: ignore[assignment]
         self.timers = coarse_timers(self.loop, keepalive_tick(self.ping_interval, self.ping_timeout))
 
     # -- keepalive on the shared tick -------------------------------------------

@@ -97,3 +97,22 @@ def test_as_dict_shares_the_values_instead_of_copying_them():  # type: ignore[no
         "message_id": 5,
         "sequence": 6,
     }
+
+
+def _event_types(base: type[events.Event]) -> list[type[events.Event]]:
+    found = []
+    for subclass in base.__subclasses__():
+        found += [subclass, *_event_types(subclass)]
+    return found
+
+
+def test_every_event_types_dict_is_its_fields_in_their_order():
+    import chat.events  # noqa: F401 - its event types are subclasses
+
+    types = _event_types(events.Event)
+    assert {"message.created", "thread.updated", "presence.changed"} <= {event_type.name for event_type in types}
+    for event_type in types:
+        values = {field.name: f"{field.name} value" for field in dataclasses.fields(event_type)}
+        wire = event_type(**values).as_dict()  # type: ignore[arg-type]
+        assert list(wire) == ["event", *values], event_type
+        assert wire == {"event": event_type.name, **values}

@@ -416,3 +416,24 @@ def test_uvicorn_loads_the_protocol_by_its_import_path():
 def _released_hold() -> Iterator[None]:
     yield
     HOLD.released.set()
+
+
+async def test_the_inbox_hands_items_out_in_order_and_a_cancelled_wait_loses_nothing():
+    inbox = websocket_protocol.Inbox(asyncio.get_running_loop())
+    first = asyncio.ensure_future(inbox.get())
+    second = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("a")  # wakes the first getter...
+    first.cancel()  # ...which is cancelled before it runs: the wake-up passes to the second
+    assert await second == "a"
+    assert first.cancelled()
+    inbox.put_nowait("b")
+    inbox.put_nowait("c")
+    assert (inbox.qsize(), inbox.empty()) == (2, False)
+    assert [await inbox.get(), await inbox.get()] == ["b", "c"]
+    assert (inbox.qsize(), inbox.empty(), len(inbox.waiters)) == (0, True, 0)
+    waiting = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.sleep(0)
+    assert len(inbox.waiters) == 0  # a cancelled waiter leaves nothing behind
