@@ -580,16 +580,90 @@ def _resp(*parts: bytes) -> bytes:
 _PUBLISH = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
 
 
+class _Link(asyncio.Protocol):
+    """A connection to Redis whose incoming bytes go to ``receive`` as they arrive.
+
+    An ``asyncio.Protocol`` rather than streams: what Redis sends is handled in the
+    loop's own callback, without a task to wake, a stream buffer or a coroutine per
+    read (docs/performance.md, "Tenth session"). ``lost`` is done when the
+    connection is; a status line awaited (AUTH's answer) is taken before anything
+    reaches ``receive``.
+    """
+
+    def __init__(self, receive: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.receive = receive
+        self.transport: asyncio.Transport | None = None
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.status: asyncio.Future[bytes] | None = None
+        self.early = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.status is not None:
+            data = self.early + data
+            end = data.find(b"\r\n")
+            if end < 0:
+                self.early = data
+                return
+            status, self.status, self.early = self.status, None, b""
+            if not status.done():
+                status.set_result(data[:end])
+            data = data[end + 2 :]
+            if not data:
+                return
+        self.receive(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        if self.status is not None and not self.status.done():
+            self.status.set_exception(ConnectionError("closed by Redis"))
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def _open_link(url: Any, receive: Any) -> _Link:
+    """A connection to the Redis of ``url`` (``rediss://``: TLS; AUTH when it has a password),
+    within ten seconds."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(CONNECT_TIMEOUT):
+        _, link = await loop.create_connection(
+            lambda: _Link(receive, loop), url.hostname or "127.0.0.1", url.port or 6379, ssl=url.scheme == "rediss"
+        )
+        if url.password:
+            auth = [url.username.encode(), url.password.encode()] if url.username else [url.password.encode()]
+            link.status = loop.create_future()
+            link.write(_resp(b"AUTH", *auth))
+            answer = await link.status
+            if not answer.startswith(b"+OK"):
+                link.close()
+                raise ConnectionError(f"Redis refused AUTH: {answer[:80]!r}")
+    return link
+
+
+# Seconds to open a connection to Redis (and authenticate) before giving up.
+CONNECT_TIMEOUT = 10.0
+
+
 class _Subscriber:
     """The process's one subscribing connection to Redis, bound to one event loop.
 
     Speaks RESP directly: a pub/sub connection only ever reads pushes, so a
-    dozen lines replace a client library's per-message machinery. ``subscribe``
-    returns once Redis confirmed the subscription, so a consumer that joined a
-    group misses nothing published afterwards. After a lost connection it
-    reconnects, subscribes again, and leaves a resync notice in every member
-    mailbox: messages published meanwhile are gone, and consumers resync by
-    sequence.
+    dozen lines replace a client library's per-message machinery, and they run
+    in the connection's callback as the bytes arrive (:class:`_Link`).
+    ``subscribe`` returns once Redis confirmed the subscription, so a consumer
+    that joined a group misses nothing published afterwards. After a lost
+    connection it reconnects, subscribes again, and leaves a resync notice in
+    every member mailbox: messages published meanwhile are gone, and consumers
+    resync by sequence.
     """
 
     def __init__(self, layer: RedisFanoutChannelLayer, loop: asyncio.AbstractEventLoop) -> None:
@@ -597,82 +671,73 @@ class _Subscriber:
         self.loop = loop
         self.wanted: set[bytes] = set()
         self.pending: dict[bytes, deque[asyncio.Future[None]]] = {}
-        self.writer: asyncio.StreamWriter | None = None
+        self.link: _Link | None = None
         self.connected_once = False
+        self.buffer = b""
+        self.needed = 0  # bytes the buffer needs before its first frame is whole (0: unknown)
         self.task = loop.create_task(self._run())
 
     async def subscribe(self, name: bytes) -> None:
         self.wanted.add(name)
         future: asyncio.Future[None] = self.loop.create_future()
         self.pending.setdefault(name, deque()).append(future)
-        if self.writer is not None:
-            self.writer.write(_resp(b"SUBSCRIBE", name))
+        if self.link is not None:
+            self.link.write(_resp(b"SUBSCRIBE", name))
         await future
 
     def unsubscribe(self, name: bytes) -> None:
         self.wanted.discard(name)
-        if self.writer is not None:
-            self.writer.write(_resp(b"UNSUBSCRIBE", name))
+        if self.link is not None:
+            self.link.write(_resp(b"UNSUBSCRIBE", name))
 
     async def _run(self) -> None:
         delay = 0.1
         while True:
             try:
-                reader, self.writer = await self._connect()
+                self.buffer, self.needed = b"", 0
+                link = await _open_link(self.layer.url, self.received)
+                if self.wanted:
+                    link.write(_resp(b"SUBSCRIBE", *sorted(self.wanted)))
+                self.link = link
                 if self.connected_once:
                     notified = self.layer.core.notify_all("reconnected")
                     logger.warning("channel layer: Redis connection restored; %d channels told to resync", notified)
                 self.connected_once, delay = True, 0.1
-                await self._read(reader)
-            except (OSError, asyncio.IncompleteReadError, ConnectionError, ValueError) as error:
+                await link.lost
+                raise ConnectionError("closed by Redis")
+            except (OSError, ConnectionError, ValueError, TimeoutError) as error:
                 logger.warning("channel layer: Redis subscriber connection lost (%s); retrying in %.1f s", error, delay)
             except Exception:
                 logger.exception("channel layer: Redis subscriber failed; reconnecting in %.1f s", delay)
-            if self.writer is not None:
-                self.writer.close()
-                self.writer = None
+            if self.link is not None:
+                self.link.close()
+                self.link = None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        url = self.layer.url
-        reader, writer = await asyncio.open_connection(
-            url.hostname or "127.0.0.1", url.port or 6379, ssl=url.scheme == "rediss", limit=2**22
-        )
-        if url.password:
-            auth = [url.username.encode(), url.password.encode()] if url.username else [url.password.encode()]
-            writer.write(_resp(b"AUTH", *auth))
-            answer = await reader.readline()
-            if not answer.startswith(b"+OK"):
-                raise ConnectionError(f"Redis refused AUTH: {answer[:80]!r}")
-        if self.wanted:
-            writer.write(_resp(b"SUBSCRIBE", *sorted(self.wanted)))
-        return reader, writer
+    def received(self, data: bytes) -> None:
+        """Handles every complete frame Redis sent so far; keeps the rest for the next bytes.
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        """Reads what Redis pushes in chunks and handles every complete frame of a chunk at once.
-
-        A frame larger than a chunk is completed with one ``readexactly`` of what it lacks.
-        """
-        buffer = b""
-        while True:
-            chunk = await reader.read(1 << 16)
-            if not chunk:
-                raise ConnectionError("closed by Redis")
-            buffer = buffer + chunk if buffer else chunk
-            while True:
-                done, needed = self._handle(buffer)
-                if done:
-                    buffer = buffer[done:]
-                if needed <= len(buffer):
-                    break
-                buffer += await reader.readexactly(needed - len(buffer))
+        A frame larger than what arrived is parsed once, when its last byte is in."""
+        buffer = self.buffer + data if self.buffer else data
+        if len(buffer) < self.needed:
+            self.buffer = buffer
+            return
+        try:
+            done, self.needed = self._handle(buffer)
+        except Exception:  # out of step with Redis: start afresh on a new connection
+            logger.exception("channel layer: unreadable data from Redis; reconnecting")
+            self.buffer, self.needed = b"", 0
+            if self.link is not None and self.link.transport is not None:
+                self.link.transport.abort()
+            return
+        self.buffer = buffer[done:] if done else buffer
 
     def _handle(self, buffer: bytes) -> tuple[int, int]:
         """Handles the complete frames at the start of ``buffer``.
 
         Returns how many bytes they took, and how many the next (incomplete) frame
-        needs in all when its header told already (else 0).
+        needs in all when its header told already (else 0), counted from where it starts.
         """
         find, size = buffer.find, len(buffer)
         pos = 0
@@ -726,9 +791,9 @@ class _Subscriber:
 
     def close(self) -> None:
         self.task.cancel()
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        if self.link is not None:
+            self.link.close()
+            self.link = None
         for waiting in self.pending.values():
             for future in waiting:
                 future.cancel()
@@ -740,77 +805,74 @@ _Batch = list[tuple[list[tuple[bytes, bytes]], asyncio.Future[None]]]
 
 
 class _Publisher:
-    """Publishes of one event loop, in order, over one connection, batched.
+    """Publishes of one event loop, in order, over one connection to Redis.
 
-    A publish waits for Redis' replies to its commands (errors reach the caller).
-    Publishes that arrive while a batch is in flight go out together in the next
-    one: under load, one round trip carries many events, and the number of Redis
-    connections stays one per loop however many senders there are (a connection
-    per concurrent publish ran out of the pool's 100 in a burst).
-
-    redis-py opens the connection (TLS, AUTH, database, timeouts) and keeps it
-    in its pool's books; the commands of a batch are written as RESP in one
-    write and the replies (``:<receivers>`` or ``-<error>``) read line by line
-    from the same stream. That is a third of the CPU of a redis-py pipeline
-    (its command packing, response parser and retry wrapper; bench/layer_fanout.py).
-    RESP2, so that no push message (RESP3) can come between the replies.
+    Each publish is written at once, in its sender's step, and waits for Redis'
+    replies to its commands (``:<receivers>`` or ``-<error>``): its future gets
+    None, or the first error among its own replies, so errors reach the caller.
+    The replies are read in order as they arrive, in the connection's callback
+    (:class:`_Link`): no task, stream or coroutine per publish. Publishes made
+    while the connection opens wait for it and go out together, in their order;
+    if it cannot be opened, or is lost, every publish waiting gets a
+    ``redis.exceptions.ConnectionError`` and the next one opens a new connection.
+    RESP2, so that no push message (RESP3) can come between the replies; a
+    publish needs no database, so none is selected.
     """
 
     def __init__(self, address: str) -> None:
-        from redis.asyncio import Redis
+        from urllib.parse import urlsplit
 
-        self.client = Redis.from_url(address, protocol=2)
-        self.connection: Any = None
+        self.url = urlsplit(address)
+        self.link: _Link | None = None
+        self.replies: deque[list[Any]] = deque()  # [replies still due, future, first error], in order
+        self.rest = b""  # the start of a reply not wholly received
         self.pending: _Batch = []
-        self.task: asyncio.Task[None] | None = None
+        self.connecting: asyncio.Task[None] | None = None
+        self.connections = 0  # opened so far
 
     async def publish(self, items: list[tuple[bytes, bytes]]) -> None:
-        """``items``: (Redis channel, data) pairs, published in this order after every earlier call's.
-
-        With nothing in flight on an open connection, the commands are written at once, before
-        the caller goes on (to deliver the same event locally, say): Redis' replies then tend to
-        be in by the time this loop runs out of work, and reading them costs no wake-up of
-        their own (bench/gateway_load.py counts wake-ups per message)."""
+        """``items``: (Redis channel, data) pairs, published in this order after every earlier call's."""
         await self.submit(items)
 
     def submit(self, items: list[tuple[bytes, bytes]]) -> asyncio.Future[None]:
         """``publish`` without waiting, from the event loop: the future has Redis' verdict."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        entry = (items, future)
-        if self.task is None and (stream := self._open_stream()) is not None:
-            stream[1].write(self._commands([entry]))
-            self.task = loop.create_task(self._pump(written=[entry]))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        link = self.link
+        if link is not None and not link.lost.done() and not self.pending:
+            self._send(link, [(items, future)])
         else:
-            self.pending.append(entry)
-            if self.task is None:
-                self.task = loop.create_task(self._pump())
+            self.pending.append((items, future))
+            if self.connecting is None:
+                self.connecting = asyncio.get_running_loop().create_task(self._connect_then_send())
         return future
 
-    async def _pump(self, written: _Batch | None = None) -> None:
-        """Reads the replies of ``written`` (already written by ``submit``), then writes and reads
-        each batch of the publishes that gathered meanwhile."""
-        try:
-            if written:
-                await self._run(written, sent=True)
-            while self.pending:
-                batch, self.pending = self.pending, []
-                await self._run(batch, sent=False)
-        finally:
-            self.task = None
+    def _send(self, link: _Link, batch: _Batch) -> None:
+        for items, future in batch:
+            if items:
+                self.replies.append([len(items), future, None])
+            elif not future.done():
+                future.set_result(None)
+        link.write(self._commands(batch))
 
-    async def _run(self, batch: _Batch, sent: bool) -> None:
+    async def _connect_then_send(self) -> None:
         try:
-            await self._execute(batch, sent=sent)
-        except BaseException as error:  # each publisher still waiting gets it
-            if self.connection is not None:  # replies may be left unread: start afresh
-                await self.connection.disconnect(nowait=True)
-            if isinstance(error, (OSError, EOFError, asyncio.IncompleteReadError)):
+            if self.link is not None:  # lost, its loss not yet handled: its publishes fail first
+                self._lost(self.link)
+            self.rest = b""
+            link = await _open_link(self.url, self._received)
+            self.connections += 1
+            link.lost.add_done_callback(lambda _: self._lost(link))
+            self.link = link
+            batch, self.pending = self.pending, []
+            self._send(link, batch)
+        except BaseException as error:  # each publish waiting gets it
+            if isinstance(error, (OSError, EOFError, TimeoutError, ConnectionError)):
                 from redis.exceptions import ConnectionError as RedisConnectionError
 
                 wrapped = RedisConnectionError(f"channel layer: publish failed: {error!r}")
                 wrapped.__cause__ = error
                 error = wrapped
+            batch, self.pending = self.pending, []
             for _, future in batch:
                 if not future.done():
                     if isinstance(error, asyncio.CancelledError):
@@ -819,28 +881,50 @@ class _Publisher:
                         future.set_exception(error)
             if not isinstance(error, Exception):
                 raise
+        finally:
+            self.connecting = None
 
-    def _open_stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        """The connection's streams if it is open and usable now, else None."""
-        connection = self.connection
-        if connection is None:
-            return None
-        reader, writer = connection._reader, connection._writer
-        if reader is None or writer is None or reader.exception() is not None or reader.at_eof():
-            return None
-        return reader, writer
+    def _lost(self, link: _Link) -> None:
+        """Every publish still waiting for a reply on ``link`` fails; the next one reconnects."""
+        if self.link is not link:
+            return
+        from redis.exceptions import ConnectionError as RedisConnectionError
 
-    async def _stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        stream = self._open_stream()
-        if stream is not None:
-            return stream
-        connection = self.connection
-        if connection is None:
-            connection = self.connection = await self.client.connection_pool.get_connection()
-        # never connected, or closed by Redis or by an error since the last batch
-        await connection.disconnect(nowait=True)
-        await connection.connect()
-        return connection._reader, connection._writer
+        self.link = None
+        error = RedisConnectionError("channel layer: publish failed: the connection to Redis was lost")
+        replies, self.replies = self.replies, deque()
+        for _, future, _ in replies:
+            if not future.done():
+                future.set_exception(error)
+
+    def _received(self, data: bytes) -> None:
+        """Redis' replies, in the order of the commands: each settles its publish when it is the last one due."""
+        buffer = self.rest + data if self.rest else data
+        find, start, replies = buffer.find, 0, self.replies
+        while (end := find(b"\r\n", start)) >= 0:
+            kind = buffer[start]
+            if not replies or (kind != 58 and kind != 45):  # ":" or "-"
+                logger.error("channel layer: unexpected reply from Redis %r; reconnecting", buffer[start : start + 40])
+                if self.link is not None and self.link.transport is not None:
+                    self.link.transport.abort()
+                self.rest = b""
+                return
+            entry = replies[0]
+            if kind == 45 and entry[2] is None:
+                from redis.exceptions import ResponseError
+
+                entry[2] = ResponseError(buffer[start + 1 : end].decode(errors="replace"))
+            start = end + 2
+            entry[0] -= 1
+            if entry[0] == 0:
+                replies.popleft()
+                future = entry[1]
+                if not future.done():
+                    if entry[2] is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(entry[2])
+        self.rest = buffer[start:]
 
     @staticmethod
     def _commands(batch: _Batch) -> bytes:
@@ -848,41 +932,12 @@ class _Publisher:
             _PUBLISH % (len(channel), channel, len(data), data) for items, _ in batch for channel, data in items
         )
 
-    async def _execute(self, batch: _Batch, sent: bool = False) -> None:
-        """Writes the batch's commands (unless ``sent``: already written) and reads their replies."""
-        from redis.exceptions import ResponseError
-
-        if sent:
-            stream = self._open_stream()
-            if stream is None:
-                raise EOFError("closed by Redis")
-            reader = stream[0]
-        else:
-            reader, writer = await self._stream()
-            writer.write(self._commands(batch))
-        readline = reader.readline
-        for items, future in batch:
-            error: Exception | None = None
-            for _ in items:
-                reply = await readline()
-                if reply[:1] == b":":
-                    continue
-                if reply[:1] == b"-":
-                    error = error or ResponseError(reply[1:].rstrip(b"\r\n").decode(errors="replace"))
-                elif not reply:
-                    raise EOFError("closed by Redis")
-                else:
-                    raise ValueError(f"unexpected reply to PUBLISH: {reply[:40]!r}")
-            if future.done():
-                continue
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
-
     async def aclose(self) -> None:
-        self.connection = None
-        await self.client.aclose()  # disconnects the pool's connections, the one in use too
+        if self.connecting is not None:
+            self.connecting.cancel()
+        link, self.link = self.link, None
+        if link is not None:
+            link.close()
 
 
 class RedisFanoutChannelLayer(_GroupNamesChecked):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -466,8 +467,7 @@ async def test_a_burst_of_concurrent_sends_arrives_complete_and_in_order_over_on
         await asyncio.gather(*(sender.group_send("console", {"type": "m", "n": n}) for n in range(300)))
 
         assert [(await recv(receiver, channel))["n"] for _ in range(300)] == list(range(300))
-        pool = sender._publisher().client.connection_pool
-        assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+        assert sender._publisher().connections == 1
     finally:
         await sender.flush()
         await receiver.flush()
@@ -520,10 +520,10 @@ async def test_a_lost_redis_connection_tells_every_member_to_resync(redis_pair, 
     channel = await first.new_channel()
     await first.group_add("g", channel)
     link = first._subscriber_link
-    assert link is not None and link.writer is not None
+    assert link is not None and link.link is not None and link.link.transport is not None
 
     with caplog.at_level(logging.WARNING, logger="engage.layers"):
-        link.writer.transport.abort()
+        link.link.transport.abort()
         assert await recv(first, channel) == {
             "type": OVERFLOW_TYPE,
             "channel": channel,
@@ -560,14 +560,14 @@ async def test_a_publisher_connection_closed_while_idle_is_reopened_for_the_next
     await first.group_add("g", channel)
     await second.group_send("g", {"type": "m", "n": 1})
     publisher = second._publisher()
-    publisher.connection._writer.transport.abort()  # as when Redis restarts or drops an idle client
+    assert publisher.link is not None and publisher.link.transport is not None
+    publisher.link.transport.abort()  # as when Redis restarts or drops an idle client
     await asyncio.sleep(0.05)
 
     await second.group_send("g", {"type": "m", "n": 2})
 
     assert [await recv(first, channel) for _ in range(2)] == [{"type": "m", "n": 1}, {"type": "m", "n": 2}]
-    pool = publisher.client.connection_pool
-    assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+    assert publisher.connections == 2
 
 
 @pytest.mark.redis
@@ -612,14 +612,15 @@ async def test_a_connection_lost_during_a_batch_fails_that_batch_and_the_next_on
     channel = await first.new_channel()
     await first.group_add("g", channel)
     await second.group_send("g", {"type": "m", "n": 0})
-    writer = second._publisher().connection._writer
-    real_write = writer.write
+    link = second._publisher().link
+    assert link is not None and link.transport is not None
+    transport = link.transport
 
     def lose_it_then_write(data: bytes) -> None:
-        writer.transport.abort()  # lost before the commands reached Redis
-        real_write(data)
+        transport.abort()  # lost before the commands reached Redis
+        transport.write(data)
 
-    monkeypatch.setattr(writer, "write", lose_it_then_write)
+    monkeypatch.setattr(link, "write", lose_it_then_write)
     with pytest.raises(RedisConnectionError):
         await second.group_send("g", {"type": "m", "n": 1})
 
@@ -639,7 +640,8 @@ async def test_the_subscriber_parses_pushes_however_the_stream_splits_them(piece
             arrived.append((name, data))
 
     subscriber = _Subscriber.__new__(_Subscriber)
-    subscriber.layer, subscriber.pending = Layer(), {}
+    subscriber.layer, subscriber.pending, subscriber.link = Layer(), {}, None
+    subscriber.buffer, subscriber.needed = b"", 0
     confirmed = asyncio.get_running_loop().create_future()
     subscriber.pending[b"g"] = deque([confirmed])
     big = bytes(range(256)) * 280 + b"\r\n$3\r\n"  # larger than a read, with RESP-like bytes inside
@@ -652,48 +654,71 @@ async def test_the_subscriber_parses_pushes_however_the_stream_splits_them(piece
             _resp(b"message", b"p", b""),
         ]
     )
-    reader = asyncio.StreamReader()
-
-    async def feed() -> None:  # as the network delivers it: a piece at a time, the parser reading between
-        for start in range(0, len(stream), piece):
-            reader.feed_data(stream[start : start + piece])
-            await asyncio.sleep(0)
-        reader.feed_eof()
-
-    feeding = asyncio.ensure_future(feed())
-    with pytest.raises(ConnectionError, match="closed by Redis"):
-        await subscriber._read(reader)
-    await feeding
+    for start in range(0, len(stream), piece):  # as the network delivers it: a piece at a time
+        subscriber.received(stream[start : start + piece])
 
     assert confirmed.done()
     assert arrived == [(b"g", b"first"), (b"g", big), (b"p", b"")]
+    assert (subscriber.buffer, subscriber.needed) == (b"", 0)
 
 
 @pytest.mark.redis
-async def test_a_publish_with_nothing_in_flight_is_written_before_it_waits(redis_pair, monkeypatch):
-    """Written in the sender's own step, so Redis' reply tends to be in by the time the loop
-    runs out of work (no wake-up of its own); publishes behind one in flight wait their batch."""
+async def test_every_publish_is_written_in_its_senders_step_and_settled_by_its_own_replies(redis_pair, monkeypatch):
+    """Written at once, so Redis' reply tends to be in by the time the loop runs out of work
+    (no wake-up of its own); the replies are read in order as they arrive, without a task."""
     first, second = redis_pair
     channel = await first.new_channel()
     await first.group_add("g", channel)
     await second.group_send("g", {"type": "m", "n": 0})  # connected
     assert (await recv(first, channel))["n"] == 0
-    writer = second._publisher().connection._writer
+    publisher = second._publisher()
+    link = publisher.link
+    assert link is not None
     writes: list[bytes] = []
-    real_write = writer.write
+    real_write = link.write
 
     def write(data: bytes) -> None:
         writes.append(data)
         real_write(data)
 
-    monkeypatch.setattr(writer, "write", write)
-    sends = [asyncio.ensure_future(second.group_send("g", {"type": "m", "n": n})) for n in (1, 2, 3)]
+    monkeypatch.setattr(link, "write", write)
+    sends = [asyncio.ensure_future(second.group_send_many(["g", "h"], {"type": "m", "n": n})) for n in (1, 2, 3)]
     await asyncio.sleep(0)  # each sender has run up to its wait; no other task yet
 
-    assert len(writes) == 1 and writes[0].count(b"PUBLISH") == 1  # the first, alone
+    assert [data.count(b"PUBLISH") for data in writes] == [2, 2, 2]  # one write each, as it came
+    assert [entry[0] for entry in publisher.replies] == [2, 2, 2]  # two replies due for each
     await asyncio.gather(*sends)
-    assert len(writes) == 2 and writes[1].count(b"PUBLISH") == 2  # the two behind it, in one batch
+    assert len(publisher.replies) == 0 and publisher.connecting is None
     assert [(await recv(first, channel))["n"] for _ in range(3)] == [1, 2, 3]
+
+
+@pytest.mark.redis
+async def test_publishes_made_while_the_connection_opens_go_out_together_in_order(redis_pair):
+    first, second = redis_pair
+    channel = await first.new_channel()
+    await first.group_add("g", channel)
+
+    await asyncio.gather(*(second.group_send("g", {"type": "m", "n": n}) for n in range(3)))  # the mailbox holds 3
+
+    assert second._publisher().connections == 1
+    assert [(await recv(first, channel))["n"] for _ in range(3)] == [0, 1, 2]
+
+
+@pytest.mark.redis
+async def test_a_redis_that_cannot_be_reached_fails_the_publish_with_a_connection_error():
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there
+    layer = RedisFanoutChannelLayer(hosts=[f"redis://127.0.0.1:{port}/0"], prefix="unreachable")
+    try:
+        with pytest.raises(RedisConnectionError, match="publish failed"):
+            await layer.group_send("g", {"type": "m"})
+        assert layer._publisher().connecting is None and layer._publisher().pending == []
+    finally:
+        await layer.close()
 
 
 @pytest.mark.parametrize("bad", ["", "a" * 100, "has space", "ünïcode", 7, ["tenant.1.console"], None])

@@ -398,11 +398,12 @@ async def test_the_pings_of_many_sockets_share_the_loops_wakeups():
             clients.append(await RawClient(port, "/echo").open())
             await asyncio.sleep(0.01)
         await asyncio.gather(*(client.read_for(2.0) for client in clients))
-        pings = sum(len(client.of(Opcode.PING)) for client in clients)
+        each = [len(client.of(Opcode.PING)) for client in clients]
         timers = _protocols(server)[0].timers
-        assert pings >= 60  # about four each
-        # uvicorn's own arms two timers a ping, each its own wake-up: here a tick serves them all.
-        assert timers.wakeups * 5 < pings
+        assert min(each) >= 2  # about four each on an idle machine
+        # uvicorn's own arms two timers a ping, each its own wake-up: here a tick serves several
+        # sockets (20 opened within about two ticks), their pong deadlines included.
+        assert sum(each) >= 3 * timers.wakeups
         assert all(client.of(Opcode.CLOSE) == [] for client in clients)
 
 
