@@ -891,7 +891,7 @@ class _Publisher:
         from redis.exceptions import ConnectionError as RedisConnectionError
 
         self.link = None
-        error = RedisConnectionError("channel layer: publish failed: the connection to Redis was lost")
+        error = RedisConnectionError("channel layer: publish failed: the connection to Redis was closed or lost")
         replies, self.replies = self.replies, deque()
         for _, future, _ in replies:
             if not future.done():
@@ -933,10 +933,12 @@ class _Publisher:
         )
 
     async def aclose(self) -> None:
+        """Closes the connection; a publish still waiting for Redis gets a ConnectionError."""
         if self.connecting is not None:
             self.connecting.cancel()
-        link, self.link = self.link, None
+        link = self.link
         if link is not None:
+            self._lost(link)
             link.close()
 
 

@@ -751,3 +751,19 @@ def test_publishes_are_written_as_redis_commands_whatever_their_bytes():
     assert _Publisher._commands(batch) == _resp(b"PUBLISH", b"parley:g:customer.9", data) + _resp(
         b"PUBLISH", b"parley:g:tenant.1.console", data
     )
+
+
+@pytest.mark.redis
+async def test_closing_the_layer_fails_a_publish_still_waiting_for_redis(redis_pair):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    _first, second = redis_pair
+    await second.group_send("g", {"type": "m", "n": 0})  # connected
+    waiting = asyncio.ensure_future(second.group_send("g", {"type": "m", "n": 1}))
+    await asyncio.sleep(0)  # written, its reply not read yet
+    assert len(second._publisher().replies) == 1
+
+    await second.close()
+
+    with pytest.raises(RedisConnectionError, match="closed or lost"):
+        await asyncio.wait_for(waiting, 5)
