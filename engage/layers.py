@@ -616,6 +616,7 @@ class _Link(asyncio.Protocol):
         self.receive(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None  # writes from now on go nowhere, as on a closed stream
         if not self.lost.done():
             self.lost.set_result(None)
         if self.status is not None and not self.status.done():
@@ -633,19 +634,26 @@ class _Link(asyncio.Protocol):
 async def _open_link(url: Any, receive: Any) -> _Link:
     """A connection to the Redis of ``url`` (``rediss://``: TLS; AUTH when it has a password),
     within ten seconds."""
+    from urllib.parse import unquote
+
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(CONNECT_TIMEOUT):
         _, link = await loop.create_connection(
             lambda: _Link(receive, loop), url.hostname or "127.0.0.1", url.port or 6379, ssl=url.scheme == "rediss"
         )
-        if url.password:
-            auth = [url.username.encode(), url.password.encode()] if url.username else [url.password.encode()]
+        if not url.password:
+            return link
+        try:
+            password = unquote(url.password).encode()
+            auth = [unquote(url.username).encode(), password] if url.username else [password]
             link.status = loop.create_future()
             link.write(_resp(b"AUTH", *auth))
             answer = await link.status
             if not answer.startswith(b"+OK"):
-                link.close()
                 raise ConnectionError(f"Redis refused AUTH: {answer[:80]!r}")
+        except BaseException:  # refused, timed out or cancelled: the connection goes too
+            link.close()
+            raise
     return link
 
 
@@ -760,7 +768,10 @@ class _Subscriber:
                 end = find(b"\r\n", pos)
                 if end < 0:
                     return start, 0
-                if buffer[pos] == 36:  # "$"
+                if buffer[pos] == 36 and buffer[pos + 1] == 45:  # "$-1": a null bulk string
+                    items.append(b"")
+                    pos = end + 2
+                elif buffer[pos] == 36:  # "$"
                     begin = end + 2
                     stop = begin + int(buffer[pos + 1 : end])
                     if stop + 2 > size:
@@ -838,7 +849,7 @@ class _Publisher:
         """``publish`` without waiting, from the event loop: the future has Redis' verdict."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         link = self.link
-        if link is not None and not link.lost.done() and not self.pending:
+        if link is not None and link.transport is not None and not link.transport.is_closing() and not self.pending:
             self._send(link, [(items, future)])
         else:
             self.pending.append((items, future))
@@ -847,12 +858,13 @@ class _Publisher:
         return future
 
     def _send(self, link: _Link, batch: _Batch) -> None:
+        commands = self._commands(batch)
         for items, future in batch:
             if items:
                 self.replies.append([len(items), future, None])
             elif not future.done():
                 future.set_result(None)
-        link.write(self._commands(batch))
+        link.write(commands)
 
     async def _connect_then_send(self) -> None:
         try:
@@ -865,24 +877,28 @@ class _Publisher:
             self.link = link
             batch, self.pending = self.pending, []
             self._send(link, batch)
-        except BaseException as error:  # each publish waiting gets it
-            if isinstance(error, (OSError, EOFError, TimeoutError, ConnectionError)):
-                from redis.exceptions import ConnectionError as RedisConnectionError
-
-                wrapped = RedisConnectionError(f"channel layer: publish failed: {error!r}")
-                wrapped.__cause__ = error
-                error = wrapped
-            batch, self.pending = self.pending, []
-            for _, future in batch:
-                if not future.done():
-                    if isinstance(error, asyncio.CancelledError):
-                        future.cancel()
-                    else:
-                        future.set_exception(error)
+        except BaseException as error:  # each publish waiting gets it (closed: a ConnectionError too)
+            self._fail_pending(error)
             if not isinstance(error, Exception):
                 raise
         finally:
-            self.connecting = None
+            if self.connecting is asyncio.current_task():  # not a later one, after ``aclose``
+                self.connecting = None
+
+    def _fail_pending(self, error: BaseException) -> None:
+        """Every publish still waiting for the connection to open gets ``error``, as Redis' client's
+        ``ConnectionError`` when the connection could not be opened or the layer was closed."""
+        if isinstance(error, (OSError, EOFError, TimeoutError, ConnectionError, asyncio.CancelledError)):
+            from redis.exceptions import ConnectionError as RedisConnectionError
+
+            cause = "the layer was closed" if isinstance(error, asyncio.CancelledError) else repr(error)
+            wrapped = RedisConnectionError(f"channel layer: publish failed: {cause}")
+            wrapped.__cause__ = error
+            error = wrapped
+        batch, self.pending = self.pending, []
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
 
     def _lost(self, link: _Link) -> None:
         """Every publish still waiting for a reply on ``link`` fails; the next one reconnects."""
@@ -934,8 +950,10 @@ class _Publisher:
 
     async def aclose(self) -> None:
         """Closes the connection; a publish still waiting for Redis gets a ConnectionError."""
-        if self.connecting is not None:
-            self.connecting.cancel()
+        connecting, self.connecting = self.connecting, None
+        if connecting is not None:  # its publishes fail now, whether or not it has started
+            self._fail_pending(asyncio.CancelledError())
+            connecting.cancel()
         link = self.link
         if link is not None:
             self._lost(link)

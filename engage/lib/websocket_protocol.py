@@ -44,7 +44,6 @@ import logging
 import math
 import random
 import struct
-import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -120,11 +119,13 @@ class Timer:
     __slots__ = ("callback", "cancelled")
 
     def __init__(self, callback: Callable[[], object]) -> None:
-        self.callback = callback
+        self.callback: Callable[[], object] | None = callback
         self.cancelled = False
 
     def cancel(self) -> None:
+        """Marks it cancelled and lets go of its callback (a closed socket's protocol, say) at once."""
         self.cancelled = True
+        self.callback = None
 
 
 class CoarseTimers:
@@ -142,6 +143,7 @@ class CoarseTimers:
         self.slots: dict[int, list[Timer]] = {}
         self.handle: asyncio.TimerHandle | None = None
         self.armed_for: int | None = None
+        self.running = False  # in ``_run``, which arms the loop's timer itself once done
         self.wakeups = 0  # how often the loop woke for these timers
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> Timer:
@@ -152,7 +154,7 @@ class CoarseTimers:
             timers.append(timer)
             return timer
         self.slots[slot] = [timer]
-        if self.armed_for is None or slot < self.armed_for:
+        if not self.running and (self.armed_for is None or slot < self.armed_for):
             self._arm(slot)
         return timer
 
@@ -171,27 +173,34 @@ class CoarseTimers:
         self.handle = self.armed_for = None
         self.wakeups += 1
         due = sorted(slot for slot in self.slots if (armed is not None and slot <= armed) or slot * self.tick <= now)
-        for slot in due:
-            for timer in self.slots.pop(slot):
-                if timer.cancelled:
-                    continue
-                try:
-                    timer.callback()
-                except Exception as error:  # one socket's failure is not the others'
-                    self.loop.call_exception_handler(
-                        {"message": "a keepalive timer failed", "exception": error, "handle": timer}
-                    )
-        if self.slots and self.armed_for is None:
-            self._arm(min(self.slots))
+        self.running = True
+        try:
+            for slot in due:
+                for timer in self.slots.pop(slot):
+                    callback = timer.callback
+                    if timer.cancelled or callback is None:
+                        continue
+                    try:
+                        callback()
+                    except Exception as error:  # one socket's failure is not the others'
+                        self.loop.call_exception_handler(
+                            {"message": "a keepalive timer failed", "exception": error, "handle": timer}
+                        )
+        finally:
+            self.running = False
+            if self.slots:  # the earliest tick left, whatever the callbacks set meanwhile
+                self._arm(min(self.slots))
 
 
-_timers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, CoarseTimers]] = weakref.WeakKeyDictionary()
+_timers: dict[asyncio.AbstractEventLoop, dict[float, CoarseTimers]] = {}
 
 
 def coarse_timers(loop: asyncio.AbstractEventLoop, tick: float) -> CoarseTimers:
-    """The loop's timers of that tick, made on first use."""
+    """The loop's timers of that tick, made on first use (those of closed loops are let go then)."""
     by_tick = _timers.get(loop)
     if by_tick is None:
+        for closed in [old for old in _timers if old.is_closed()]:
+            del _timers[closed]
         by_tick = _timers[loop] = {}
     timers = by_tick.get(tick)
     if timers is None:
@@ -349,11 +358,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         ):
             conn = self.conn
             if conn.state is State.OPEN and not conn.extensions and not conn.expect_continuation_frame:
-                text = message.get("text")
-                if text is not None:
-                    payload, first = text.encode(), _TEXT
-                else:
-                    payload, first = message.get("bytes"), _BINARY
+                payload, first = message.get("bytes"), _BINARY  # bytes first, as uvicorn reads them
+                if payload is None:
+                    text = message.get("text")
+                    payload, first = (None, _TEXT) if text is None else (text.encode(), _TEXT)
                 if payload is not None:
                     self.transport.write(frame_header(first, len(payload)) + payload)
                     return

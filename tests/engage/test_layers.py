@@ -767,3 +767,44 @@ async def test_closing_the_layer_fails_a_publish_still_waiting_for_redis(redis_p
 
     with pytest.raises(RedisConnectionError, match="closed or lost"):
         await asyncio.wait_for(waiting, 5)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("started", [False, True])
+async def test_closing_the_layer_while_its_connection_opens_fails_the_publishes_waiting_for_it(started, settings):
+    """Before the connecting task ran, or while it waits for Redis: no publish is left hanging."""
+    import uuid
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    layer = RedisFanoutChannelLayer(hosts=[settings.REDIS_URL], prefix=f"test{uuid.uuid4().hex[:12]}")
+    waiting = [asyncio.ensure_future(layer.group_send("g", {"type": "m", "n": n})) for n in range(2)]
+    await asyncio.sleep(0)  # both queued behind the connection; its task made, not yet run
+    publisher = layer._publisher()
+    assert publisher.link is None and len(publisher.pending) == 2 and publisher.connecting is not None
+    if started:
+        await asyncio.sleep(0)  # the task has started opening the connection
+    await layer.close()
+
+    for publish in waiting:
+        with pytest.raises(RedisConnectionError, match="the layer was closed"):
+            await asyncio.wait_for(publish, 5)
+    assert publisher.pending == [] and publisher.connecting is None
+
+
+async def test_the_subscriber_reads_a_null_bulk_string_without_losing_step():
+    from engage.layers import _resp, _Subscriber
+
+    arrived: list[tuple[bytes, bytes]] = []
+
+    class Layer:
+        def _arrived(self, name: bytes, data: bytes) -> None:
+            arrived.append((name, data))
+
+    subscriber = _Subscriber.__new__(_Subscriber)
+    subscriber.layer, subscriber.pending, subscriber.link = Layer(), {}, None
+    subscriber.buffer, subscriber.needed = b"", 0
+    subscriber.received(b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n" + _resp(b"message", b"g", b"after"))
+
+    assert arrived == [(b"g", b"after")]
+    assert (subscriber.buffer, subscriber.needed) == (b"", 0)
