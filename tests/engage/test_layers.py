@@ -11,6 +11,7 @@ import sys
 import threading
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import pytest
 from channels.exceptions import ChannelFull
@@ -633,9 +634,9 @@ async def test_a_connection_lost_during_a_batch_fails_that_batch_and_the_next_on
     assert (await recv(first, channel))["n"] == 2
 
 
-@pytest.mark.parametrize("piece", [1, 3, 4096, 1 << 20])
-async def test_the_subscriber_parses_pushes_however_the_stream_splits_them(piece):
-    from engage.layers import _resp, _Subscriber
+def _unconnected_subscriber() -> tuple[Any, list[tuple[bytes, bytes]]]:
+    """A subscriber without a connection or a task, and the (Redis channel, data) pairs it delivers."""
+    from engage.layers import _Subscriber
 
     arrived: list[tuple[bytes, bytes]] = []
 
@@ -646,6 +647,14 @@ async def test_the_subscriber_parses_pushes_however_the_stream_splits_them(piece
     subscriber = _Subscriber.__new__(_Subscriber)
     subscriber.layer, subscriber.pending, subscriber.link = Layer(), {}, None
     subscriber.buffer, subscriber.needed = b"", 0
+    return subscriber, arrived
+
+
+@pytest.mark.parametrize("piece", [1, 3, 4096, 1 << 20])
+async def test_the_subscriber_parses_pushes_however_the_stream_splits_them(piece):
+    from engage.layers import _resp
+
+    subscriber, arrived = _unconnected_subscriber()
     confirmed = asyncio.get_running_loop().create_future()
     subscriber.pending[b"g"] = deque([confirmed])
     big = bytes(range(256)) * 280 + b"\r\n$3\r\n"  # larger than a read, with RESP-like bytes inside
@@ -797,17 +806,9 @@ async def test_closing_the_layer_while_its_connection_opens_fails_the_publishes_
 
 
 async def test_the_subscriber_reads_a_null_bulk_string_without_losing_step():
-    from engage.layers import _resp, _Subscriber
+    from engage.layers import _resp
 
-    arrived: list[tuple[bytes, bytes]] = []
-
-    class Layer:
-        def _arrived(self, name: bytes, data: bytes) -> None:
-            arrived.append((name, data))
-
-    subscriber = _Subscriber.__new__(_Subscriber)
-    subscriber.layer, subscriber.pending, subscriber.link = Layer(), {}, None
-    subscriber.buffer, subscriber.needed = b"", 0
+    subscriber, arrived = _unconnected_subscriber()
     subscriber.received(b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n" + _resp(b"message", b"g", b"after"))
 
     assert arrived == [(b"g", b"after")]
