@@ -7,6 +7,7 @@ only the console's routes go through Django's session and auth middleware).
 import gc
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -37,19 +38,84 @@ application = ProtocolTypeRouter(
 
 def _tune_garbage_collector(threshold: str) -> None:
     """A long-lived server: startup's objects (Django, the apps, the libraries) are left out of
-    the cyclic collector's passes (``gc.freeze``), and full collections run ten times less often.
+    the cyclic collector's passes (``gc.freeze``).
 
-    With Python's defaults a full collection of a process holding 2 000 sockets took 80 to 400 ms,
-    which was the gateway's p99 at 250 msg/s (docs/performance.md, "Visitor gateway"). Young
-    collections stay small and frequent (Python's 700 and 10): with 10 000 new objects between
-    them, the next generation's collections took 50 to 110 ms each under load.
     ``PARLEY_GC_THRESHOLD``: ``gc.set_threshold``'s three numbers, or ``default`` to keep
-    Python's (700, 10, 10).
+    Python's (700, 10, 10). Young collections stay small and frequent (700 and 10): with 10 000
+    new objects between them, the next generation's collections took 50 to 110 ms each under load.
     """
-    gc.collect()
-    gc.freeze()
+    _collect_and_freeze()
     if threshold != "default":
         gc.set_threshold(*(int(part) for part in threshold.split(",")))
+
+
+def _collect_and_freeze() -> int:
+    """A collection of the whole heap, what it keeps frozen; the number of objects it freed."""
+    gc.unfreeze()
+    freed = gc.collect()
+    gc.freeze()
+    # An empty collection now: Python runs a full collection only once the old generation has
+    # grown by a quarter of what the last one kept, and what it kept is not in the old generation
+    # any more. Without this, the next full collection would wait for a quarter of the heap.
+    gc.collect()
+    return freed
+
+
+class FreezeSurvivors:
+    """A ``gc.callbacks`` hook: what survives a full collection is frozen out of the next ones,
+    and every ``sweep_seconds`` a collection walks the whole heap again.
+
+    A full collection walks every object of the old generation, and a gateway's old generation
+    is its sockets' state: about 160 objects a socket, 230 ms for 1 400 sockets on the bench's
+    machine, seconds for 15 000. Every socket of the process waits that long, and Python runs
+    one whenever the old generation has grown by a quarter (docs/performance.md, "Full
+    collections"). Frozen after the collection that found them alive, long-lived objects are
+    walked once: a full collection walks what the young generations handed over since the last
+    one. Reference counting still frees a frozen object the moment nothing refers to it; only
+    what a frozen object leaves in a reference cycle (a closed socket's state, which
+    tests/gateway keeps free of cycles) waits for the next sweep, run by a thread of its own.
+    ``PARLEY_GC_SWEEP_SECONDS`` (default 3600; ``off`` freezes nothing after startup, Python's
+    own way).
+    """
+
+    def __init__(self, sweep_seconds: float) -> None:
+        self.sweep_seconds = sweep_seconds
+        self.sweeps: list[int] = []  # objects each sweep freed
+        self.stopped = threading.Event()
+        self.sweeper = threading.Thread(target=self._sweep_every, name="parley-gc-sweep", daemon=True)
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        # A process reading its garbage (gc.DEBUG_SAVEALL keeps it in gc.garbage) keeps it readable.
+        if phase == "stop" and info["generation"] == 2 and not gc.get_debug() & gc.DEBUG_SAVEALL:
+            gc.freeze()
+
+    def start(self) -> None:
+        gc.callbacks.insert(0, self)
+        self.sweeper.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        gc.callbacks[:] = [hook for hook in gc.callbacks if hook is not self]
+
+    def sweep(self) -> None:
+        freed = _collect_and_freeze()
+        self.sweeps.append(freed)
+        if freed:
+            logging.getLogger("parley.gc").info("the sweep of the whole heap freed %d objects", freed)
+
+    def _sweep_every(self) -> None:
+        while not self.stopped.wait(self.sweep_seconds):
+            self.sweep()
+
+
+def _freeze_survivors(sweep_seconds: str) -> FreezeSurvivors | None:
+    for hook in [hook for hook in gc.callbacks if isinstance(hook, FreezeSurvivors)]:
+        hook.stop()
+    if sweep_seconds == "off":
+        return None
+    hook = FreezeSurvivors(float(sweep_seconds))
+    hook.start()
+    return hook
 
 
 class CollectorPauses:
@@ -86,5 +152,6 @@ def _watch_garbage_collector(threshold_ms: str) -> None:
         gc.callbacks.append(CollectorPauses(float(threshold_ms)))
 
 
-_tune_garbage_collector(os.environ.get("PARLEY_GC_THRESHOLD") or "700,10,100")
+_tune_garbage_collector(os.environ.get("PARLEY_GC_THRESHOLD") or "700,10,10")
+_freeze_survivors(os.environ.get("PARLEY_GC_SWEEP_SECONDS") or "3600")
 _watch_garbage_collector(os.environ.get("PARLEY_GC_PAUSE_LOG_MS") or "50")

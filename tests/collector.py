@@ -30,13 +30,29 @@ DJANGO_OWN = frozenset(
 
 
 def cyclic_garbage() -> list[str]:
-    """The types of what only the cyclic collector would free, found by a full collection now,
-    but for what Django leaves of its own (``DJANGO_OWN``)."""
+    """The types of what only the cyclic collector would free, found by a collection of the whole
+    heap now, but for what Django leaves of its own (``DJANGO_OWN``)."""
+    return sorted({kind.__qualname__ for kind in _garbage_types()} - DJANGO_OWN)
+
+
+def cyclic_garbage_from(modules: tuple[str, ...]) -> list[str]:
+    """The same, of the types (module-qualified names) defined in ``modules`` only."""
+    names = {f"{kind.__module__}.{kind.__qualname__}" for kind in _garbage_types()}
+    return sorted(name for name in names if name.startswith(modules))
+
+
+def _garbage_types() -> set[type]:
+    """Frozen objects too: a server freezes what survives its full collections
+    (``engage.asgi.FreezeSurvivors``), and what they leave in cycles waits for its next sweep."""
+    frozen = gc.get_freeze_count()
+    gc.unfreeze()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
         gc.collect()
-        return sorted({type(found).__qualname__ for found in gc.garbage} - DJANGO_OWN)
+        return {type(found) for found in gc.garbage}
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
         gc.collect()  # what the debug flag kept for the list is garbage again: freed now
+        if frozen:
+            gc.freeze()

@@ -2,14 +2,114 @@
 
 import gc
 import re
+import time
+import weakref
 
 import engage.asgi
 
 
-def test_startup_objects_are_frozen_and_full_collections_are_rarer():  # type: ignore[no-untyped-def]
+class Node:
+    """A gc-tracked object a weak reference can follow."""
+
+    peer: object = None
+
+
+def _frozen(found: object) -> bool:
+    """Alive and in none of the collector's generations: in its permanent one."""
+    return not any(tracked is found for tracked in gc.get_objects())
+
+
+def test_startup_objects_are_frozen_and_survivors_of_full_collections_too():  # type: ignore[no-untyped-def]
     assert engage.asgi.application is not None
     assert gc.get_freeze_count() > 10_000  # Django, the apps and their libraries
-    assert gc.get_threshold() == (700, 10, 100)
+    assert gc.get_threshold() == (700, 10, 10)
+    hooks = [hook for hook in gc.callbacks if isinstance(hook, engage.asgi.FreezeSurvivors)]
+    assert len(hooks) == 1 and hooks[0].sweep_seconds == 3600
+    assert hooks[0].sweeper.is_alive() and hooks[0].sweeper.daemon
+
+
+def test_a_full_collection_freezes_what_it_finds_alive(survivors):  # type: ignore[no-untyped-def]
+    kept = Node()
+    assert not _frozen(kept)
+    gc.collect(1)  # a young collection: kept moves up a generation, nothing is frozen
+    assert not _frozen(kept)
+    gc.collect()
+    assert _frozen(kept)
+    assert gc.get_objects(generation=2) == []  # the next full collection walks only what comes after
+    newcomer = Node()
+    gc.collect()
+    assert _frozen(newcomer)
+
+
+def test_a_frozen_object_is_still_freed_by_its_reference_count(survivors):  # type: ignore[no-untyped-def]
+    kept = Node()
+    gc.collect()
+    assert _frozen(kept)
+    gone = weakref.ref(kept)
+    frozen = gc.get_freeze_count()
+    del kept
+    assert gone() is None
+    assert gc.get_freeze_count() == frozen - 1
+
+
+def test_a_cycle_left_by_frozen_objects_waits_for_the_sweep(survivors):  # type: ignore[no-untyped-def]
+    kept = Node()
+    kept.peer = kept  # a reference cycle: only the collector frees it
+    gc.collect()
+    gone = weakref.ref(kept)
+    del kept
+    gc.collect()
+    assert gone() is not None  # frozen: no collection walks it
+    survivors.sweep()
+    assert gone() is None
+    assert len(survivors.sweeps) == 1 and survivors.sweeps[0] >= 1
+    assert gc.get_freeze_count() > 10_000  # the sweep froze what it found alive again
+
+
+def test_a_process_reading_its_garbage_freezes_nothing(survivors):  # type: ignore[no-untyped-def]
+    kept = Node()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+    finally:
+        gc.set_debug(0)
+    assert not _frozen(kept)
+
+
+def test_the_sweeper_sweeps_every_period():  # type: ignore[no-untyped-def]
+    installed = [hook for hook in gc.callbacks if isinstance(hook, engage.asgi.FreezeSurvivors)]
+    assert len(installed) == 1
+    kept = Node()
+    kept.peer = kept
+    gc.collect()  # frozen by the hook engage.asgi installed
+    gone = weakref.ref(kept)
+    del kept
+    hook = engage.asgi._freeze_survivors("0.05")
+    try:
+        assert hook is not None
+        assert [found for found in gc.callbacks if isinstance(found, engage.asgi.FreezeSurvivors)] == [hook]
+        assert installed[0].stopped.is_set()  # one sweeper a process
+        deadline = time.monotonic() + 10
+        while not hook.sweeps and time.monotonic() < deadline:  # a sweep has ended since
+            time.sleep(0.01)
+        assert gone() is None
+        assert hook.sweeps[0] >= 1
+    finally:
+        assert engage.asgi._freeze_survivors("off") is None
+        assert not any(isinstance(found, engage.asgi.FreezeSurvivors) for found in gc.callbacks)
+        hook.sweeper.join(5)
+        assert not hook.sweeper.is_alive()
+        engage.asgi._freeze_survivors("3600")
+
+
+def test_off_freezes_nothing_after_startup():  # type: ignore[no-untyped-def]
+    try:
+        engage.asgi._freeze_survivors("off")
+        kept = Node()
+        gc.collect()
+        assert not _frozen(kept)
+    finally:
+        engage.asgi._freeze_survivors("3600")
 
 
 def test_the_thresholds_can_be_set_or_kept(monkeypatch):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import socket
 import threading
@@ -27,6 +28,7 @@ from engage.lib.websocket_protocol import (
     keepalive_tick,
     whole_frames,
 )
+from tests.collector import cyclic_garbage_from
 
 PROTOCOL = "engage.lib.websocket_protocol:WebSocketProtocol"
 
@@ -467,3 +469,43 @@ async def test_the_inbox_hands_items_out_in_order_and_a_cancelled_wait_loses_not
     waiting.cancel()
     await asyncio.sleep(0)
     assert len(inbox.waiters) == 0  # a cancelled waiter leaves nothing behind
+
+
+# -- what a closed connection leaves --------------------------------------------------------------
+
+SERVER_MODULES = ("engage.", "uvicorn.", "uvloop.", "websockets.server", "websockets.protocol")
+
+
+def _servers_cyclic_garbage() -> list[str]:
+    """What the server's side of the connections left in reference cycles, frozen objects included
+    (the test's own client, on asyncio's selector loop, leaves its transports in cycles)."""
+    return cyclic_garbage_from(SERVER_MODULES)
+
+
+@pytest.mark.parametrize("ending", ["close frame", "connection dropped", "ping unanswered"])
+async def test_a_connection_frozen_while_open_leaves_nothing_for_the_sweep_once_closed(ending, survivors):
+    """engage.asgi.FreezeSurvivors freezes what a full collection finds alive, open sockets' state
+    among it: a closed connection must then leave no reference cycle, which only the next sweep
+    of the whole heap would free (docs/performance.md, "Full collections, frozen survivors")."""
+    with serve(ws_per_message_deflate=False, ws_ping_interval=0.3, ws_ping_timeout=0.3) as (port, server):
+        warm = await RawClient(port, "/echo").open()  # what a first connection makes once
+        warm.write(Frame(Opcode.CLOSE, b"\x03\xe8"))
+        await warm.read_for(2)
+        await _until(lambda: _protocols(server) == [])
+        _servers_cyclic_garbage()
+        clients = [await RawClient(port, "/echo", answer=ending != "ping unanswered").open() for _ in range(5)]
+        for client in clients:
+            client.write(Frame(Opcode.TEXT, b"hello"))
+        await _until(lambda: len(_protocols(server)) == 5)
+        gc.collect()  # the hook freezes the open connections' state
+        assert gc.get_objects(generation=2) == []
+        for client in clients:
+            if ending == "close frame":
+                client.write(Frame(Opcode.CLOSE, b"\x03\xe8"))
+            elif ending == "connection dropped":
+                client.writer.transport.abort()
+        await asyncio.gather(*(client.read_for(3) for client in clients if ending != "connection dropped"))
+        await _until(lambda: _protocols(server) == [])
+        del clients, client
+        await asyncio.sleep(0.1)  # the server's tasks of those connections end
+    assert _servers_cyclic_garbage() == []
