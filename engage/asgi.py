@@ -67,15 +67,15 @@ class FreezeSurvivors:
 
     A full collection walks every object of the old generation, and a gateway's old generation
     is its sockets' state: about 160 objects a socket, 230 ms for 1 400 sockets on the bench's
-    machine, seconds for 15 000. Every socket of the process waits that long, and Python runs
-    one whenever the old generation has grown by a quarter (docs/performance.md, "Full
-    collections"). Frozen after the collection that found them alive, long-lived objects are
-    walked once: a full collection walks what the young generations handed over since the last
-    one. Reference counting still frees a frozen object the moment nothing refers to it; only
-    what a frozen object leaves in a reference cycle (a closed socket's state, which
-    tests/gateway keeps free of cycles) waits for the next sweep, run by a thread of its own.
-    ``PARLEY_GC_SWEEP_SECONDS`` (default 3600; ``off`` freezes nothing after startup, Python's
-    own way).
+    machine, seconds for 15 000. Every socket of the process waits that long, and Python runs one
+    whenever the old generation has grown by a quarter (docs/performance.md, "Eleventh session:
+    full collections, frozen survivors"). Frozen after the collection that found them alive,
+    long-lived objects are walked once: a full collection walks what the young generations
+    handed over since the last one. Reference counting still frees a frozen object the moment
+    nothing refers to it; only what frozen objects leave in reference cycles (a closed
+    connection's state, which the tests keep free of cycles) waits for the next sweep, run by a
+    thread of its own. ``PARLEY_GC_SWEEP_SECONDS`` (default 3600; ``off`` freezes nothing after
+    startup, Python's own way).
     """
 
     def __init__(self, sweep_seconds: float) -> None:

@@ -30,22 +30,25 @@ DJANGO_OWN = frozenset(
 
 
 def cyclic_garbage() -> list[str]:
-    """The types of what only the cyclic collector would free, found by a collection of the whole
-    heap now, but for what Django leaves of its own (``DJANGO_OWN``)."""
-    return sorted({kind.__qualname__ for kind in _garbage_types()} - DJANGO_OWN)
+    """The types of what only the cyclic collector would free, found by a full collection now,
+    but for what Django leaves of its own (``DJANGO_OWN``). Frozen objects are not looked at:
+    startup's are (``engage.asgi``), and tests run without freezing survivors
+    (``PARLEY_GC_SWEEP_SECONDS=off``, tests/conftest.py)."""
+    return sorted({kind.__qualname__ for kind in _garbage_types(frozen_too=False)} - DJANGO_OWN)
 
 
 def cyclic_garbage_from(modules: tuple[str, ...]) -> list[str]:
-    """The same, of the types (module-qualified names) defined in ``modules`` only."""
-    names = {f"{kind.__module__}.{kind.__qualname__}" for kind in _garbage_types()}
+    """The module-qualified types defined in ``modules`` of what only the cyclic collector would
+    free, frozen objects included: what a server that freezes the survivors of its full
+    collections (``engage.asgi.FreezeSurvivors``) would keep until its next sweep."""
+    names = {f"{kind.__module__}.{kind.__qualname__}" for kind in _garbage_types(frozen_too=True)}
     return sorted(name for name in names if name.startswith(modules))
 
 
-def _garbage_types() -> set[type]:
-    """Frozen objects too: a server freezes what survives its full collections
-    (``engage.asgi.FreezeSurvivors``), and what they leave in cycles waits for its next sweep."""
+def _garbage_types(*, frozen_too: bool) -> set[type]:
     frozen = gc.get_freeze_count()
-    gc.unfreeze()
+    if frozen_too:
+        gc.unfreeze()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
         gc.collect()
@@ -54,5 +57,5 @@ def _garbage_types() -> set[type]:
         gc.set_debug(0)
         gc.garbage.clear()
         gc.collect()  # what the debug flag kept for the list is garbage again: freed now
-        if frozen:
+        if frozen_too and frozen:
             gc.freeze()

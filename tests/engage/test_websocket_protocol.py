@@ -486,7 +486,7 @@ def _servers_cyclic_garbage() -> list[str]:
 async def test_a_connection_frozen_while_open_leaves_nothing_for_the_sweep_once_closed(ending, survivors):
     """engage.asgi.FreezeSurvivors freezes what a full collection finds alive, open sockets' state
     among it: a closed connection must then leave no reference cycle, which only the next sweep
-    of the whole heap would free (docs/performance.md, "Full collections, frozen survivors")."""
+    of the whole heap would free (docs/performance.md, "Eleventh session: full collections, frozen survivors")."""
     with serve(ws_per_message_deflate=False, ws_ping_interval=0.3, ws_ping_timeout=0.3) as (port, server):
         warm = await RawClient(port, "/echo").open()  # what a first connection makes once
         warm.write(Frame(Opcode.CLOSE, b"\x03\xe8"))

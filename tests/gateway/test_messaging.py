@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -94,7 +95,7 @@ async def test_a_closed_socket_is_freed_without_the_cycle_collector(acme):  # ty
     """A full collection pauses the whole process for as long as it walks the heap: a socket's
     life must leave it nothing to find (docs/performance.md, "Full collections")."""
     await _conversation_on_one_socket(acme, "thread-first")  # first use fills caches
-    cyclic_garbage()  # what came before: the whole heap, frozen objects too
+    gc.collect()
     await _conversation_on_one_socket(acme, "thread-second")
     assert cyclic_garbage() == []  # no socket, state, model or recovered page
 
