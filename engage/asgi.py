@@ -6,12 +6,15 @@ only the console's routes go through Django's session and auth middleware).
 
 import gc
 import logging
+import math
 import os
+import random
 import threading
 import time
 from typing import Any
 
 import django
+from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engage.settings")
 django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does
@@ -49,11 +52,15 @@ def _tune_garbage_collector(threshold: str) -> None:
         gc.set_threshold(*(int(part) for part in threshold.split(",")))
 
 
-def _collect_and_freeze() -> int:
-    """A collection of the whole heap, what it keeps frozen; the number of objects it freed."""
+def _collect_and_freeze() -> int | None:
+    """A collection of the whole heap, what it keeps frozen; the number of objects it freed, or
+    None when another thread's collection was under way (Python then collects nothing)."""
+    full = gc.get_stats()[2]["collections"]
     gc.unfreeze()
     freed = gc.collect()
     gc.freeze()
+    if gc.get_stats()[2]["collections"] == full:
+        return None
     # An empty collection now: Python runs a full collection only once the old generation has
     # grown by a quarter of what the last one kept, and what it kept is not in the old generation
     # any more. Without this, the next full collection would wait for a quarter of the heap.
@@ -63,26 +70,27 @@ def _collect_and_freeze() -> int:
 
 class FreezeSurvivors:
     """A ``gc.callbacks`` hook: what survives a full collection is frozen out of the next ones,
-    and every ``sweep_seconds`` a collection walks the whole heap again.
+    and about every ``sweep_seconds`` a collection walks the whole heap again.
 
     A full collection walks every object of the old generation, and a gateway's old generation
-    is its sockets' state: about 160 objects a socket, 230 ms for 1 400 sockets on the bench's
-    machine, seconds for 15 000. Every socket of the process waits that long, and Python runs one
-    whenever the old generation has grown by a quarter (docs/performance.md, "Eleventh session:
-    full collections, frozen survivors"). Frozen after the collection that found them alive,
-    long-lived objects are walked once: a full collection walks what the young generations
-    handed over since the last one. Reference counting still frees a frozen object the moment
-    nothing refers to it; only what frozen objects leave in reference cycles (a closed
-    connection's state, which the tests keep free of cycles) waits for the next sweep, run by a
-    thread of its own. ``PARLEY_GC_SWEEP_SECONDS`` (default 3600; ``off`` freezes nothing after
-    startup, Python's own way).
+    is its sockets' state: about 160 objects a socket, 235 ms of CPU for 1 400 sockets on the
+    bench's machine, seconds for 15 000. Every socket of the process waits that long, and Python
+    runs one whenever the old generation has grown by a quarter (docs/performance.md, "Eleventh
+    session: full collections, frozen survivors"). Frozen after the collection that found them
+    alive, long-lived objects are walked once: a full collection walks what the young
+    generations handed over since the last one. Reference counting still frees a frozen object
+    the moment nothing refers to it; only what frozen objects leave in reference cycles waits
+    for the next sweep, which a thread of the process runs (started again in a forked child).
+    The first sweep comes after a random half to one and a half periods, so that processes
+    started together do not pause together. ``PARLEY_GC_SWEEP_SECONDS`` (default 3600, at least
+    60; ``off`` freezes nothing after startup, Python's own way).
     """
 
     def __init__(self, sweep_seconds: float) -> None:
         self.sweep_seconds = sweep_seconds
         self.sweeps: list[int] = []  # objects each sweep freed
         self.stopped = threading.Event()
-        self.sweeper = threading.Thread(target=self._sweep_every, name="parley-gc-sweep", daemon=True)
+        self.sweeper = self._new_sweeper()
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         # A process reading its garbage (gc.DEBUG_SAVEALL keeps it in gc.garbage) keeps it readable.
@@ -92,28 +100,59 @@ class FreezeSurvivors:
     def start(self) -> None:
         gc.callbacks.insert(0, self)
         self.sweeper.start()
+        os.register_at_fork(after_in_child=self._after_fork)
 
     def stop(self) -> None:
         self.stopped.set()
         gc.callbacks[:] = [hook for hook in gc.callbacks if hook is not self]
 
     def sweep(self) -> None:
+        """Sweeps once, as soon as no other thread's collection is under way."""
         freed = _collect_and_freeze()
+        while freed is None and not self.stopped.wait(0.01):
+            freed = _collect_and_freeze()
+        if freed is None:
+            return
         self.sweeps.append(freed)
         if freed:
             logging.getLogger("parley.gc").info("the sweep of the whole heap freed %d objects", freed)
 
+    def _new_sweeper(self) -> threading.Thread:
+        return threading.Thread(target=self._sweep_every, name="parley-gc-sweep", daemon=True)
+
+    def _after_fork(self) -> None:
+        if not self.stopped.is_set():  # a fork keeps the hook, not the thread
+            self.sweeper = self._new_sweeper()
+            self.sweeper.start()
+
     def _sweep_every(self) -> None:
-        while not self.stopped.wait(self.sweep_seconds):
+        wait = self.sweep_seconds * random.uniform(0.5, 1.5)
+        while not self.stopped.wait(wait):
             self.sweep()
+            wait = self.sweep_seconds
 
 
-def _freeze_survivors(sweep_seconds: str) -> FreezeSurvivors | None:
+def sweep_period(text: str) -> float | None:
+    """``PARLEY_GC_SWEEP_SECONDS``: None for ``off``, else seconds, at least a minute."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 60 <= seconds <= 366 * 86400:
+        raise ImproperlyConfigured(
+            f"PARLEY_GC_SWEEP_SECONDS must be a number of seconds from 60 to 31622400, or off; got {text!r}."
+        )
+    return seconds
+
+
+def _freeze_survivors(sweep_seconds: float | None) -> FreezeSurvivors | None:
     for hook in [hook for hook in gc.callbacks if isinstance(hook, FreezeSurvivors)]:
         hook.stop()
-    if sweep_seconds == "off":
+    if sweep_seconds is None:
         return None
-    hook = FreezeSurvivors(float(sweep_seconds))
+    hook = FreezeSurvivors(sweep_seconds)
     hook.start()
     return hook
 
@@ -153,5 +192,5 @@ def _watch_garbage_collector(threshold_ms: str) -> None:
 
 
 _tune_garbage_collector(os.environ.get("PARLEY_GC_THRESHOLD") or "700,10,10")
-_freeze_survivors(os.environ.get("PARLEY_GC_SWEEP_SECONDS") or "3600")
+_freeze_survivors(sweep_period(os.environ.get("PARLEY_GC_SWEEP_SECONDS") or "3600"))
 _watch_garbage_collector(os.environ.get("PARLEY_GC_PAUSE_LOG_MS") or "50")

@@ -11,6 +11,12 @@ import dataclasses
 import os
 import uuid
 
+# The test process keeps Python's own full collections: engage.asgi.FreezeSurvivors would freeze
+# what one test leaves for the next to find. Set before anything imports engage.asgi;
+# tests/engage/test_asgi_gc.py checks a server's default and the hook itself, and the servers
+# tests start in processes of their own run with the default.
+os.environ["PARLEY_GC_SWEEP_SECONDS"] = "off"
+
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,10 +33,6 @@ IN_MEMORY_LAYER = {"default": {"BACKEND": "engage.layers.InProcessChannelLayer",
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The test process keeps Python's own full collections (engage.asgi.FreezeSurvivors would
-    # freeze what one test leaves for the next to find); tests/engage/test_asgi_gc.py checks a
-    # server's default and the hook itself.
-    os.environ.setdefault("PARLEY_GC_SWEEP_SECONDS", "off")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Test databases restart their ids every run: keep one run's cache entries (keyed by
     # ids) away from the next run's, here and in the servers tests start as subprocesses.

@@ -80,6 +80,7 @@ def processes(acme):  # type: ignore[no-untyped-def]
         "REDIS_URL": settings.REDIS_URL,
         "CHANNEL_LAYER_PREFIX": f"console-mp-{uuid.uuid4().hex[:8]}",
         "CELERY_TASK_ALWAYS_EAGER": "true",
+        "PARLEY_GC_SWEEP_SECONDS": "3600",  # a server's default (the test process runs with off)
         "DATABASE_POOL_MIN": "1",
         "LOG_LEVEL": "WARNING",
     }

@@ -22,3 +22,4 @@ def survivors() -> Iterator[engage.asgi.FreezeSurvivors]:
     finally:
         own.stop()
         gc.callbacks[:0] = installed
+        engage.asgi._collect_and_freeze()  # no frozen garbage left for the tests after

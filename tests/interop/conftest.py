@@ -137,6 +137,7 @@ class DaphneServer:
             "REDIS_URL": redis_url,
             "CHANNEL_LAYER_PREFIX": prefix,
             "DJANGO_SETTINGS_MODULE": "engage.settings",
+            "PARLEY_GC_SWEEP_SECONDS": "3600",  # a server's default (the test process runs with off)
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-e", "tcp:port=0:interface=127.0.0.1", "engage.asgi:application"],
