@@ -52,14 +52,21 @@ def _tune_garbage_collector(threshold: str) -> None:
         gc.set_threshold(*(int(part) for part in threshold.split(",")))
 
 
+def _collected() -> int | None:
+    """``gc.collect()``: the number of objects it freed, or None when another thread's collection
+    was under way (Python then collects nothing)."""
+    full = gc.get_stats()[2]["collections"]
+    freed = gc.collect()
+    return None if gc.get_stats()[2]["collections"] == full else freed
+
+
 def _collect_and_freeze() -> int | None:
     """A collection of the whole heap, what it keeps frozen; the number of objects it freed, or
-    None when another thread's collection was under way (Python then collects nothing)."""
-    full = gc.get_stats()[2]["collections"]
+    None when another thread's collection was under way."""
     gc.unfreeze()
-    freed = gc.collect()
+    freed = _collected()
     gc.freeze()
-    if gc.get_stats()[2]["collections"] == full:
+    if freed is None:
         return None
     # An empty collection now: Python runs a full collection only once the old generation has
     # grown by a quarter of what the last one kept, and what it kept is not in the old generation

@@ -12,14 +12,12 @@ import engage.asgi
 
 @pytest.fixture
 def survivors() -> Iterator[engage.asgi.FreezeSurvivors]:
-    """A hook of the test's own, which sweeps only when the test asks; the one engage.asgi
-    installed is out of the collector's callbacks meanwhile."""
-    installed = [hook for hook in gc.callbacks if isinstance(hook, engage.asgi.FreezeSurvivors)]
+    """A hook of the test's own (the test process runs without one), which sweeps only when the
+    test asks; no frozen garbage is left for the tests after."""
     own = engage.asgi.FreezeSurvivors(3600)
-    gc.callbacks[:] = [own] + [hook for hook in gc.callbacks if hook not in installed]
+    gc.callbacks.insert(0, own)
     try:
         yield own
     finally:
         own.stop()
-        gc.callbacks[:0] = installed
-        engage.asgi._collect_and_freeze()  # no frozen garbage left for the tests after
+        engage.asgi._collect_and_freeze()
