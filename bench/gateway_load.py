@@ -49,6 +49,10 @@ from that time, so a server that falls behind cannot hide it):
   (this process), how many of the machine's CPUs were busy (server, clients,
   PostgreSQL and Redis together), and the share its host stole from this
   virtual machine (``steal %``: time every waiting message waits too);
+- the storage's floor: one-row PostgreSQL commits at each rate on the bench
+  database, without a server (with ``synchronous_commit`` on, PostgreSQL's default,
+  each waits for the disk's flush; ``--synchronous-commit off`` sets the bench
+  database not to wait, to tell the disk's share of the latencies apart);
 - memory per idle visitor connection with permessage-deflate offered;
 - new connections per second (upgrades completed, tokens fetched beforehand);
 - messages lost and duplicated (must be 0) in every phase;
@@ -128,6 +132,7 @@ class Plan:
     large_seconds: float = 4.0  # each run of the large-events phase (0: skip it)
     relays: tuple[str, ...] = ()  # the bare relay on Parley's stack too (StackRelay)
     repeat: int = 1  # runs of each rate; medians reported (merge_runs)
+    synchronous_commit: str = "on"  # of the bench database: "off" takes the storage's flush out of each write
 
 
 QUICK = Plan(
@@ -1661,6 +1666,54 @@ async def run_bare(plan: Plan, name: str = "bare") -> dict[str, Any]:
         await server.stop()
 
 
+async def commit_floor(database_url: str, rate: float, duration: float, connections: int = 64) -> dict[str, Any]:
+    """The storage's floor for a persisted message: one-row INSERTs, each committed on its own, at
+    ``rate`` a second for ``duration`` seconds, open loop (latency from the scheduled time) on
+    ``connections`` connections (enough that a commit seldom waits for a free one: what a pipelined
+    writer gets), on the bench database with its own ``synchronous_commit``. With it on, a commit
+    waits for PostgreSQL to flush its WAL to disk: a stall of the disk's flush holds every message
+    written meanwhile, whatever the server in front of it does."""
+    links = [await psycopg.AsyncConnection.connect(database_url, autocommit=True) for _ in range(connections)]
+    free: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
+    for link in links:
+        free.put_nowait(link)
+    await links[0].execute("CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, at double precision)")
+    latencies: list[float] = []
+
+    async def commit(at: float) -> None:
+        link = await free.get()
+        try:
+            await link.execute("INSERT INTO bench_commit (at) VALUES (%s)", [at])
+        finally:
+            free.put_nowait(link)
+        latencies.append(time.perf_counter() - at)
+
+    try:
+        start = time.perf_counter() + 0.1
+        tasks = []
+        for number in range(int(rate * duration)):
+            at = start + number / rate
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(commit(at)))
+        await asyncio.gather(*tasks)
+        setting = (await (await links[0].execute("SHOW synchronous_commit")).fetchone() or ("?",))[0]
+    finally:
+        for link in links:
+            await link.close()
+    return {
+        "offered_rate": rate,
+        "synchronous_commit": setting,
+        "seconds": duration,
+        "commits": len(latencies),
+        "p50_ms": _ms(percentile(latencies, 0.5)),
+        "p99_ms": _ms(percentile(latencies, 0.99)),
+        "max_ms": _ms(max(latencies)),
+        "over_50_ms": sum(1 for latency in latencies if latency > 0.05),
+    }
+
+
 async def run_parley(
     plan: Plan, name: str, environment: dict[str, str], api_token: str, session: str
 ) -> dict[str, Any]:
@@ -1803,11 +1856,16 @@ print(session.session_key)
 """
 
 
-def prepare_database(admin_url: str, name: str, environment: dict[str, str]) -> tuple[str, str]:
-    """Recreates, migrates and seeds the bench database; returns the administrator's API token and session."""
+def prepare_database(
+    admin_url: str, name: str, environment: dict[str, str], synchronous_commit: str = "on"
+) -> tuple[str, str]:
+    """Recreates, migrates and seeds the bench database; returns the administrator's API token and session.
+    Its connections get ``synchronous_commit`` (PostgreSQL's per-database default)."""
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
+        if synchronous_commit != "on":
+            connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = {synchronous_commit}')
     manage = [sys.executable, "manage.py"]
     for arguments in (["migrate", "--noinput", "-v0"], ["seed_demo", "--force"]):
         subprocess.run(
@@ -1954,7 +2012,8 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
     bare = results[0]
     lines = [
         f"conversations: {plan.conversations}; machine: {os.cpu_count()} CPUs; rates offered half each way"
-        + (f"; uvicorn with {plan.workers} worker processes" if plan.workers > 1 else ""),
+        + (f"; uvicorn with {plan.workers} worker processes" if plan.workers > 1 else "")
+        + (f"; synchronous_commit={plan.synchronous_commit}" if plan.synchronous_commit != "on" else ""),
         "",
     ]
     for index, rate in enumerate(plan.rates):
@@ -1981,12 +2040,28 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
                     f"{_ratio(get(figures), get(bare)) if name in RATIO_SUMMARY else '':>18}" for name, get in SUMMARY
                 )
             )
+    lines.extend(_commit_report(bare.get("commit_floor") or []))
     lines.extend(_large_report(results))
     lines.extend(_failure_report(results, plan))
     for figures in results:
         if figures.get("errors"):
             lines.append(f"{figures['server']} errors: {figures['errors']}")
     return "\n".join(lines)
+
+
+def _commit_report(commits: list[dict[str, Any]]) -> list[str]:
+    """The storage's floor (commit_floor): what a persisted message's latency cannot go below here."""
+    if not commits:
+        return []
+    lines = ["", "PostgreSQL commits alone (one-row INSERT each, open loop, 64 connections): the storage's floor"]
+    heads = ("seconds", "sync commit", "p50 ms", "p99 ms", "max ms", "> 50 ms")
+    lines.append(f"{'rate/s':<10}" + "".join(f"{head:>12}" for head in heads))
+    for c in commits:
+        lines.append(
+            f"{c['offered_rate']:<10g}{c['seconds']:>12g}{c['synchronous_commit']:>12}{c['p50_ms']!s:>12}"
+            f"{c['p99_ms']!s:>12}{c['max_ms']!s:>12}{c['over_50_ms']:>12}"
+        )
+    return lines
 
 
 def _failure_report(results: list[dict[str, Any]], plan: Plan) -> list[str]:
@@ -2044,6 +2119,7 @@ async def main(arguments: argparse.Namespace) -> None:
         plan = dataclasses.replace(plan, repeat=arguments.repeat)
     if arguments.relays:
         plan = dataclasses.replace(plan, relays=tuple(name for name in arguments.relays.split(",") if name))
+    plan = dataclasses.replace(plan, synchronous_commit=arguments.synchronous_commit)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     admin_url = arguments.postgres.rstrip("/") + "/postgres"
@@ -2056,8 +2132,11 @@ async def main(arguments: argparse.Namespace) -> None:
         results.append(await run_bare(plan, name))
         print(f"{name} measured ({time.perf_counter() - started:.0f} s)", flush=True)
     if plan.servers:
-        api_token, session = prepare_database(admin_url, arguments.database, environment)
+        api_token, session = prepare_database(admin_url, arguments.database, environment, plan.synchronous_commit)
         print(f"database {arguments.database} ready ({time.perf_counter() - started:.0f} s)", flush=True)
+        commits = [await commit_floor(database_url, rate, plan.duration * plan.repeat) for rate in plan.rates]
+        results[0]["commit_floor"] = commits
+        print(f"commit floor measured ({time.perf_counter() - started:.0f} s)", flush=True)
         for name in plan.servers:
             results.append(await run_parley(plan, name, environment, api_token, session))
             print(f"{name} measured ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -2096,6 +2175,13 @@ if __name__ == "__main__":
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--database", default="parley_bench")
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--synchronous-commit",
+        choices=("on", "off"),
+        default="on",
+        help="PostgreSQL's synchronous_commit for the bench database (default on, as in production; off: "
+        "a write no longer waits for the disk's flush, to tell the storage's share of the latencies apart)",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--profile", help="record py-spy profiles of the servers into this folder")
     # The clients run on uvloop as the servers do (without libuv's io_uring, as engage.lib.loops

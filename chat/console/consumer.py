@@ -253,21 +253,29 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         One console socket carries every event of the tenant; while a reply waits
         on the database, the socket goes on forwarding events and answering other
         frames. Replies to one thread are written in the order they came; at most
-        ``REPLIES_IN_FLIGHT`` run at once, beyond that the socket waits for one to
-        finish before it reads on.
+        ``REPLIES_IN_FLIGHT`` run at once: then the socket's next frame is read once
+        one of them is done (``read_gate``), while events keep being forwarded.
+        Waiting here instead held the consumer's turn, and with it every push to
+        the console, for as long as the slowest reply took (docs/performance.md,
+        "Twelfth session").
         """
         in_flight = self._replies_in_flight
-        while len(in_flight) >= REPLIES_IN_FLIGHT:
-            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
         previous = self._last_reply.get(frame.thread_id)
         task = asyncio.ensure_future(self._reply_in_order(previous, frame))
         in_flight.add(task)
         self._last_reply[frame.thread_id] = task
+        if len(in_flight) >= REPLIES_IN_FLIGHT and self.read_gate is None:
+            self.read_gate = asyncio.get_running_loop().create_future()
 
         def done(finished: asyncio.Task[None], thread_id: Any = frame.thread_id) -> None:
             in_flight.discard(finished)
             if self._last_reply.get(thread_id) is finished:
                 del self._last_reply[thread_id]
+            gate = self.read_gate
+            if gate is not None and len(in_flight) < REPLIES_IN_FLIGHT:
+                self.read_gate = None
+                if not gate.done():  # cancelled with the socket's reading when it closed
+                    gate.set_result(None)
 
         task.add_done_callback(done)
 

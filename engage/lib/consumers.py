@@ -137,6 +137,10 @@ class PumpedConsumerMixin:
     """
 
     channel_prefix = "specific."  # of the consumer's channel name: the layer's capacity may depend on it
+    # Set by a consumer that has as much work in flight as it takes: the client's next frame is read
+    # once this future is done (and the consumer has set no other). The wait is outside the turn, so
+    # channel-layer messages go on being handled meanwhile; the server stops reading the socket.
+    read_gate: asyncio.Future[None] | None = None
 
     async def send_text(self, text: str) -> None:
         """``send(text_data=text)`` in one call: the frame straight to the server."""
@@ -154,7 +158,10 @@ class PumpedConsumerMixin:
         turn = _Turn()
 
         async def pump(source: Any) -> None:
+            gated = source is receive
             while True:
+                while gated and self.read_gate is not None:
+                    await self.read_gate
                 message = await source()
                 if turn.held:
                     await turn.wait()

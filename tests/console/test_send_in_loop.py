@@ -101,6 +101,41 @@ async def test_a_reply_waiting_on_the_database_holds_up_nothing_else(acme, monke
     assert (sent["type"], sent["ref"], sent["message"]) == ("sent", "a", {"slow": True})
 
 
+async def test_replies_at_their_limit_stop_the_reading_not_the_pushes(acme, monkeypatch):  # type: ignore[no-untyped-def]
+    """With as many replies in flight as a socket may have, the socket's next frame waits, but the
+    tenant's events keep coming: waiting for a reply to finish held up every push to the console."""
+    from chat.console import consumer, protocol
+
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def slow_reply(agent, frame, utc):  # type: ignore[no-untyped-def]
+        started.append(frame.ref)
+        await release.wait()
+        return protocol.sent_frame(thread_id=frame.thread_id, message={}, created=True, ref=frame.ref)
+
+    monkeypatch.setattr(consumer, "_reply", slow_reply)
+    monkeypatch.setattr(consumer, "REPLIES_IN_FLIGHT", 3)
+    communicator = await welcomed_console(acme.alice.user)
+    for number in range(4):  # one more than the limit: the fourth is read once one is done
+        ref = f"r{number}"
+        await communicator.send_json_to(SEND | {"thread_id": 100 + number, "ref": ref, "client_id": ref})
+    await communicator.send_json_to({"type": "ping", "ref": "p"})
+    contact = await database_sync_to_async(waiting_contact)(acme, "cust-2", text="still pushed")
+    pushed = await communicator.receive_json_from(timeout=5)
+    while pushed["type"] != "message":
+        assert pushed["type"] == "event"
+        pushed = await communicator.receive_json_from(timeout=5)
+    assert (pushed["thread_id"], pushed["message"]["content"]["text"]) == (contact.thread_id, "still pushed")
+    assert started == ["r0", "r1", "r2"]  # neither the fourth reply nor the ping was read
+    release.set()
+    answers = [await communicator.receive_json_from(timeout=5) for _ in range(5)]
+    await communicator.disconnect()
+    assert started == ["r0", "r1", "r2", "r3"]
+    assert sorted(answer["ref"] for answer in answers) == ["p", "r0", "r1", "r2", "r3"]
+    assert [answer["type"] for answer in answers if answer["ref"] == "p"] == ["pong"]
+
+
 async def test_replies_to_one_thread_are_written_in_order_others_alongside(acme, monkeypatch):  # type: ignore[no-untyped-def]
     from chat.console import consumer, protocol
 

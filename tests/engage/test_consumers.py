@@ -118,6 +118,24 @@ async def test_both_sources_are_served_one_handler_at_a_time_each_in_order(layer
     assert [n for n in started if n.startswith("l")] == ["l0", "l1", "l2"]
 
 
+async def test_a_read_gate_holds_the_clients_next_frame_not_the_layers_messages(layer):
+    from channels.layers import get_channel_layer
+
+    consumer, communicator = await _pumped()
+    gate = consumer.read_gate = asyncio.get_running_loop().create_future()
+    await communicator.send_to(text_data="c0")  # being read already: the gate holds the next one
+    await asyncio.sleep(0.05)
+    await communicator.send_to(text_data="c1")
+    await get_channel_layer().send(consumer.channel_name, {"type": "chat.event", "n": "l0"})
+    await asyncio.sleep(0.1)
+    assert consumer.log == [("start", "c0"), ("end", "c0"), ("start", "l0"), ("end", "l0")]
+    consumer.read_gate = None
+    gate.set_result(None)
+    await asyncio.sleep(0.1)
+    await communicator.disconnect()
+    assert consumer.log[4:] == [("start", "c1"), ("end", "c1")]
+
+
 async def test_a_disconnect_stops_both_sources(layer):
     _consumer, communicator = await _pumped()
     await communicator.disconnect()
