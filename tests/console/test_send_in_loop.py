@@ -129,7 +129,11 @@ async def test_replies_at_their_limit_stop_the_reading_not_the_pushes(acme, monk
     assert (pushed["thread_id"], pushed["message"]["content"]["text"]) == (contact.thread_id, "still pushed")
     assert started == ["r0", "r1", "r2"]  # neither the fourth reply nor the ping was read
     release.set()
-    answers = [await communicator.receive_json_from(timeout=5) for _ in range(5)]
+    answers = []
+    while len(answers) < 5:  # the five answers, past any further event of the new contact
+        frame = await communicator.receive_json_from(timeout=5)
+        if frame["type"] not in ("event", "message"):
+            answers.append(frame)
     await communicator.disconnect()
     assert started == ["r0", "r1", "r2", "r3"]
     assert sorted(answer["ref"] for answer in answers) == ["p", "r0", "r1", "r2", "r3"]
