@@ -1673,11 +1673,8 @@ async def commit_floor(database_url: str, rate: float, duration: float, connecti
     writer gets), on the bench database with its own ``synchronous_commit``. With it on, a commit
     waits for PostgreSQL to flush its WAL to disk: a stall of the disk's flush holds every message
     written meanwhile, whatever the server in front of it does."""
-    links = [await psycopg.AsyncConnection.connect(database_url, autocommit=True) for _ in range(connections)]
+    links: list[psycopg.AsyncConnection[Any]] = []
     free: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
-    for link in links:
-        free.put_nowait(link)
-    await links[0].execute("CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, at double precision)")
     latencies: list[float] = []
 
     async def commit(at: float) -> None:
@@ -1688,9 +1685,15 @@ async def commit_floor(database_url: str, rate: float, duration: float, connecti
             free.put_nowait(link)
         latencies.append(time.perf_counter() - at)
 
+    tasks: list[asyncio.Task[None]] = []
     try:
+        for _ in range(connections):
+            links.append(await psycopg.AsyncConnection.connect(database_url, autocommit=True))
+            free.put_nowait(links[-1])
+        await links[0].execute(
+            "CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, at double precision)"
+        )
         start = time.perf_counter() + 0.1
-        tasks = []
         for number in range(int(rate * duration)):
             at = start + number / rate
             delay = at - time.perf_counter()
@@ -1700,11 +1703,15 @@ async def commit_floor(database_url: str, rate: float, duration: float, connecti
         await asyncio.gather(*tasks)
         setting = (await (await links[0].execute("SHOW synchronous_commit")).fetchone() or ("?",))[0]
     finally:
+        for task in tasks:  # a failed commit: the others stop before their connections close
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for link in links:
             await link.close()
     return {
         "offered_rate": rate,
         "synchronous_commit": setting,
+        "connections": connections,
         "seconds": duration,
         "commits": len(latencies),
         "p50_ms": _ms(percentile(latencies, 0.5)),
@@ -1861,11 +1868,15 @@ def prepare_database(
 ) -> tuple[str, str]:
     """Recreates, migrates and seeds the bench database; returns the administrator's API token and session.
     Its connections get ``synchronous_commit`` (PostgreSQL's per-database default)."""
+    if synchronous_commit not in ("on", "off"):
+        raise ValueError(f"synchronous_commit is on or off, not {synchronous_commit!r}")
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
-        if synchronous_commit != "on":
-            connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = {synchronous_commit}')
+        # Set for this role in this database: it overrides a setting of the role or of the database alone.
+        connection.execute(
+            f'ALTER ROLE CURRENT_USER IN DATABASE "{name}" SET synchronous_commit = {synchronous_commit}'
+        )
     manage = [sys.executable, "manage.py"]
     for arguments in (["migrate", "--noinput", "-v0"], ["seed_demo", "--force"]):
         subprocess.run(
@@ -2008,7 +2019,7 @@ def _large_report(results: list[dict[str, Any]]) -> list[str]:
     return lines + failed
 
 
-def report(results: list[dict[str, Any]], plan: Plan) -> str:
+def report(results: list[dict[str, Any]], plan: Plan, commits: list[dict[str, Any]] | None = None) -> str:
     bare = results[0]
     lines = [
         f"conversations: {plan.conversations}; machine: {os.cpu_count()} CPUs; rates offered half each way"
@@ -2040,7 +2051,7 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
                     f"{_ratio(get(figures), get(bare)) if name in RATIO_SUMMARY else '':>18}" for name, get in SUMMARY
                 )
             )
-    lines.extend(_commit_report(bare.get("commit_floor") or []))
+    lines.extend(_commit_report(commits or []))
     lines.extend(_large_report(results))
     lines.extend(_failure_report(results, plan))
     for figures in results:
@@ -2053,7 +2064,11 @@ def _commit_report(commits: list[dict[str, Any]]) -> list[str]:
     """The storage's floor (commit_floor): what a persisted message's latency cannot go below here."""
     if not commits:
         return []
-    lines = ["", "PostgreSQL commits alone (one-row INSERT each, open loop, 64 connections): the storage's floor"]
+    lines = [
+        "",
+        f"PostgreSQL commits alone (one-row INSERT each, open loop, {commits[0]['connections']} connections): "
+        "the storage's floor",
+    ]
     heads = ("seconds", "sync commit", "p50 ms", "p99 ms", "max ms", "> 50 ms")
     lines.append(f"{'rate/s':<10}" + "".join(f"{head:>12}" for head in heads))
     for c in commits:
@@ -2127,6 +2142,7 @@ async def main(arguments: argparse.Namespace) -> None:
     environment = server_environment(database_url, arguments.redis)
     started = time.perf_counter()
     results = [await run_bare(plan)]
+    commit_figures: list[dict[str, Any]] = []
     print(f"bare relay measured ({time.perf_counter() - started:.0f} s)", flush=True)
     for name in plan.relays:
         results.append(await run_bare(plan, name))
@@ -2134,16 +2150,16 @@ async def main(arguments: argparse.Namespace) -> None:
     if plan.servers:
         api_token, session = prepare_database(admin_url, arguments.database, environment, plan.synchronous_commit)
         print(f"database {arguments.database} ready ({time.perf_counter() - started:.0f} s)", flush=True)
-        commits = [await commit_floor(database_url, rate, plan.duration * plan.repeat) for rate in plan.rates]
-        results[0]["commit_floor"] = commits
+        commit_figures = [await commit_floor(database_url, rate, plan.duration * plan.repeat) for rate in plan.rates]
         print(f"commit floor measured ({time.perf_counter() - started:.0f} s)", flush=True)
         for name in plan.servers:
             results.append(await run_parley(plan, name, environment, api_token, session))
             print(f"{name} measured ({time.perf_counter() - started:.0f} s)", flush=True)
     print()
-    print(report(results, plan))
+    print(report(results, plan, commit_figures))
     if arguments.json:
-        Path(arguments.json).write_text(json.dumps({"plan": dataclasses.asdict(plan), "results": results}, indent=2))
+        figures = {"plan": dataclasses.asdict(plan), "results": results, "commit_floor": commit_figures}
+        Path(arguments.json).write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

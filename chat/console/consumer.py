@@ -253,7 +253,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         One console socket carries every event of the tenant; while a reply waits
         on the database, the socket goes on forwarding events and answering other
         frames. Replies to one thread are written in the order they came; at most
-        ``REPLIES_IN_FLIGHT`` run at once: then the socket's next frame is read once
+        ``REPLIES_IN_FLIGHT`` run at once: then the socket's next frame is handled once
         one of them is done (``read_gate``), while events keep being forwarded.
         Waiting here instead held the consumer's turn, and with it every push to
         the console, for as long as the slowest reply took (docs/performance.md,
@@ -274,8 +274,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
             gate = self.read_gate
             if gate is not None and len(in_flight) < REPLIES_IN_FLIGHT:
                 self.read_gate = None
-                if not gate.done():  # cancelled with the socket's reading when it closed
-                    gate.set_result(None)
+                gate.set_result(None)
 
         task.add_done_callback(done)
 

@@ -137,10 +137,19 @@ class PumpedConsumerMixin:
     """
 
     channel_prefix = "specific."  # of the consumer's channel name: the layer's capacity may depend on it
-    # Set by a consumer that has as much work in flight as it takes: the client's next frame is read
-    # once this future is done (and the consumer has set no other). The wait is outside the turn, so
-    # channel-layer messages go on being handled meanwhile; the server stops reading the socket.
+    # Set by a consumer that has as much work in flight as it takes: while it is set and not done,
+    # the client's frames wait to be handled (the first one read, the rest in the server, which
+    # stops reading the socket), outside the turn, so channel-layer messages go on being handled.
+    # A disconnect read at the gate does not wait; however the connection ends, the consumer leaves
+    # its groups and its ``disconnect`` runs (``_leave``).
     read_gate: asyncio.Future[None] | None = None
+    left = False  # the client's disconnect was handled
+
+    async def _past_read_gate(self) -> None:
+        """Returns once no gate is set, or the one set is done. Waited for, not awaited: cancelling
+        the waiting pump (the socket closing) leaves the consumer's future to the consumer."""
+        while (gate := self.read_gate) is not None and not gate.done():
+            await asyncio.wait([gate])
 
     async def send_text(self, text: str) -> None:
         """``send(text_data=text)`` in one call: the frame straight to the server."""
@@ -160,9 +169,9 @@ class PumpedConsumerMixin:
         async def pump(source: Any) -> None:
             gated = source is receive
             while True:
-                while gated and self.read_gate is not None:
-                    await self.read_gate
                 message = await source()
+                if gated and self.read_gate is not None and message["type"] == "websocket.receive":
+                    await self._past_read_gate()
                 if turn.held:
                     await turn.wait()
                 else:
@@ -193,3 +202,20 @@ class PumpedConsumerMixin:
                 late = None if task.cancelled() else task.exception()
                 if late is not None and late is not raised and not isinstance(late, StopConsumer):
                     logger.error("A handler failed while its socket closed", exc_info=late)
+            if not self.left:
+                await self._leave()
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self.left = True
+        await super().websocket_disconnect(message)  # type: ignore[misc]
+
+    async def _leave(self) -> None:
+        """What the client's disconnect does (leave the groups, ``disconnect``), for a connection
+        that ended without one being handled: a handler failed (a push to a client that had just
+        gone), or the server stopped the application while a frame waited at the read gate."""
+        try:
+            await self.websocket_disconnect({"type": "websocket.disconnect", "code": 1006})
+        except StopConsumer:
+            pass
+        except Exception:
+            logger.exception("A socket's consumer failed to leave its groups")

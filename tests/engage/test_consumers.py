@@ -61,8 +61,14 @@ class Pumped(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketConsumer):
         super().__init__()
         self.log = []
 
+    groups = ["pumped"]
+    disconnected_with = None
+
     async def connect(self):
         await self.accept()
+
+    async def disconnect(self, code):
+        self.disconnected_with = code
 
     async def websocket_receive(self, message):
         self.log.append(("start", message["text"]))
@@ -118,22 +124,54 @@ async def test_both_sources_are_served_one_handler_at_a_time_each_in_order(layer
     assert [n for n in started if n.startswith("l")] == ["l0", "l1", "l2"]
 
 
-async def test_a_read_gate_holds_the_clients_next_frame_not_the_layers_messages(layer):
+async def test_a_read_gate_holds_the_clients_frames_not_the_layers_messages(layer):
     from channels.layers import get_channel_layer
 
     consumer, communicator = await _pumped()
     gate = consumer.read_gate = asyncio.get_running_loop().create_future()
-    await communicator.send_to(text_data="c0")  # being read already: the gate holds the next one
-    await asyncio.sleep(0.05)
+    await communicator.send_to(text_data="c0")
     await communicator.send_to(text_data="c1")
     await get_channel_layer().send(consumer.channel_name, {"type": "chat.event", "n": "l0"})
     await asyncio.sleep(0.1)
-    assert consumer.log == [("start", "c0"), ("end", "c0"), ("start", "l0"), ("end", "l0")]
+    assert consumer.log == [("start", "l0"), ("end", "l0")]  # the frames wait; the layer's message does not
     consumer.read_gate = None
     gate.set_result(None)
     await asyncio.sleep(0.1)
     await communicator.disconnect()
-    assert consumer.log[4:] == [("start", "c1"), ("end", "c1")]
+    assert consumer.log[2:] == [("start", "c0"), ("end", "c0"), ("start", "c1"), ("end", "c1")]
+
+
+async def test_a_gate_left_set_once_done_holds_nothing(layer):
+    consumer, communicator = await _pumped()
+    consumer.read_gate = asyncio.get_running_loop().create_future()
+    consumer.read_gate.set_result(None)
+    await communicator.send_to(text_data="c0")
+    await asyncio.sleep(0.1)
+    await communicator.disconnect()
+    assert consumer.log == [("start", "c0"), ("end", "c0")]
+
+
+async def test_a_disconnect_read_at_the_read_gate_is_let_through(layer):
+    from channels.layers import get_channel_layer
+
+    consumer, communicator = await _pumped()
+    gate = consumer.read_gate = asyncio.get_running_loop().create_future()
+    await communicator.disconnect()  # returns once the application ended
+    assert (consumer.disconnected_with, consumer.left) == (1000, True)
+    assert not gate.cancelled()  # the consumer's own future, not the pump's to cancel
+    assert not get_channel_layer().groups  # it left its groups
+
+
+async def test_a_consumer_stopped_with_a_frame_at_its_read_gate_still_leaves(layer):
+    from channels.layers import get_channel_layer
+
+    consumer, communicator = await _pumped()
+    consumer.read_gate = asyncio.get_running_loop().create_future()
+    await communicator.send_to(text_data="c0")  # waits at the gate, the disconnect behind it
+    await communicator.disconnect(timeout=0.3)  # then the server stops the application
+    assert consumer.log == []
+    assert consumer.disconnected_with == 1006
+    assert not get_channel_layer().groups
 
 
 async def test_a_disconnect_stops_both_sources(layer):
@@ -146,9 +184,12 @@ async def test_a_failing_handler_ends_the_connection_with_its_error(layer):
     from channels.layers import get_channel_layer
 
     consumer, communicator = await _pumped()
+    assert get_channel_layer().groups == {"pumped": {consumer.channel_name}}
     await get_channel_layer().send(consumer.channel_name, {"type": "chat.event", "n": "boom"})
     with pytest.raises(RuntimeError, match="handler failed"):
         await communicator.wait(timeout=1)
+    assert consumer.disconnected_with == 1006  # as a push failing once the client left: it still leaves
+    assert not get_channel_layer().groups
 
 
 async def test_a_closed_connection_is_freed_without_the_cycle_collector(layer):
