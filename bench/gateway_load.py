@@ -91,12 +91,14 @@ import time
 import urllib.parse
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import psycopg
+import psycopg_pool
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -1034,6 +1036,17 @@ async def _drain(
         await asyncio.sleep(0.05)
 
 
+async def on_schedule(rate: float, count: int, start: float) -> AsyncIterator[tuple[int, float]]:
+    """Open loop: yields each number ``n`` below ``count`` with its scheduled time, ``start + n / rate``,
+    once that time has come (at once when running late: latency runs from the scheduled time)."""
+    for number in range(count):
+        at = start + number / rate
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield number, at
+
+
 async def open_loop(
     server: Server, conversations: list[Conversation], rate: float, duration: float, tag: str
 ) -> dict[str, Any]:
@@ -1060,11 +1073,7 @@ async def open_loop(
             recorder.send_failures[f"{direction} {type(error).__name__}"] += 1
             recorder.refused.add(message_id)
 
-    for number in range(count):
-        at = start + number / rate
-        delay = at - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async for number, at in on_schedule(rate, count, start):
         direction = "v2a" if number % 2 == 0 else "a2v"
         index = number // 2 % len(conversations)
         message_id = f"{tag}-{direction}-{number}-{index}"
@@ -1496,11 +1505,7 @@ async def _large_loop(rate: float, duration: float, recorder: LargeRecorder, sen
     count = max(1, int(rate * duration))
     start = time.perf_counter() + 0.2 + 0.5 / rate
     pending: set[asyncio.Task[None]] = set()
-    for number in range(count):
-        at = start + number / rate
-        delay = at - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async for number, at in on_schedule(rate, count, start):
         key = f"{tag}-large-{number}-{uuid.uuid4().hex[:8]}"
         recorder.scheduled[key] = at
 
@@ -1673,41 +1678,32 @@ async def commit_floor(database_url: str, rate: float, duration: float, connecti
     writer gets), on the bench database with its own ``synchronous_commit``. With it on, a commit
     waits for PostgreSQL to flush its WAL to disk: a stall of the disk's flush holds every message
     written meanwhile, whatever the server in front of it does."""
-    links: list[psycopg.AsyncConnection[Any]] = []
-    free: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
     latencies: list[float] = []
+    pool = psycopg_pool.AsyncConnectionPool(
+        database_url, min_size=connections, max_size=connections, kwargs={"autocommit": True}, open=False
+    )
+    async with pool:
+        async with pool.connection() as link:
+            await link.execute(
+                "CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, at double precision)"
+            )
+            setting = (await (await link.execute("SHOW synchronous_commit")).fetchone() or ("?",))[0]
+        await pool.wait()  # every connection open before the clock starts
 
-    async def commit(at: float) -> None:
-        link = await free.get()
+        async def commit(at: float) -> None:
+            async with pool.connection() as link:
+                await link.execute("INSERT INTO bench_commit (at) VALUES (%s)", [at])
+            latencies.append(time.perf_counter() - at)
+
+        tasks: list[asyncio.Task[None]] = []
         try:
-            await link.execute("INSERT INTO bench_commit (at) VALUES (%s)", [at])
+            async for _, at in on_schedule(rate, int(rate * duration), time.perf_counter() + 0.1):
+                tasks.append(asyncio.create_task(commit(at)))
+            await asyncio.gather(*tasks)
         finally:
-            free.put_nowait(link)
-        latencies.append(time.perf_counter() - at)
-
-    tasks: list[asyncio.Task[None]] = []
-    try:
-        for _ in range(connections):
-            links.append(await psycopg.AsyncConnection.connect(database_url, autocommit=True))
-            free.put_nowait(links[-1])
-        await links[0].execute(
-            "CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, at double precision)"
-        )
-        start = time.perf_counter() + 0.1
-        for number in range(int(rate * duration)):
-            at = start + number / rate
-            delay = at - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(commit(at)))
-        await asyncio.gather(*tasks)
-        setting = (await (await links[0].execute("SHOW synchronous_commit")).fetchone() or ("?",))[0]
-    finally:
-        for task in tasks:  # a failed commit: the others stop before their connections close
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for link in links:
-            await link.close()
+            for task in tasks:  # a failed commit: the others stop before the pool closes
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     return {
         "offered_rate": rate,
         "synchronous_commit": setting,
