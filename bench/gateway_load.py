@@ -46,7 +46,9 @@ from that time, so a server that falls behind cannot hide it):
 - the server's pauses for its cyclic garbage collector of 5 ms or more in each
   phase (``GC pauses``: count x longest, from the ``parley.gc`` log lines);
 - what else shares the machine at each rate: the clients' own CPU per message
-  (this process), how many of the machine's CPUs were busy (server, clients,
+  (this process), PostgreSQL's (``DB µs/msg``: its postmaster's process tree,
+  backends reaped during the phase included; shown when PostgreSQL runs on this
+  machine), how many of the machine's CPUs were busy (server, clients,
   PostgreSQL and Redis together), and the share its host stole from this
   virtual machine (``steal %``: time every waiting message waits too);
 - the storage's floor: one-row PostgreSQL commits at each rate on the bench
@@ -187,6 +189,20 @@ def cpu_seconds(pid: int) -> float:
         if fields is not None:
             total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
     return total / CLOCK_TICK
+
+
+DATABASE_PID: int | None = None  # PostgreSQL's postmaster, when it runs on this machine (``database_pid``)
+
+
+def database_pid(database_url: str) -> int | None:
+    """The postmaster of the bench database's server (the parent of a backend), or None when that
+    backend is not a process of this machine: its process tree is the database's CPU."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        backend = connection.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        fields = _stat(backend)
+    if fields is None or not Path(f"/proc/{backend}/cmdline").read_bytes().startswith(b"postgres"):
+        return None
+    return int(fields[1])
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
@@ -1057,6 +1073,7 @@ async def open_loop(
     cpu_before = cpu_seconds(server.pid)
     sleeps_before = sleeps(server.pid)
     pauses_before = len(server.collector_pauses())
+    database_before = cpu_seconds(DATABASE_PID) if DATABASE_PID else None
     client_before, machine_before, wall_before = own_cpu_seconds(), machine_cpu_seconds(), time.perf_counter()
     load = [os.getloadavg()[0]]
     pending: set[asyncio.Task[None]] = set()
@@ -1085,6 +1102,7 @@ async def open_loop(
     cpu = cpu_seconds(server.pid) - cpu_before
     slept = sleeps(server.pid) - sleeps_before
     client, machine = own_cpu_seconds() - client_before, machine_cpu_seconds()
+    database = None if database_before is None else cpu_seconds(DATABASE_PID) - database_before  # type: ignore[arg-type]
     wall = time.perf_counter() - wall_before
     busy, stolen = (after - before for after, before in zip(machine, machine_before, strict=True))
     load.append(os.getloadavg()[0])
@@ -1105,6 +1123,9 @@ async def open_loop(
         "collector_pauses_ms": server.collector_pauses()[pauses_before:],
         # The machine's CPUs are shared by the server, the clients, PostgreSQL and Redis: how busy they were.
         "client_cpu_us_per_message": round(client / recorder.delivered * 1e6, 1) if recorder.delivered else None,
+        "database_cpu_us_per_message": (
+            round(database / recorder.delivered * 1e6, 1) if recorder.delivered and database is not None else None
+        ),
         "machine_busy_cpus": round(busy / wall, 2),
         "machine_steal_percent": round(100 * stolen / (wall * (os.cpu_count() or 1)), 1),
         **_failure_figures(recorder, conversations),
@@ -1120,6 +1141,7 @@ MEDIANS = (
     "cpu_us_per_message",
     "wakeups_per_message",
     "client_cpu_us_per_message",
+    "database_cpu_us_per_message",
     "machine_busy_cpus",
     "machine_steal_percent",
 )
@@ -1935,6 +1957,7 @@ COLUMNS = [
     ("wakeups/msg", lambda f, i: f["rates"][i].get("wakeups_per_message")),
     ("GC pauses", lambda f, i: _pauses(f["rates"][i].get("collector_pauses_ms"))),
     ("client µs/msg", lambda f, i: f["rates"][i].get("client_cpu_us_per_message")),
+    ("DB µs/msg", lambda f, i: f["rates"][i].get("database_cpu_us_per_message")),
     ("busy CPUs", lambda f, i: f["rates"][i].get("machine_busy_cpus")),
     ("steal %", lambda f, i: f["rates"][i].get("machine_steal_percent")),
     ("lost/dup", lambda f, i: f"{f['rates'][i]['lost']}/{f['rates'][i]['duplicated']}"),
@@ -2136,6 +2159,9 @@ async def main(arguments: argparse.Namespace) -> None:
     admin_url = arguments.postgres.rstrip("/") + "/postgres"
     database_url = arguments.postgres.rstrip("/") + "/" + arguments.database
     environment = server_environment(database_url, arguments.redis)
+    if plan.servers:  # the relay's phases too: the database's background work, beside Parley's
+        global DATABASE_PID
+        DATABASE_PID = database_pid(admin_url)
     started = time.perf_counter()
     results = [await run_bare(plan)]
     commit_figures: list[dict[str, Any]] = []
