@@ -312,3 +312,16 @@ async def test_submit_gives_a_connection_that_cannot_be_opened_as_the_futures_er
     answer = await aiodb.submit("SELECT 1", {})
     with pytest.raises(psycopg.OperationalError, match="refused"):
         await answer
+
+
+async def test_statements_fill_the_first_connection_with_room_before_the_others(one_connection):  # type: ignore[no-untyped-def]
+    pool = one_connection()
+    pool.size, pool.depth = 2, 1
+    await asyncio.gather(*(aiodb.fetchone("SELECT pg_sleep(0.05)", {}) for _ in range(2)))  # opens both
+    first, second = pool.connections
+    pool.depth = 3
+    sent = [aiodb.submit_now("SELECT pg_backend_pid(), pg_sleep(0.05)", {}) for _ in range(4)]
+    assert [len(first), len(second)] == [3, 1]  # the first until it has ``depth``, then the next
+    pids = [row[0] for row in await asyncio.gather(*sent)]
+    assert pids[0] == pids[1] == pids[2] != pids[3]
+    assert await aiodb.fetchone("SELECT pg_backend_pid()", {}) == (pids[0],)  # the first again, free now
