@@ -308,7 +308,7 @@ class LoopPipelines:
     more, so that a statement waiting for a row lock delays few others. Filling the first
     connections rather than spreading statements over all of them lets one read of a backend
     bring several statements: in the gateway's bench at 1 000 msg/s, PostgreSQL's CPU per
-    message had a median of 502 µs against 683 µs (docs/performance.md, "Thirteenth session").
+    message had a median of 484 µs against 683 µs (docs/performance.md, "Thirteenth session").
     A failed connection is dropped: the next statement opens a new one. When opening one fails
     while others serve, they go on serving, and no other is tried for ``RETRY_SECONDS``.
     """
