@@ -197,12 +197,23 @@ DATABASE_PID: int | None = None  # PostgreSQL's postmaster, when it runs on this
 def database_pid(database_url: str) -> int | None:
     """The postmaster of the bench database's server (the parent of a backend), or None when that
     backend is not a process of this machine: its process tree is the database's CPU."""
-    with psycopg.connect(database_url, autocommit=True) as connection:
+    with psycopg.connect(database_url, autocommit=True) as connection:  # read while the backend lives
         backend = connection.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
         fields = _stat(backend)
-    if fields is None or not Path(f"/proc/{backend}/cmdline").read_bytes().startswith(b"postgres"):
-        return None
-    return int(fields[1])
+        with contextlib.suppress(OSError):
+            if fields is not None and Path(f"/proc/{backend}/cmdline").read_bytes().startswith(b"postgres"):
+                return int(fields[1])
+    return None
+
+
+def database_cpu_seconds() -> float | None:
+    """``cpu_seconds`` of PostgreSQL's process tree; None when it is not on this machine."""
+    return None if DATABASE_PID is None else cpu_seconds(DATABASE_PID)
+
+
+def per_message_us(seconds: float | None, delivered: int) -> float | None:
+    """CPU seconds over a phase as µs per delivered message (None without messages or a figure)."""
+    return round(seconds / delivered * 1e6, 1) if delivered and seconds is not None else None
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
@@ -1073,7 +1084,7 @@ async def open_loop(
     cpu_before = cpu_seconds(server.pid)
     sleeps_before = sleeps(server.pid)
     pauses_before = len(server.collector_pauses())
-    database_before = cpu_seconds(DATABASE_PID) if DATABASE_PID else None
+    database_before = database_cpu_seconds()
     client_before, machine_before, wall_before = own_cpu_seconds(), machine_cpu_seconds(), time.perf_counter()
     load = [os.getloadavg()[0]]
     pending: set[asyncio.Task[None]] = set()
@@ -1102,7 +1113,8 @@ async def open_loop(
     cpu = cpu_seconds(server.pid) - cpu_before
     slept = sleeps(server.pid) - sleeps_before
     client, machine = own_cpu_seconds() - client_before, machine_cpu_seconds()
-    database = None if database_before is None else cpu_seconds(DATABASE_PID) - database_before  # type: ignore[arg-type]
+    database_after = database_cpu_seconds()
+    database = None if database_before is None or database_after is None else database_after - database_before
     wall = time.perf_counter() - wall_before
     busy, stolen = (after - before for after, before in zip(machine, machine_before, strict=True))
     load.append(os.getloadavg()[0])
@@ -1118,14 +1130,12 @@ async def open_loop(
         "lost_by_direction": recorder.lost_by_direction(),
         "duplicated": recorder.duplicates,
         "send_errors": recorder.send_errors,
-        "cpu_us_per_message": round(cpu / recorder.delivered * 1e6, 1) if recorder.delivered else None,
+        "cpu_us_per_message": per_message_us(cpu, recorder.delivered),
         "wakeups_per_message": round(slept / recorder.delivered, 2) if recorder.delivered else None,
         "collector_pauses_ms": server.collector_pauses()[pauses_before:],
         # The machine's CPUs are shared by the server, the clients, PostgreSQL and Redis: how busy they were.
-        "client_cpu_us_per_message": round(client / recorder.delivered * 1e6, 1) if recorder.delivered else None,
-        "database_cpu_us_per_message": (
-            round(database / recorder.delivered * 1e6, 1) if recorder.delivered and database is not None else None
-        ),
+        "client_cpu_us_per_message": per_message_us(client, recorder.delivered),
+        "database_cpu_us_per_message": per_message_us(database, recorder.delivered),
         "machine_busy_cpus": round(busy / wall, 2),
         "machine_steal_percent": round(100 * stolen / (wall * (os.cpu_count() or 1)), 1),
         **_failure_figures(recorder, conversations),
@@ -1204,7 +1214,7 @@ async def burst(server: Server, conversations: list[Conversation], count: int, t
         "lost": recorder.lost,
         "lost_by_direction": recorder.lost_by_direction(),
         "duplicated": recorder.duplicates,
-        "cpu_us_per_message": round(cpu / recorder.delivered * 1e6, 1) if recorder.delivered else None,
+        "cpu_us_per_message": per_message_us(cpu, recorder.delivered),
         **_failure_figures(recorder, conversations),
         "load_average": [round(value, 2) for value in (*load, os.getloadavg()[0])],
     }

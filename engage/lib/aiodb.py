@@ -352,7 +352,7 @@ class LoopPipelines:
         loop = asyncio.get_running_loop()
         while True:
             self.connections = [found for found in self.connections if found.failed is None]
-            free = next((found for found in self.connections if len(found) < self.depth), None)
+            free = self.ready()  # none has failed now: the first with room, if any
             if free is not None:
                 return free
             best = min(self.connections, key=len, default=None)
