@@ -33,3 +33,13 @@ def gateway_sweep(unclaimed_hours: int = 24) -> dict[str, int]:
         "large_events": large_events_sweep(),
         "uploads": services.attachments_unclaimed_delete(older_than=datetime.timedelta(hours=unclaimed_hours)),
     }
+
+
+@shared_task
+def console_sweep() -> list[int]:
+    """Sets offline the agents whose console sockets all closed (or whose process stopped) more
+    than ``PARLEY_CONSOLE_OFFLINE_AFTER`` seconds ago. Every minute by Celery beat; the ASGI
+    processes run it too while they serve consoles. Returns the memberships set offline."""
+    from engage.services import console_connections_sweep
+
+    return console_connections_sweep()

@@ -227,6 +227,31 @@ class Membership(TenantOwned):
         return self.nickname or self.user.get_full_name() or self.user.get_username()
 
 
+class ConsoleConnection(TenantOwned):
+    """An agent console socket, in whichever process serves it: presence follows the console.
+
+    An agent whose console sockets have all closed, and who opened none again within
+    ``PARLEY_CONSOLE_OFFLINE_AFTER`` seconds, goes offline
+    (``engage.services.membership_offline_if_unattended``): no contact is routed to a
+    closed browser, and visitors are not told an agent is there. Each process touches the
+    rows of its open sockets every ``PARLEY_CONSOLE_HEARTBEAT`` seconds; a row left
+    untouched for three of them belongs to a process that stopped, and is swept like a
+    closed one (``engage.services.console_connections_sweep``).
+    """
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="console_connections")
+    key = models.CharField(max_length=200, unique=True)  # the socket's channel-layer name
+    opened_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["opened_at"]
+
+    def __str__(self) -> str:
+        return f"console of membership {self.membership_id} ({'closed' if self.closed_at else 'open'})"
+
+
 class RoutingQueue(TenantOwned):
     """Contacts of its channels wait here for one of its agents."""
 

@@ -131,6 +131,12 @@ PARLEY_LOOP_DATABASE = env_bool("DATABASE_LOOP_WRITES", True)
 PARLEY_LOOP_DATABASE_POOL = int(env("DATABASE_LOOP_POOL_MAX", "8"))
 PARLEY_LOOP_DATABASE_PREPARE = env_bool("DATABASE_LOOP_PREPARE", True)
 
+# Presence follows the agent console (docs/console.md, "Presence, capacity and routing"): an
+# agent whose console sockets all closed goes offline after this many seconds without one; each
+# process touches its open sockets' rows at this interval (three missed: the process stopped).
+PARLEY_CONSOLE_OFFLINE_AFTER = float(env("PARLEY_CONSOLE_OFFLINE_AFTER", "60"))
+PARLEY_CONSOLE_HEARTBEAT = float(env("PARLEY_CONSOLE_HEARTBEAT", "30"))
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery ------------------------------------
@@ -181,6 +187,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # `celery -A engage beat`, one per deployment (docs/deployment.md).
 CELERY_BEAT_SCHEDULE = {
     "gateway-sweep": {"task": "chat.tasks.gateway_sweep", "schedule": 3600.0},
+    "console-sweep": {"task": "chat.tasks.console_sweep", "schedule": 60.0},
 }
 
 # --- Files ------------------------------------------------------------------

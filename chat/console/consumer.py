@@ -24,6 +24,7 @@ from chat import inbox, realtime, selectors, services
 from chat.api.replies import Reply, areply_send, reply_send
 from chat.api.serializers import MessageSerializer
 from chat.console import protocol
+from chat.console.attendance import attendance
 from chat.console.rendering import console_dumps, datetimes_in_utc, rendered_message_data
 from chat.models import Message
 from chat.snapshots import usable_snapshot
@@ -195,6 +196,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         self.group = realtime.tenant_console_group(agent.tenant_id)
         # Join before anything is read, so nothing committed later can be missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await attendance().opened(agent, self.channel_name)
         await self.accept()
         await self._send(
             protocol.welcome_frame(
@@ -207,6 +209,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         self.gone = True  # replies still in flight finish their write; their answers are dropped
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        await attendance().closed(self.channel_name)
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.send_text(console_dumps(frame))
