@@ -1,7 +1,7 @@
 """Subscribers of the chat app, registered in ``ChatConfig.ready``."""
 
 from chat import assignment, events, realtime
-from engage.events import PresenceChanged, subscribe
+from engage.events import AccessChanged, PresenceChanged, subscribe
 from engage.lib.cached_settings import setting
 
 
@@ -9,6 +9,8 @@ def register() -> None:
     realtime.register()
     # Agents' consoles show each other's presence.
     subscribe(PresenceChanged, realtime.fan_out)
+    # Open consoles read their agent's rights again when queues, channels or roles change.
+    subscribe(AccessChanged, realtime.fan_out)
     # Routing: a new contact, freed capacity or an agent becoming available.
     subscribe(events.ContactCreated, assignment.on_contact_created)
     subscribe(events.ContactStatusChanged, assignment.on_contact_status_changed)

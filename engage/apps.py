@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class EngageConfig(AppConfig):
     name = "engage"
     verbose_name = "Tenancy"
+
+    def ready(self) -> None:
+        from engage import signals
+
+        signals.connect()

@@ -122,3 +122,12 @@ class PresenceChanged(Event):
     presence: str
     previous_presence: str
     max_concurrent_contacts: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccessChanged(Event):
+    """What the tenant's agents may read changed: a queue's agents or channels, a queue or a
+    channel added or removed, a membership's role, a membership added or removed
+    (``engage.signals``). Open agent consoles read their rights again."""
+
+    name: ClassVar[str] = "access.changed"

@@ -81,6 +81,16 @@ def _readable(agent: Membership) -> set[int]:
 
 
 @in_worker
+def _rights_now(agent: Membership) -> tuple[str, set[int]] | None:
+    """The membership's role and readable channels as they are now; None once it is gone (or its
+    user or tenant deactivated)."""
+    current = memberships_of(user=agent.user).filter(pk=agent.pk).first()
+    if current is None:
+        return None
+    return current.role, inbox.readable_channel_ids(agent=current)
+
+
+@in_worker
 def _message(message_id: int, tenant_id: int) -> dict[str, Any] | None:
     message = selectors.first_with_attachments(
         Message.objects.filter(pk=message_id, tenant_id=tenant_id).select_related("author_agent__user")
@@ -304,6 +314,17 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         if not self.gone:
             await self._send(answer)
 
+    async def _rights_changed(self) -> None:
+        """Queues, channels or roles of the tenant changed: when this agent's role or readable
+        channels differ from those read at connect, the console reconnects (4409) and reads
+        its lists again; the socket cannot tell the client which threads came or went."""
+        assert self.agent is not None
+        rights = await _rights_now(self.agent)
+        if rights == (self.agent.role, self.channels_readable) or self.closing:
+            return
+        self.closing = True
+        await self.close(code=protocol.CLOSE_MEMBERSHIP_CHANGED)
+
     async def layer_overflow(self, message: dict[str, Any]) -> None:
         """The channel layer dropped events for this slow socket: close it on purpose.
 
@@ -325,6 +346,9 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         if event.get("tenant_id") != tenant_id:
             return
         name = event.get("event")
+        if name == "access.changed":
+            await self._rights_changed()
+            return
         if name not in ALWAYS_FORWARDED and event.get("channel_id") not in self.channels_readable:
             return
         if name == "message.created":
