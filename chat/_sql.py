@@ -261,8 +261,9 @@ def thread_take_sequence(
     PostgreSQL updates and reads in one statement (the UPDATE in a WITH):
     that read sees the database as the statement began, not what a writer
     it waited for committed since; the constraints catch what it cannot see
-    (a contact opened meanwhile, a client id used meanwhile). None when the
-    thread is gone.
+    (a contact opened meanwhile, a client id used meanwhile), and the open
+    contact's lock (``open_contact_lock``, taken first) keeps the contact it
+    reads from being closed meanwhile. None when the thread is gone.
     """
     update = _thread_update_sql(inbound=inbound, internal=internal)
     params = _thread_update_params(connection, thread_pk, now)
@@ -321,6 +322,23 @@ def _insert(connection: BaseDatabaseWrapper, instance: models.Model, conflict: s
     instance._state.adding = False
     instance._state.db = connection.alias
     return True
+
+
+def open_contact_lock(connection: BaseDatabaseWrapper, thread_pk: int) -> None:
+    """Locks the thread's open contact, if any, until the transaction ends, before the thread:
+    a contact that a concurrent transaction closes is read as closed once it committed, and
+    none is closed while the message joins it. Writers of a message take the contact, then the
+    thread (``message_append`` does so in one statement), so they never deadlock. The lock
+    (``NO KEY UPDATE``) leaves the message's foreign key check and other key share locks free.
+    PostgreSQL only; SQLite writes one transaction at a time."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT "id" FROM "{Contact._meta.db_table}"'  # noqa: S608
+            f' WHERE "thread_id" = %(thread)s AND "status" IN ({_OPEN}) FOR NO KEY UPDATE',
+            {"thread": thread_pk},
+        )
 
 
 def message_insert(connection: BaseDatabaseWrapper, message: Message) -> bool:
@@ -397,7 +415,7 @@ def _append_sql(
     )
     return (
         f'WITH open_contact AS (SELECT * FROM "{Contact._meta.db_table}"'  # noqa: S608
-        f' WHERE "thread_id" = %(thread)s AND "status" IN ({_OPEN})),'
+        f' WHERE "thread_id" = %(thread)s AND "status" IN ({_OPEN}) FOR NO KEY UPDATE),'
         f" t AS ({' AND '.join(conditions)} RETURNING *),"
         f' m AS (INSERT INTO "{Message._meta.db_table}" ({columns})'
         f' SELECT {values} FROM t LEFT JOIN open_contact ON true RETURNING "id", "client_id") '
@@ -481,7 +499,9 @@ def _appended(
 def message_append(connection: BaseDatabaseWrapper, message: Message) -> tuple[Thread, Contact | None] | None:
     """Appends ``message`` in one statement, committed at once; None if it must take the long way.
 
-    Outside a transaction only (``can_append``). The statement takes the
+    Outside a transaction only (``can_append``). The statement locks the open
+    contact (``FOR NO KEY UPDATE``, as ``open_contact_lock``: one a concurrent
+    transaction closed is read as closed once that committed), takes the
     thread's next sequence number (the UPDATE holds the thread row's lock until
     the statement commits), inserts the message with the open contact, and
     reads back the thread, its customer, contact, assigned agent and user.

@@ -751,13 +751,16 @@ def _message_write(connection: Any, message: Message, attachments: list[Attachme
     """The transaction of ``message_create`` when one statement cannot do (SQLite, inside a
     transaction, attachments, a locked thread, no open contact, a known client id).
 
-    1. The thread's next sequence number (an UPDATE that locks the thread row
-       until commit), read with its customer and open contact (chat/_sql.py).
+    1. The thread's open contact locked (none is closed while the message joins
+       it), then the thread's next sequence number (an UPDATE that locks the
+       thread row until commit), read with its customer and open contact
+       (chat/_sql.py).
     2. The message, unless its client id is taken (the unique constraint decides:
        a retry then reads the original and rolls everything back).
     """
     inbound = message.author_type == Message.Author.CUSTOMER
     client_id = message.client_id
+    _sql.open_contact_lock(connection, message.thread_id)
     taken = _sql.thread_take_sequence(
         connection, message.thread_id, message.created_at, inbound=inbound, internal=message.is_internal
     )

@@ -182,3 +182,41 @@ def test_a_customer_message_that_waited_for_the_lock_of_the_thread_is_refused(ac
     assert isinstance(results["second"], ThreadLocked)
     assert (Message.objects.filter(thread=thread).count(), Thread.objects.get(pk=thread.pk).last_sequence) == (1, 1)
     assert [event.name for event in published] == ["thread.updated"]
+
+
+def _with_open_contact(acme, public_id: str) -> tuple[Thread, Contact]:  # type: ignore[no-untyped-def]
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id=public_id)
+    first = services.message_create(thread=thread, author_type="customer", content={"text": "hi"}, client_id="1")
+    return thread, first.message.contact
+
+
+@pytest.mark.parametrize("path", ["one statement", "transaction"])
+def test_a_customer_message_that_waited_for_its_contact_to_close_opens_a_new_one(acme, published, path):
+    """The contact the message's statement read as open was closed by a transaction that
+    committed while the statement waited: the message goes to a new contact, which is routed
+    (before, it joined the closed one and no agent was ever asked to answer it)."""
+    thread, contact = _with_open_contact(acme, f"closing-{path.replace(' ', '-')}")
+    published.clear()
+
+    def send():
+        if path == "transaction":  # the long way: attachments, or a caller's transaction
+            with transaction.atomic():
+                return services.message_create(
+                    thread=thread, author_type="customer", content={"text": "x"}, client_id="2"
+                )
+        return services.message_create(thread=thread, author_type="customer", content={"text": "x"}, client_id="2")
+
+    results = _second_waits_for_the_first(
+        lambda: services.contact_set_status(contact=Contact.objects.get(pk=contact.pk), status="closed"),
+        send,
+    )
+
+    message = results["second"].message
+    new = Contact.objects.get(thread=thread, status__in=Contact.OPEN_STATUSES)
+    assert (message.sequence, message.contact_id, Message.objects.get(pk=message.pk).contact_id) == (2, new.pk, new.pk)
+    assert new.pk != contact.pk
+    # Each transaction's events are published by its own thread, after its own commit: in any order.
+    assert sorted((event.name, event.contact_id) for event in published if event.name.startswith("contact.")) == [
+        ("contact.created", new.pk),
+        ("contact.status_changed", contact.pk),
+    ]

@@ -276,3 +276,54 @@ async def test_a_customer_with_fields_left_unread_goes_the_workers_way_and_a_who
         assert await send_message_in_loop(state, frame) is None
     assert state.complete_customer is acme.visitor
     assert checked == [acme.visitor.pk, acme.visitor.pk]  # the partial one, then the whole one once
+
+
+async def test_a_message_written_in_the_loop_while_its_contact_closes_opens_a_new_one(acme):  # type: ignore[no-untyped-def]
+    """The loop's statement locks the open contact: a close that commits while it waits is seen,
+    and the message goes the worker's way to a new contact instead of joining the closed one."""
+    import threading
+
+    from django.db import connection, transaction
+
+    thread, _ = await db(services.thread_get_or_create)(channel=acme.messaging, customer=acme.visitor, public_id="t")
+    first = await db(services.message_create)(thread=thread, author_type="customer", content={"text": "hi"})
+    closing, release = threading.Event(), threading.Event()
+
+    def close_and_hold() -> None:
+        try:
+            with transaction.atomic():
+                services.contact_set_status(contact=Contact.objects.get(pk=first.message.contact_id), status="closed")
+                closing.set()
+                release.wait(timeout=60)
+        finally:
+            connection.close()
+
+    def lock_waits() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return cursor.fetchone()[0]
+
+    closer = threading.Thread(target=close_and_hold)
+    closer.start()
+    await asyncio.get_running_loop().run_in_executor(None, closing.wait, 60)
+    writer = asyncio.ensure_future(
+        services.amessage_create(thread=thread, author_type="customer", content={"text": "x"}, client_id="m-2")
+    )
+    for _ in range(600):
+        if await db(lock_waits)():
+            break
+        await asyncio.sleep(0.05)
+    waited = await db(lock_waits)()
+    release.set()
+    result = await asyncio.wait_for(writer, 30)
+    await asyncio.get_running_loop().run_in_executor(None, closer.join, 30)
+
+    assert (waited, result) == (1, None)  # the loop wrote nothing: the caller goes the worker's way
+    written = await db(services.message_create)(
+        thread=thread, author_type="customer", content={"text": "x"}, client_id="m-2"
+    )
+    new = await db(Contact.objects.get)(thread=thread, status__in=Contact.OPEN_STATUSES)
+    assert new.pk != first.message.contact_id
+    assert (written.created, written.message.sequence, written.message.contact_id) == (True, 2, new.pk)
