@@ -148,3 +148,20 @@ def published():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def user_model():  # type: ignore[no-untyped-def]
     return get_user_model()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """Ends the test database's other sessions before it is dropped. The sockets' worker
+    threads (``engage.lib.consumers.in_worker``) and the event loops' connections of servers
+    tests started keep theirs open, idle, and PostgreSQL refuses to drop a database in use."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
