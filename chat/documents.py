@@ -10,7 +10,7 @@ database instead (``chat.search``). See docs/architecture.md.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django_elasticsearch_dsl import Document, fields
 from django_elasticsearch_dsl.registries import registry
@@ -38,7 +38,7 @@ class MessageDocument(Document):
         ignore_signals = True  # indexed by chat.tasks after commit, never in the request
 
     def prepare(self, message: Message) -> dict[str, Any]:
-        content = message.content or {}
+        content = cast(dict[str, Any], message.content or {})
         return {
             "tenant_id": message.tenant_id,
             "thread_id": message.thread_id,

@@ -6,6 +6,7 @@ Rows are written only by ``chat.services``. See docs/architecture.md.
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
 from django.db import models
 from django.utils import timezone
@@ -174,7 +175,7 @@ class Message(TenantOwned):
 
     @property
     def text(self) -> str:
-        return str((self.content or {}).get("text", ""))
+        return str(cast(dict[str, Any], self.content or {}).get("text", ""))
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:

@@ -583,6 +583,7 @@ def _appended_then_publish(
         if not written.done():
             written.set_result(outcome)
         return
+    assert outcome is not None  # subscribers left to run (``rest``) come only with a written message
     loops.start(_after_subscribers(rest, written, outcome))
 
 

@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -300,8 +300,9 @@ def message_from_snapshot(snapshot: Mapping[str, Any] | None) -> Message | None:
     attachments = [_load(Attachment, values) for values in snapshot["attachments"]]
     for attachment in attachments:
         _relate(attachment, "message", message)
-    # As prefetch_related leaves it, but a list: filtering it fails loudly instead of querying.
-    message._prefetched_objects_cache = {"attachments": attachments}
+    # As prefetch_related leaves it, but a list: filtering it fails loudly instead of querying. (Django
+    # sets this attribute at runtime; Model does not declare it.)
+    cast(Any, message)._prefetched_objects_cache = {"attachments": attachments}
     return message
 
 

@@ -8,7 +8,7 @@ object choices are limited the same way.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import admin
@@ -81,13 +81,17 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is not None and not self._is_global(request) and hasattr(field, "queryset"):
-            field.queryset = _scoped(db_field.related_model, field.queryset, administered_tenant_ids(request))
+            # ForeignKey.formfield and ManyToManyField.formfield always give the field a queryset.
+            queryset = cast(models.QuerySet, field.queryset)
+            field.queryset = _scoped(db_field.related_model, queryset, administered_tenant_ids(request))
         return field
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
         if field is not None and not self._is_global(request) and hasattr(field, "queryset"):
-            field.queryset = _scoped(db_field.related_model, field.queryset, administered_tenant_ids(request))
+            # ForeignKey.formfield and ManyToManyField.formfield always give the field a queryset.
+            queryset = cast(models.QuerySet, field.queryset)
+            field.queryset = _scoped(db_field.related_model, queryset, administered_tenant_ids(request))
         return field
 
     def get_list_filter(self, request: HttpRequest) -> Any:

@@ -11,7 +11,7 @@ import os
 import random
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import django
 from django.core.exceptions import ImproperlyConfigured
@@ -25,6 +25,7 @@ django_asgi_app = ASGIHandler()  # Django's, without the reference cycles it lea
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from analytics.ingest import ASGIApp  # noqa: E402
 from analytics.ingest import lifespan as analytics_lifespan  # noqa: E402
 from analytics.ingest import mount as analytics_mount  # noqa: E402
 from chat.routing import websocket_application  # noqa: E402
@@ -32,7 +33,8 @@ from chat.routing import websocket_application  # noqa: E402
 application = ProtocolTypeRouter(
     {
         # /analytics/1.0/… (the hottest path) is answered by a lean ASGI app before Django.
-        "http": analytics_mount(django_asgi_app),
+        # Django's handler sends only dicts, though its stub asks for a ``send`` that takes any Mapping.
+        "http": analytics_mount(cast(ASGIApp, django_asgi_app)),
         "lifespan": analytics_lifespan,
         "websocket": websocket_application,
     }

@@ -42,7 +42,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, final
 
 import msgpack
 from channels.exceptions import ChannelFull
@@ -89,6 +89,7 @@ def _decode(payload: bytes) -> dict[str, Any]:
     return msgpack.unpackb(payload, raw=False)
 
 
+@final  # never subclassed: ``type(item) is _Shared`` tells it from bytes
 class _Shared:
     """A group message in the mailboxes of this process's members: decoded once, by the first
     member to take it, and that one dict handed to each (receivers read messages, never change

@@ -149,7 +149,9 @@ class Channel(TenantOwned):
     identity_public_key = models.TextField(
         blank=True, help_text="Optional PEM public key (RS256/ES256) that verifies company-managed customer ids."
     )
-    pre_contact_fields = models.ManyToManyField("CustomFieldDefinition", blank=True, related_name="+")
+    pre_contact_fields: models.ManyToManyField[CustomFieldDefinition] = models.ManyToManyField(
+        "CustomFieldDefinition", blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from engage.errors import NotFound
@@ -23,19 +23,19 @@ def channel_get_public(*, brand_id: int | str, channel_id: str) -> Channel:
         raise NotFound("Unknown brand or channel.") from None
 
 
-def membership_for(*, user: AbstractBaseUser | AnonymousUser, tenant: Tenant) -> Membership | None:
+def membership_for(*, user: User | AnonymousUser, tenant: Tenant) -> Membership | None:
     if not user.is_authenticated:
         return None
     return Membership.objects.filter(user=user, tenant=tenant).select_related("tenant", "user").first()
 
 
-def memberships_of(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
+def memberships_of(*, user: User | AnonymousUser) -> QuerySet[Membership]:
     if not user.is_authenticated:
         return Membership.objects.none()
     return Membership.objects.filter(user=user, tenant__is_active=True).select_related("tenant", "user")
 
 
-def tenant_ids_administered_by(*, user: AbstractBaseUser | AnonymousUser) -> list[int]:
+def tenant_ids_administered_by(*, user: User | AnonymousUser) -> list[int]:
     """Tenants whose objects ``user`` may see in Django admin."""
     return list(memberships_of(user=user).filter(role=Membership.Role.ADMIN).values_list("tenant_id", flat=True))
 

@@ -27,7 +27,8 @@ so reference counting frees both.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
@@ -44,9 +45,9 @@ class ASGIHandler(DjangoASGIHandler):
             # without an error, whose traceback would hold ``handle``'s frame in a cycle.
             return
 
-    def create_request(self, scope: dict[str, Any], body_file: Any) -> Any:
+    def create_request(self, scope: Mapping[str, Any], body_file: Any) -> Any:
         request, error_response = super().create_request(scope, body_file)
-        scope[_REQUEST] = request
+        cast(dict[str, Any], scope)[_REQUEST] = request  # ``handle`` passes the server's scope, a dict
         return request, error_response
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -46,12 +46,15 @@ import random
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import apply_mask  # websockets' C version (speedups) where it is built
 from websockets.protocol import State
 from websockets.streams import StreamReader
+
+if TYPE_CHECKING:
+    from uvicorn._types import WebSocketReceiveEvent
 
 logger = logging.getLogger(__name__)
 
@@ -325,7 +328,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             return  # past websocket.close: reads go on until the peer's close arrives
         if self.curr_msg_data_type == "text":
             try:
-                message = {"type": "websocket.receive", "text": data.decode()}
+                message: WebSocketReceiveEvent = {"type": "websocket.receive", "text": data.decode()}
             except UnicodeDecodeError:
                 self.logger.info("A WebSocket client sent invalid UTF-8 in a text message; closing with 1007.")
                 self.conn.send_close(1007)
@@ -333,7 +336,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
                 return
         else:
             message = {"type": "websocket.receive", "bytes": data}
-        self.queue.put_nowait(message)  # type: ignore[arg-type]
+        self.queue.put_nowait(message)
         if not self.read_paused and self.queue.qsize() >= BACKLOG:
             self.read_paused = True
             self.transport.pause_reading()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -9,11 +11,14 @@ from django.db import transaction
 
 from engage.models import Brand, Channel, CustomFieldDefinition, Membership, RoutingQueue, Tenant
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 DEMO_PASSWORD = "parley-demo"
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 
 
-def _user(username: str, *, first: str, last: str, staff: bool) -> object:
+def _user(username: str, *, first: str, last: str, staff: bool) -> User:
     User = get_user_model()
     user, created = User.objects.get_or_create(
         username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"}
@@ -25,7 +30,7 @@ def _user(username: str, *, first: str, last: str, staff: bool) -> object:
     return user
 
 
-def _member(user: object, tenant: Tenant, role: str, presence: str = Membership.Presence.OFFLINE) -> Membership:
+def _member(user: User, tenant: Tenant, role: str, presence: str = Membership.Presence.OFFLINE) -> Membership:
     membership, _ = Membership.objects.update_or_create(
         user=user, tenant=tenant, defaults={"role": role, "max_concurrent_contacts": 3}
     )
