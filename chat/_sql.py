@@ -341,6 +341,24 @@ def open_contact_lock(connection: BaseDatabaseWrapper, thread_pk: int) -> None:
         )
 
 
+def open_contact_share(connection: BaseDatabaseWrapper, thread_pk: int) -> int | None:
+    """The id of the thread's open contact, locked until the transaction ends against being
+    closed (``FOR KEY SHARE``: a close's ``FOR UPDATE`` waits for it); None when there is none,
+    also when a close committed meanwhile. For a writer that already holds the thread's lock (a
+    contact a concurrent first message opened): a key share lock waits for no message's lock on
+    the contact, so the writer cannot deadlock with one that locked the contact, then waits for
+    the thread. SQLite: a plain read (one transaction writes at a time)."""
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT "id" FROM "{Contact._meta.db_table}"'  # noqa: S608
+            f' WHERE "thread_id" = %(thread)s AND "status" IN ({_OPEN}){lock}',
+            {"thread": thread_pk},
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
 def message_insert(connection: BaseDatabaseWrapper, message: Message) -> bool:
     """Inserts ``message`` and sets its primary key; False (nothing written) if its client id is taken.
 
@@ -413,9 +431,14 @@ def _append_sql(
         or (generated_client_id if field.attname == "client_id" else f"%(m_{field.attname})s")
         for field in _MESSAGE_FIELDS
     )
+    # The open contact is locked before the thread: its EXISTS condition reads it before the
+    # UPDATE locks the thread row. A note has no such condition (it needs no contact), so it would
+    # lock the thread first, then the contact: it takes no lock (its foreign key check's, at
+    # commit, is a key share lock, which no message's lock blocks), and joins the contact it read.
+    lock = "" if internal else " FOR NO KEY UPDATE"
     return (
         f'WITH open_contact AS (SELECT * FROM "{Contact._meta.db_table}"'  # noqa: S608
-        f' WHERE "thread_id" = %(thread)s AND "status" IN ({_OPEN}) FOR NO KEY UPDATE),'
+        f' WHERE "thread_id" = %(thread)s AND "status" IN ({_OPEN}){lock}),'
         f" t AS ({' AND '.join(conditions)} RETURNING *),"
         f' m AS (INSERT INTO "{Message._meta.db_table}" ({columns})'
         f' SELECT {values} FROM t LEFT JOIN open_contact ON true RETURNING "id", "client_id") '

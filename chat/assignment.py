@@ -10,7 +10,9 @@ agent or queue, or put it back. See docs/console.md.
 Correct with several processes, on PostgreSQL:
 
 - every path that gives a contact to an agent first locks that agent's
-  membership row (``SELECT … FOR UPDATE``), then the contact row; the router
+  membership row (``SELECT … FOR NO KEY UPDATE``: the key share locks of the
+  foreign key checks of the agent's messages, which may hold the contact's
+  lock, stay free), then the contact row; the router
   locks all available agents of the tenant in primary-key order. Locks are
   always taken agents first, in the same order, so there is no deadlock, and
   an agent's load is counted while nobody else can add to it: no agent goes
@@ -74,7 +76,7 @@ def agent_loads(*, agent_ids: Iterable[int]) -> dict[int, int]:
 
 
 def _lock_agents(agents_query) -> list[Membership]:  # type: ignore[no-untyped-def]
-    return list(agents_query.select_for_update(of=("self",)).order_by("pk"))
+    return list(agents_query.select_for_update(of=("self",), no_key=True).order_by("pk"))
 
 
 def _seats(tenant_id: int) -> list[_Seat]:
@@ -203,7 +205,7 @@ def queue_positions_publish(*, tenant_id: int) -> int:
 
 
 def _lock_agent(agent: Membership) -> Membership:
-    return Membership.objects.select_for_update().get(pk=agent.pk)
+    return Membership.objects.select_for_update(no_key=True).get(pk=agent.pk)
 
 
 def _check_room(agent: Membership) -> None:

@@ -278,15 +278,21 @@ def contact_open(*, thread: Thread) -> Contact:
 
 
 def _contact_start(thread: Thread) -> Contact:
-    """A new contact of the thread, waiting in the channel's queue; the open one if a concurrent writer won."""
-    now = timezone.now()
-    contact = Contact(
-        tenant_id=thread.tenant_id, thread=thread, created_at=now, status_updated_at=now, waiting_since=now
-    )
-    if _sql.contact_insert(transaction.get_connection(), contact, thread.channel_id):
-        publish(events.ContactCreated(**_thread_fields(thread), contact_id=contact.pk))
-        return contact
-    return Contact.objects.select_related("assigned_agent__user").get(thread=thread, status__in=Contact.OPEN_STATUSES)
+    """A new contact of the thread, waiting in the channel's queue; the open one if a concurrent
+    writer won, locked so that it stays open until this transaction ends; a new one again if that
+    one was closed before it could be locked."""
+    connection = transaction.get_connection()
+    while True:
+        now = timezone.now()
+        contact = Contact(
+            tenant_id=thread.tenant_id, thread=thread, created_at=now, status_updated_at=now, waiting_since=now
+        )
+        if _sql.contact_insert(connection, contact, thread.channel_id):
+            publish(events.ContactCreated(**_thread_fields(thread), contact_id=contact.pk))
+            return contact
+        won = _sql.open_contact_share(connection, thread.pk)
+        if won is not None:
+            return Contact.objects.select_related("assigned_agent__user").get(pk=won)
 
 
 _TRANSITIONS: dict[str, set[str]] = {

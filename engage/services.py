@@ -7,11 +7,11 @@ Each validates, writes in one transaction and publishes an event after commit
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from engage.errors import InvalidInput
@@ -38,7 +38,7 @@ def membership_set_presence(
     ):
         raise InvalidInput(f"The capacity is a whole number from 0 to {MAX_CAPACITY}.")
     with transaction.atomic():
-        locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        locked = Membership.objects.select_for_update(no_key=True).get(pk=membership.pk)
         previous = locked.presence
         fields: list[str] = []
         if presence is not None and presence != locked.presence:
@@ -76,7 +76,15 @@ def membership_set_presence(
 
 def _stale_before(now: datetime.datetime) -> datetime.datetime:
     """Rows touched before this belong to a process that stopped: three heartbeats were missed."""
-    return now - datetime.timedelta(seconds=3 * settings.PARLEY_CONSOLE_HEARTBEAT)
+    return now - _heartbeat() * 3
+
+
+def _heartbeat() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.PARLEY_CONSOLE_HEARTBEAT)
+
+
+def _grace() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.PARLEY_CONSOLE_OFFLINE_AFTER)
 
 
 def console_connection_opened(*, membership: Membership, key: str) -> ConsoleConnection:
@@ -99,30 +107,49 @@ def console_connection_closed(*, key: str) -> int | None:
     return connection.membership_id
 
 
-def console_connections_seen(*, keys: Iterable[str]) -> int:
-    """Touches the rows of a process's open sockets (its heartbeat); returns how many."""
-    keys = list(keys)
-    if not keys:
+def console_connections_seen(*, sockets: Mapping[str, tuple[int, int]]) -> int:
+    """Touches the rows of a process's open sockets (its heartbeat): ``sockets`` maps each key to
+    its membership's and tenant's ids. A row the sweep removed meanwhile (the process, or the
+    database, was away for three heartbeats) is made again, so that the socket keeps counting.
+    Returns how many rows were touched or made."""
+    if not sockets:
         return 0
-    return ConsoleConnection.objects.filter(key__in=keys, closed_at=None).update(seen_at=timezone.now())
+    now = timezone.now()
+    touched = ConsoleConnection.objects.filter(key__in=list(sockets), closed_at=None).update(seen_at=now)
+    if touched == len(sockets):
+        return touched
+    known = set(ConsoleConnection.objects.filter(key__in=list(sockets)).values_list("key", flat=True))
+    members = set(Membership.objects.filter(pk__in=[ids[0] for ids in sockets.values()]).values_list("pk", flat=True))
+    made = ConsoleConnection.objects.bulk_create(
+        [
+            ConsoleConnection(tenant_id=tenant_id, membership_id=membership_id, key=key, opened_at=now, seen_at=now)
+            for key, (membership_id, tenant_id) in sockets.items()
+            if key not in known and membership_id in members  # a membership deleted meanwhile: its console closes
+        ],
+        ignore_conflicts=True,
+    )
+    return touched + len(made)
 
 
 def membership_offline_if_unattended(*, membership_id: int, since: datetime.datetime) -> bool:
-    """Sets the agent offline when no console socket of theirs is open, unless their presence
-    changed after ``since`` (when their last socket closed or stopped being touched): a
+    """Sets the agent offline when no console socket of theirs counts any more, unless their
+    presence changed after ``since`` (when their last socket closed or its process stopped): a
     presence set since then, from the REST API say, is theirs to keep. Returns whether it did.
 
-    Runs under the membership's row lock, as every presence change does; a socket opened
-    while this runs finds the agent offline in the ``PresenceChanged`` push that follows.
+    A socket counts while it is open and touched within three heartbeats, and for the grace
+    after it closed (its own check is still to come). Runs under the membership's row lock, as
+    every presence change does; a socket opened while this runs finds the agent offline in the
+    ``PresenceChanged`` push that follows.
     """
-    live = ConsoleConnection.objects.filter(
-        membership_id=membership_id, closed_at=None, seen_at__gte=_stale_before(timezone.now())
+    now = timezone.now()
+    attended = ConsoleConnection.objects.filter(membership_id=membership_id).filter(
+        Q(closed_at=None, seen_at__gte=_stale_before(now)) | Q(closed_at__gt=now - _grace())
     )
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().filter(pk=membership_id).first()
+        membership = Membership.objects.select_for_update(no_key=True).filter(pk=membership_id).first()
         if membership is None or membership.presence == Membership.Presence.OFFLINE:
             return False
-        if membership.presence_changed_at > since or live.exists():
+        if membership.presence_changed_at > since or attended.exists():
             return False
         membership_set_presence(membership=membership, presence=Membership.Presence.OFFLINE)
     return True
@@ -130,19 +157,32 @@ def membership_offline_if_unattended(*, membership_id: int, since: datetime.date
 
 def console_connections_sweep() -> list[int]:
     """Settles the sockets that closed more than ``PARLEY_CONSOLE_OFFLINE_AFTER`` seconds ago
-    and those of stopped processes: their agents with no open socket left go offline, and
-    the rows go. Every process's heartbeat and Celery beat run it; safe to run concurrently.
-    Returns the memberships set offline."""
+    and those of stopped processes (untouched for three heartbeats): their agents with no
+    socket that counts go offline, and the rows go. Every process's heartbeat and Celery beat
+    run it; safe to run concurrently. Returns the memberships set offline.
+
+    A stopped process's socket was last touched at ``seen_at`` and would have been touched
+    again a heartbeat later: the agent's own presence changes up to then were made while it
+    was open, and do not keep them."""
     now = timezone.now()
     done = ConsoleConnection.objects.filter(
-        Q(closed_at__lt=now - datetime.timedelta(seconds=settings.PARLEY_CONSOLE_OFFLINE_AFTER))
-        | Q(closed_at=None, seen_at__lt=_stale_before(now))
+        Q(closed_at__lt=now - _grace()) | Q(closed_at=None, seen_at__lt=_stale_before(now))
     )
-    last_seen = dict(done.values("membership_id").annotate(last=Max("seen_at")).values_list("membership_id", "last"))
+    since: dict[int, datetime.datetime] = {}
+    for membership_id, closed_at, seen_at in done.values_list("membership_id", "closed_at", "seen_at"):
+        ended = closed_at if closed_at is not None else seen_at + _heartbeat()
+        since[membership_id] = max(ended, since.get(membership_id, ended))
     offline = [
         membership_id
-        for membership_id, since in sorted(last_seen.items())
-        if membership_offline_if_unattended(membership_id=membership_id, since=since)
+        for membership_id, ended in sorted(since.items())
+        if membership_offline_if_unattended(membership_id=membership_id, since=ended)
     ]
-    done.filter(membership_id__in=list(last_seen)).delete()
+    done.filter(membership_id__in=list(since)).delete()
     return offline
+
+
+def console_heartbeat(*, sockets: Mapping[str, tuple[int, int]]) -> list[int]:
+    """A process's heartbeat: its open sockets touched (``console_connections_seen``), then the
+    sweep, in this order, so that the process never sweeps its own sockets. Returns the sweep's."""
+    console_connections_seen(sockets=sockets)
+    return console_connections_sweep()

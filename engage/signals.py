@@ -1,8 +1,10 @@
 """Model signals of tenancy data that change what agents may read: they publish ``AccessChanged``.
 
 Django admin changes queues, channels and memberships through the ORM, not through a
-service, so the signals are where those changes are seen. Each publishes after its
-transaction commits (``engage.events.publish``), once per change of a tenant.
+service, so the signals are where those changes are seen: a save, a delete, a change of a
+queue's agents or channels (not ``QuerySet.update`` or bulk operations, which send no
+signal). Each publishes after its transaction commits (``engage.events.publish``); the
+consoles read their rights once more for a burst of them, not once each.
 """
 
 from __future__ import annotations
@@ -28,9 +30,14 @@ def _links_changed(sender: Any, instance: Any, action: str, **kwargs: Any) -> No
         _changed(instance)
 
 
-def _saved(sender: Any, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any) -> None:
+def _saved(
+    sender: Any, instance: Any, created: bool, update_fields: Any = None, raw: bool = False, **kwargs: Any
+) -> None:
     """A queue or a channel added (a channel's queues are links, seen above); a membership
-    added, or its role changed (a save of its presence alone changes nothing readable)."""
+    added, or its role changed (a save of its presence alone changes nothing readable). Rows
+    loaded from fixtures (``raw``) are not changes of a running tenant."""
+    if raw:
+        return
     if created or (sender is Membership and (update_fields is None or "role" in update_fields)):
         _changed(instance)
 

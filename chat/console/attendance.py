@@ -33,20 +33,22 @@ logger = logging.getLogger(__name__)
 
 
 class Attendance:
-    """The console sockets of one event loop: their rows, their heartbeat, their agents' checks."""
+    """The console sockets of one event loop: their rows, their heartbeat, their agents' checks.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.open: dict[str, int] = {}  # channel name → membership id, of the sockets open here
+    It holds no reference to its loop (the loop's timers hold it), so that the loop's entry in
+    ``_ATTENDANCE`` goes with the loop."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, tuple[int, int]] = {}  # channel name → (membership id, tenant id), of sockets open here
         self.heartbeat: asyncio.TimerHandle | None = None
         self.running: set[asyncio.Task[Any]] = set()  # database work under way, held until done
 
     async def opened(self, membership: Membership, key: str) -> None:
         """Records the socket; starts the loop's heartbeat if it is the loop's first."""
         await in_worker(services.console_connection_opened)(membership=membership, key=key)
-        self.open[key] = membership.pk
+        self.open[key] = (membership.pk, membership.tenant_id)
         if self.heartbeat is None:
-            self.heartbeat = self.loop.call_later(settings.PARLEY_CONSOLE_HEARTBEAT, self._beat)
+            self.heartbeat = asyncio.get_running_loop().call_later(settings.PARLEY_CONSOLE_HEARTBEAT, self._beat)
 
     async def closed(self, key: str) -> None:
         """Marks the socket closed, and checks its agent once the grace is up."""
@@ -59,7 +61,8 @@ class Attendance:
             logger.exception("console presence: could not record a closed console socket")
             return
         if membership_id is not None:
-            self.loop.call_later(settings.PARLEY_CONSOLE_OFFLINE_AFTER, self._check, membership_id, since)
+            loop = asyncio.get_running_loop()
+            loop.call_later(settings.PARLEY_CONSOLE_OFFLINE_AFTER, self._check, membership_id, since)
 
     def _check(self, membership_id: int, since: Any) -> None:
         self._run(services.membership_offline_if_unattended, membership_id=membership_id, since=since)
@@ -68,12 +71,11 @@ class Attendance:
         self.heartbeat = None
         if not self.open:
             return  # the next socket starts it again; the sweep also runs from Celery beat
-        self._run(services.console_connections_seen, keys=list(self.open))
-        self._run(services.console_connections_sweep)
-        self.heartbeat = self.loop.call_later(settings.PARLEY_CONSOLE_HEARTBEAT, self._beat)
+        self._run(services.console_heartbeat, sockets=dict(self.open))
+        self.heartbeat = asyncio.get_running_loop().call_later(settings.PARLEY_CONSOLE_HEARTBEAT, self._beat)
 
     def _run(self, function: Any, **kwargs: Any) -> None:
-        task = self.loop.create_task(in_worker(function)(**kwargs))
+        task = asyncio.get_running_loop().create_task(in_worker(function)(**kwargs))
         self.running.add(task)
         task.add_done_callback(self._done)
 
@@ -91,5 +93,5 @@ def attendance() -> Attendance:
     loop = asyncio.get_running_loop()
     found = _ATTENDANCE.get(loop)
     if found is None:
-        found = _ATTENDANCE[loop] = Attendance(loop)
+        found = _ATTENDANCE[loop] = Attendance()
     return found

@@ -83,7 +83,7 @@ def _readable(agent: Membership) -> set[int]:
 @in_worker
 def _rights_now(agent: Membership) -> tuple[str, set[int]] | None:
     """The membership's role and readable channels as they are now; None once it is gone (or its
-    user or tenant deactivated)."""
+    tenant deactivated)."""
     current = memberships_of(user=agent.user).filter(pk=agent.pk).first()
     if current is None:
         return None
@@ -190,6 +190,8 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         super().__init__(*args, **kwargs)
         self._replies_in_flight: set[asyncio.Task[None]] = set()
         self._last_reply: dict[Any, asyncio.Task[None]] = {}
+        self._rights_check: asyncio.Future[None] | None = None  # a read of the rights under way
+        self._rights_again = False  # another change came meanwhile: read them once more
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -202,10 +204,11 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
             return
         self.agent = agent
         self.utc = datetimes_in_utc()
-        self.channels_readable = await _readable(agent)
         self.group = realtime.tenant_console_group(agent.tenant_id)
-        # Join before anything is read, so nothing committed later can be missed.
+        # Join before anything is read, so nothing committed later can be missed (a change of
+        # the agent's rights included: ``access.changed`` reads them again).
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.channels_readable = await _readable(agent)
         await attendance().opened(agent, self.channel_name)
         await self.accept()
         await self._send(
@@ -217,9 +220,11 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
 
     async def disconnect(self, code: int) -> None:
         self.gone = True  # replies still in flight finish their write; their answers are dropped
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-        await attendance().closed(self.channel_name)
+        try:
+            if self.group:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+        finally:
+            await attendance().closed(self.channel_name)
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.send_text(console_dumps(frame))
@@ -317,13 +322,34 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
     async def _rights_changed(self) -> None:
         """Queues, channels or roles of the tenant changed: when this agent's role or readable
         channels differ from those read at connect, the console reconnects (4409) and reads
-        its lists again; the socket cannot tell the client which threads came or went."""
-        assert self.agent is not None
-        rights = await _rights_now(self.agent)
-        if rights == (self.agent.role, self.channels_readable) or self.closing:
+        its lists again; the socket cannot tell the client which threads came or went.
+
+        The rights are read outside the consumer's turn, one read at a time: changes that come
+        while one is under way (a bulk delete in Django admin sends one per row) make one more
+        read once it is done, not one each."""
+        if self._rights_check is not None:
+            self._rights_again = True
             return
-        self.closing = True
-        await self.close(code=protocol.CLOSE_MEMBERSHIP_CHANGED)
+        self._rights_check = asyncio.ensure_future(self._check_rights())
+
+    async def _check_rights(self) -> None:
+        assert self.agent is not None
+        try:
+            while True:
+                self._rights_again = False
+                rights = await _rights_now(self.agent)
+                if self.closing or self.gone:
+                    return
+                if rights != (self.agent.role, self.channels_readable):
+                    self.closing = True
+                    await self.close(code=protocol.CLOSE_MEMBERSHIP_CHANGED)
+                    return
+                if not self._rights_again:
+                    return
+        except Exception:
+            logger.exception("console: could not read the rights of membership %s again", self.agent.pk)
+        finally:
+            self._rights_check = None
 
     async def layer_overflow(self, message: dict[str, Any]) -> None:
         """The channel layer dropped events for this slow socket: close it on purpose.

@@ -220,3 +220,55 @@ def test_a_customer_message_that_waited_for_its_contact_to_close_opens_a_new_one
         ("contact.created", new.pk),
         ("contact.status_changed", contact.pk),
     ]
+
+
+def test_notes_replies_and_customer_messages_on_one_thread_never_deadlock(acme):
+    """Every writer of a message takes the open contact's lock before the thread's (a note takes
+    none): a mix of them on one thread, in any order, all commit."""
+    from chat import assignment
+
+    thread, contact = _with_open_contact(acme, "mixed")
+    assignment.contact_pick(contact=contact, agent=acme.alice)
+
+    def write(index: int) -> None:
+        for n in range(8):
+            kind = (index + n) % 3
+            if kind == 0:
+                services.message_create(
+                    thread=thread, author_type="customer", content={"text": "c"}, client_id=f"c-{index}-{n}"
+                )
+            else:
+                services.message_create(
+                    thread=thread,
+                    author_type="agent",
+                    agent=acme.alice,
+                    is_internal=kind == 2,
+                    content={"text": "a"},
+                    client_id=f"a-{index}-{n}",
+                )
+
+    assert run_concurrently(8, write) == []
+    sequences = list(Message.objects.filter(thread=thread).order_by("sequence").values_list("sequence", flat=True))
+    assert sequences == list(range(1, 66))
+
+
+def test_a_first_message_whose_rivals_contact_closed_at_once_opens_another(acme, monkeypatch, published):
+    """The one-open-contact constraint said a rival opened a contact, and the rival's contact was
+    closed before this writer could lock it: the message opens a contact of its own."""
+    from chat import _sql
+
+    thread, _ = services.thread_get_or_create(channel=acme.messaging, customer=acme.visitor, public_id="lost-rival")
+    insert, refused = _sql.contact_insert, []
+
+    def lost_once(connection, contact, channel_id):  # type: ignore[no-untyped-def]
+        if not refused:
+            refused.append(contact)
+            return False  # as when a rival's contact conflicted, and was closed right after
+        return insert(connection, contact, channel_id)
+
+    monkeypatch.setattr(_sql, "contact_insert", lost_once)
+    result = services.message_create(thread=thread, author_type="customer", content={"text": "hi"}, client_id="1")
+
+    contact = Contact.objects.get(thread=thread)
+    assert (len(refused), result.message.contact_id, contact.status) == (1, contact.pk, "new")
+    assert [event.contact_id for event in published if event.name == "contact.created"] == [contact.pk]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import transaction
 
 from chat.console import protocol
 from engage.events import AccessChanged
@@ -132,3 +133,33 @@ async def test_acme_changes_never_touch_a_globex_console(acme, globex):
     await globex_console.send_json_to({"type": "ping", "ref": 1})
     assert await globex_console.receive_json_from(timeout=5) == {"type": "pong", "ref": 1}
     await globex_console.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_burst_of_changes_reads_the_rights_a_few_times_not_once_each(acme, monkeypatch):
+    """A bulk change in Django admin sends one AccessChanged per row: a console reads its
+    agent's rights once more after the read under way, not once per change."""
+    from chat.console import consumer
+
+    reads = []
+    read = consumer._rights_now
+
+    async def counted(agent):  # type: ignore[no-untyped-def]
+        reads.append(agent.pk)
+        return await read(agent)
+
+    monkeypatch.setattr(consumer, "_rights_now", counted)
+    console = await welcomed_console(acme.alice.user)
+
+    def many_channels() -> None:  # in no queue of hers: her rights do not change
+        with transaction.atomic():  # as Django admin's bulk actions: the events come at its commit
+            for number in range(20):
+                _channel(acme, f"chat_bulk_{number}")
+
+    await database_sync_to_async(many_channels)()
+
+    assert await console.receive_nothing(timeout=1.0)
+    assert 1 <= len(reads) <= 4  # one per change would be 20
+    await console.send_json_to({"type": "ping", "ref": 1})
+    assert await console.receive_json_from(timeout=5) == {"type": "pong", "ref": 1}
+    await console.disconnect()

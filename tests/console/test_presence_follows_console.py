@@ -22,6 +22,12 @@ from tests.console.helpers import set_presence, welcomed_console
 AVAILABLE, AWAY, OFFLINE = Membership.Presence.AVAILABLE, Membership.Presence.AWAY, Membership.Presence.OFFLINE
 
 
+def _set(member: Membership, presence: str) -> None:
+    """The agent's presence, set ten minutes ago (before any socket of the test closed)."""
+    set_presence(member, presence)
+    Membership.objects.filter(pk=member.pk).update(presence_changed_at=timezone.now() - datetime.timedelta(seconds=600))
+
+
 def _presence(member: Membership) -> str:
     return Membership.objects.values_list("presence", flat=True).get(pk=member.pk)
 
@@ -34,12 +40,13 @@ def _age(key: str, **seconds: float) -> None:
     row.save()
 
 
-def _open_then_close(member: Membership, key: str = "console.a") -> datetime.datetime:
-    """A console socket of ``member`` opened and closed; returns when it closed."""
+def _open_then_close(member: Membership, key: str = "console.a", ago: float = 61) -> datetime.datetime:
+    """A console socket of ``member`` opened and closed ``ago`` seconds ago (by default past the
+    grace of 60 s, as when its check runs); returns when it closed."""
     services.console_connection_opened(membership=member, key=key)
-    since = timezone.now()
     assert services.console_connection_closed(key=key) == member.pk
-    return since
+    _age(key, closed_at=ago, seen_at=ago)
+    return ConsoleConnection.objects.get(key=key).closed_at
 
 
 # -- the services ---------------------------------------------------------------------------
@@ -47,7 +54,7 @@ def _open_then_close(member: Membership, key: str = "console.a") -> datetime.dat
 
 @pytest.mark.django_db
 def test_an_agent_whose_last_console_closed_goes_offline(acme, published, django_capture_on_commit_callbacks):
-    set_presence(acme.alice, AVAILABLE)
+    _set(acme.alice, AVAILABLE)
     since = _open_then_close(acme.alice)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -62,7 +69,7 @@ def test_an_agent_whose_last_console_closed_goes_offline(acme, published, django
 
 @pytest.mark.django_db
 def test_an_agent_away_also_goes_offline(acme):
-    set_presence(acme.alice, AWAY)
+    _set(acme.alice, AWAY)
     since = _open_then_close(acme.alice)
 
     assert services.membership_offline_if_unattended(membership_id=acme.alice.pk, since=since) is True
@@ -71,7 +78,7 @@ def test_an_agent_away_also_goes_offline(acme):
 
 @pytest.mark.django_db
 def test_another_open_console_keeps_the_agent(acme, published, django_capture_on_commit_callbacks):
-    set_presence(acme.alice, AVAILABLE)
+    _set(acme.alice, AVAILABLE)
     services.console_connection_opened(membership=acme.alice, key="console.tab-2")
     since = _open_then_close(acme.alice, "console.tab-1")
 
@@ -83,7 +90,7 @@ def test_another_open_console_keeps_the_agent(acme, published, django_capture_on
 
 @pytest.mark.django_db
 def test_a_presence_set_after_the_console_closed_is_kept(acme):
-    set_presence(acme.alice, AWAY)
+    _set(acme.alice, AWAY)
     since = _open_then_close(acme.alice)
     services.membership_set_presence(membership=acme.alice, presence=AVAILABLE)  # the REST API, say
 
@@ -115,24 +122,42 @@ def test_the_heartbeat_touches_open_sockets_only(acme):
     _age("console.open", seen_at=50)
     _age("console.closed", seen_at=50)
 
-    assert services.console_connections_seen(keys=["console.open", "console.closed", "console.gone"]) == 1
+    ids = (acme.alice.pk, acme.tenant.pk)
+    assert services.console_connections_seen(sockets={"console.open": ids}) == 1
     rows = dict(ConsoleConnection.objects.values_list("key", "seen_at"))
     assert timezone.now() - rows["console.open"] < datetime.timedelta(seconds=5)
     assert timezone.now() - rows["console.closed"] > datetime.timedelta(seconds=45)
-    assert services.console_connections_seen(keys=[]) == 0
+    assert services.console_connections_seen(sockets={}) == 0
+
+
+@pytest.mark.django_db
+def test_the_heartbeat_makes_again_the_row_of_an_open_socket_the_sweep_removed(acme):
+    """The process (or the database) was away for three heartbeats: its sockets' rows were swept
+    as a stopped process's, yet the sockets are open. They count again from the next heartbeat."""
+    services.console_connection_opened(membership=acme.alice, key="console.back")
+    ConsoleConnection.objects.all().delete()
+    gone_member = (acme.bob.pk + 1000, acme.tenant.pk)  # a membership deleted meanwhile: skipped
+
+    sockets = {"console.back": (acme.alice.pk, acme.tenant.pk), "console.orphan": gone_member}
+    assert services.console_connections_seen(sockets=sockets) == 1
+
+    row = ConsoleConnection.objects.get()
+    assert (row.key, row.membership_id, row.tenant_id, row.closed_at) == (
+        "console.back",
+        acme.alice.pk,
+        acme.tenant.pk,
+        None,
+    )
 
 
 @pytest.mark.django_db
 def test_the_sweep_settles_sockets_closed_past_the_grace(acme, settings):
     settings.PARLEY_CONSOLE_OFFLINE_AFTER = 60
-    set_presence(acme.alice, AVAILABLE)
-    set_presence(acme.bob, AVAILABLE)
+    _set(acme.alice, AVAILABLE)
+    _set(acme.bob, AVAILABLE)
     for key, member in (("console.alice", acme.alice), ("console.bob", acme.bob)):
         services.console_connection_opened(membership=member, key=key)
         services.console_connection_closed(key=key)
-    Membership.objects.filter(pk__in=[acme.alice.pk, acme.bob.pk]).update(
-        presence_changed_at=timezone.now() - datetime.timedelta(seconds=600)
-    )
     _age("console.alice", closed_at=61, seen_at=61)  # past the grace
     _age("console.bob", closed_at=30, seen_at=30)  # still within it
 
@@ -148,11 +173,8 @@ def test_the_sweep_settles_the_sockets_of_a_stopped_process(acme, settings):
     rows, untouched for three heartbeats, are swept; an agent with a socket in another
     process stays."""
     settings.PARLEY_CONSOLE_HEARTBEAT = 30
-    set_presence(acme.alice, AVAILABLE)
-    set_presence(acme.bob, AVAILABLE)
-    Membership.objects.filter(pk__in=[acme.alice.pk, acme.bob.pk]).update(
-        presence_changed_at=timezone.now() - datetime.timedelta(seconds=600)
-    )
+    _set(acme.alice, AVAILABLE)
+    _set(acme.bob, AVAILABLE)
     services.console_connection_opened(membership=acme.alice, key="console.dead!alice")
     services.console_connection_opened(membership=acme.bob, key="console.dead!bob")
     services.console_connection_opened(membership=acme.bob, key="console.live!bob")
@@ -167,9 +189,44 @@ def test_the_sweep_settles_the_sockets_of_a_stopped_process(acme, settings):
 
 
 @pytest.mark.django_db
+def test_a_socket_closed_within_the_grace_still_counts_for_the_sweep(acme, settings):
+    """Two tabs: the first closed long ago, the second a moment ago. The agent keeps the
+    second's grace, and goes offline only when it is up."""
+    settings.PARLEY_CONSOLE_OFFLINE_AFTER = 60
+    _set(acme.alice, AVAILABLE)
+    _open_then_close(acme.alice, "console.tab-1")
+    _open_then_close(acme.alice, "console.tab-2")
+    _age("console.tab-1", closed_at=300, seen_at=300)
+    _age("console.tab-2", closed_at=10, seen_at=10)
+
+    assert services.console_connections_sweep() == []
+    assert _presence(acme.alice) == AVAILABLE
+    assert list(ConsoleConnection.objects.values_list("key", flat=True)) == ["console.tab-2"]
+
+    _age("console.tab-2", closed_at=61, seen_at=61)
+    assert services.console_connections_sweep() == [acme.alice.pk]
+    assert _presence(acme.alice) == OFFLINE
+
+
+@pytest.mark.django_db
+def test_a_presence_set_while_a_stopped_process_still_served_the_socket_does_not_keep_the_agent(acme, settings):
+    """The process stopped some time within the heartbeat after it last touched the row: a
+    presence the agent set in that time was set from that console, not after it closed."""
+    settings.PARLEY_CONSOLE_HEARTBEAT = 30
+    services.console_connection_opened(membership=acme.alice, key="console.dead")
+    _age("console.dead", seen_at=100)
+    Membership.objects.filter(pk=acme.alice.pk).update(
+        presence=AVAILABLE, presence_changed_at=timezone.now() - datetime.timedelta(seconds=90)
+    )
+
+    assert services.console_connections_sweep() == [acme.alice.pk]
+    assert _presence(acme.alice) == OFFLINE
+
+
+@pytest.mark.django_db
 def test_an_agent_without_a_console_is_never_swept(acme):
     """Presence set over the REST API alone (an integration, say) belongs to whoever set it."""
-    set_presence(acme.alice, AVAILABLE)
+    _set(acme.alice, AVAILABLE)
     assert services.console_connections_sweep() == []
     assert _presence(acme.alice) == AVAILABLE
 
@@ -177,9 +234,8 @@ def test_an_agent_without_a_console_is_never_swept(acme):
 @pytest.mark.django_db
 def test_globex_sockets_never_change_acme_presence(acme, globex, settings):
     settings.PARLEY_CONSOLE_OFFLINE_AFTER = 60
-    set_presence(acme.alice, AVAILABLE)
-    set_presence(globex.admin, AVAILABLE)
-    Membership.objects.update(presence_changed_at=timezone.now() - datetime.timedelta(seconds=600))
+    _set(acme.alice, AVAILABLE)
+    _set(globex.admin, AVAILABLE)
     services.console_connection_opened(membership=acme.alice, key="console.acme")
     services.console_connection_opened(membership=globex.admin, key="console.globex")
     services.console_connection_closed(key="console.globex")
@@ -223,7 +279,7 @@ async def test_closing_the_console_sets_the_agent_offline_after_the_grace(acme, 
 async def test_a_console_opened_again_within_the_grace_keeps_the_agent(acme, settings):
     """A reload closes the socket and opens another one: the agent stays available, and goes
     offline only once the last one closed."""
-    settings.PARLEY_CONSOLE_OFFLINE_AFTER = 0.5
+    settings.PARLEY_CONSOLE_OFFLINE_AFTER = 3.0  # room for the second socket's sign-in and handshake
     await database_sync_to_async(set_presence)(acme.alice, AVAILABLE)
     first = await welcomed_console(acme.alice.user)
     await first.disconnect()
@@ -231,7 +287,7 @@ async def test_a_console_opened_again_within_the_grace_keeps_the_agent(acme, set
 
     closed = await database_sync_to_async(lambda: ConsoleConnection.objects.exclude(closed_at=None).count())()
     assert closed == 1
-    await asyncio.sleep(1.0)  # the first socket's check has run by now
+    await asyncio.sleep(3.5)  # the first socket's check has run by now
     assert await database_sync_to_async(_presence)(acme.alice) == AVAILABLE
 
     await second.disconnect()
