@@ -324,31 +324,25 @@ def _insert(connection: BaseDatabaseWrapper, instance: models.Model, conflict: s
     return True
 
 
-def open_contact_lock(connection: BaseDatabaseWrapper, thread_pk: int) -> None:
-    """Locks the thread's open contact, if any, until the transaction ends, before the thread:
-    a contact that a concurrent transaction closes is read as closed once it committed, and
-    none is closed while the message joins it. Writers of a message take the contact, then the
-    thread (``message_append`` does so in one statement), so they never deadlock. The lock
-    (``NO KEY UPDATE``) leaves the message's foreign key check and other key share locks free.
-    PostgreSQL only; SQLite writes one transaction at a time."""
+def open_contact_lock(connection: BaseDatabaseWrapper, thread_pk: int, *, share: bool = False) -> int | None:
+    """Locks the thread's open contact, if any, until the transaction ends; returns its id (None:
+    there is none, also when a close committed while this waited for the lock).
+
+    By default ``FOR NO KEY UPDATE``, taken before the thread: a contact a concurrent
+    transaction closes is read as closed once that committed, and none is closed while the
+    message joins it. Writers of a message take the contact, then the thread
+    (``message_append`` does so in one statement), so they never deadlock; the lock leaves the
+    foreign key checks' key share locks free. ``share``: ``FOR KEY SHARE``, for a writer that
+    already holds the thread's lock (a contact a concurrent first message opened): a close's
+    ``FOR UPDATE`` waits for it, no message's lock does, so that writer cannot deadlock with one
+    that locked the contact, then waits for the thread. SQLite, where one transaction writes
+    at a time: no lock, a plain read with ``share``, nothing otherwise."""
     if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT "id" FROM "{Contact._meta.db_table}"'  # noqa: S608
-            f' WHERE "thread_id" = %(thread)s AND "status" IN ({_OPEN}) FOR NO KEY UPDATE',
-            {"thread": thread_pk},
-        )
-
-
-def open_contact_share(connection: BaseDatabaseWrapper, thread_pk: int) -> int | None:
-    """The id of the thread's open contact, locked until the transaction ends against being
-    closed (``FOR KEY SHARE``: a close's ``FOR UPDATE`` waits for it); None when there is none,
-    also when a close committed meanwhile. For a writer that already holds the thread's lock (a
-    contact a concurrent first message opened): a key share lock waits for no message's lock on
-    the contact, so the writer cannot deadlock with one that locked the contact, then waits for
-    the thread. SQLite: a plain read (one transaction writes at a time)."""
-    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+        if not share:
+            return None  # the caller only wants the lock
+        lock = ""
+    else:
+        lock = " FOR KEY SHARE" if share else " FOR NO KEY UPDATE"
     with connection.cursor() as cursor:
         cursor.execute(
             f'SELECT "id" FROM "{Contact._meta.db_table}"'  # noqa: S608

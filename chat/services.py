@@ -290,7 +290,7 @@ def _contact_start(thread: Thread) -> Contact:
         if _sql.contact_insert(connection, contact, thread.channel_id):
             publish(events.ContactCreated(**_thread_fields(thread), contact_id=contact.pk))
             return contact
-        won = _sql.open_contact_share(connection, thread.pk)
+        won = _sql.open_contact_lock(connection, thread.pk, share=True)
         if won is not None:
             return Contact.objects.select_related("assigned_agent__user").get(pk=won)
 

@@ -79,15 +79,13 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return self.has_module_permission(request) and self._owns(request, obj)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and not self._is_global(request) and hasattr(field, "queryset"):
-            # ForeignKey.formfield and ManyToManyField.formfield always give the field a queryset.
-            queryset = cast(models.QuerySet, field.queryset)
-            field.queryset = _scoped(db_field.related_model, queryset, administered_tenant_ids(request))
-        return field
+        return self._scoped_field(db_field, super().formfield_for_foreignkey(db_field, request, **kwargs), request)
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        return self._scoped_field(db_field, super().formfield_for_manytomany(db_field, request, **kwargs), request)
+
+    def _scoped_field(self, db_field: Any, field: Any, request: HttpRequest) -> Any:
+        """A relation's form field offering only the administered tenants' objects."""
         if field is not None and not self._is_global(request) and hasattr(field, "queryset"):
             # ForeignKey.formfield and ManyToManyField.formfield always give the field a queryset.
             queryset = cast(models.QuerySet, field.queryset)

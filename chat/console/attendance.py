@@ -26,6 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from engage import services
+from engage.lib import loops
 from engage.lib.consumers import in_worker
 from engage.models import Membership
 
@@ -41,7 +42,6 @@ class Attendance:
     def __init__(self) -> None:
         self.open: dict[str, tuple[int, int]] = {}  # channel name → (membership id, tenant id), of sockets open here
         self.heartbeat: asyncio.TimerHandle | None = None
-        self.running: set[asyncio.Task[Any]] = set()  # database work under way, held until done
 
     async def opened(self, membership: Membership, key: str) -> None:
         """Records the socket; starts the loop's heartbeat if it is the loop's first."""
@@ -74,15 +74,9 @@ class Attendance:
         self._run(services.console_heartbeat, sockets=dict(self.open))
         self.heartbeat = asyncio.get_running_loop().call_later(settings.PARLEY_CONSOLE_HEARTBEAT, self._beat)
 
-    def _run(self, function: Any, **kwargs: Any) -> None:
-        task = asyncio.get_running_loop().create_task(in_worker(function)(**kwargs))
-        self.running.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self.running.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("console presence: %s", task.exception(), exc_info=task.exception())
+    @staticmethod
+    def _run(function: Any, **kwargs: Any) -> None:
+        loops.start(in_worker(function)(**kwargs))  # held until done, its failure logged
 
 
 _ATTENDANCE: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Attendance] = weakref.WeakKeyDictionary()

@@ -29,7 +29,7 @@ from chat.console.rendering import console_dumps, datetimes_in_utc, rendered_mes
 from chat.models import Message
 from chat.snapshots import usable_snapshot
 from engage.errors import ParleyError
-from engage.lib import jsontext
+from engage.lib import jsontext, loops
 from engage.lib.consumers import PumpedConsumerMixin, WorkerDatabaseMixin, in_worker
 from engage.models import Membership
 from engage.selectors import memberships_of
@@ -330,7 +330,7 @@ class ConsoleConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
         if self._rights_check is not None:
             self._rights_again = True
             return
-        self._rights_check = asyncio.ensure_future(self._check_rights())
+        self._rights_check = loops.start(self._check_rights())
 
     async def _check_rights(self) -> None:
         assert self.agent is not None
