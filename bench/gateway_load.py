@@ -26,7 +26,9 @@ hold. Reconnects, resends and recoveries are counted per phase.
 ``--relays asgi-relay,channels-relay`` also measures the bare relay on Parley's
 own stack (bench/stack_relay.py: plain ASGI under uvicorn, and a Channels consumer
 with Parley's dispatch and in-process layer), so a ratio can be split between
-the stack and what Parley does per message.
+the stack and what Parley does per message. The bare relay runs without
+compression, as Parley does; ``--relays bare-deflate`` also measures it with
+``websockets``' default permessage-deflate (every frame compressed).
 
 ``--workers N`` runs uvicorn with N worker processes on one listening socket
 (every process on the same PostgreSQL and Redis, events between them through the
@@ -455,6 +457,17 @@ class BareRelay(Server):
 
     def command(self) -> list[str]:
         return [sys.executable, str(ROOT / "bench" / "bare_relay.py"), "--port", str(self.port)]
+
+
+class DeflateBareRelay(BareRelay):
+    """The bare relay with ``websockets``' default compression (``bare-deflate``): it compresses every
+    frame for the bench's clients, which offer permessage-deflate, where Parley is run without (the
+    baseline until the sixteenth session, docs/performance.md)."""
+
+    name = "bare-deflate"
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--compression", "deflate"]
 
 
 class StackRelay(BareRelay):
@@ -1688,7 +1701,7 @@ async def large_events(server: Server, conversations: list[Conversation], plan: 
 
 
 async def run_bare(plan: Plan, name: str = "bare") -> dict[str, Any]:
-    server = BareRelay() if name == "bare" else StackRelay(name)
+    server = {"bare": BareRelay(), "bare-deflate": DeflateBareRelay()}.get(name) or StackRelay(name)
     await server.start()
     try:
         conversations: list[Conversation] = []
@@ -2213,7 +2226,8 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, help="runs of each rate, medians reported (default 1)")
     parser.add_argument(
         "--relays",
-        help="the bare relay on Parley's stack too, comma-separated: asgi-relay,channels-relay (bench/stack_relay.py)",
+        help="more relays, comma-separated: bare-deflate (the bare relay compressing every frame), and the bare "
+        "relay on Parley's stack, asgi-relay,channels-relay (bench/stack_relay.py)",
     )
     parser.add_argument(
         "--workers",
