@@ -19,7 +19,13 @@ Correct with several processes, on PostgreSQL:
   over capacity;
 - the router takes waiting contacts with ``FOR UPDATE SKIP LOCKED`` and the
   assignment re-checks the locked row, so a contact is never given to two
-  agents.
+  agents. A contact skipped that way is one another transaction holds: a
+  message being written to it (chat._sql.open_contact_lock), a close, a pick.
+  When a pass leaves an agent with free capacity and a waiting contact of one
+  of their queues, it ran into such a lock, and the router passes again after
+  a short pause (``ROUTE_RETRIES``, doubling from ``ROUTE_RETRY_PAUSE``), so a
+  visitor typing while an agent frees up is not left waiting for the next
+  routing event.
 
 Every change goes through ``chat.services.contact_assign``; events are
 published after commit. Waiting live-chat visitors receive
@@ -30,6 +36,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -44,6 +52,8 @@ from chat.models import Contact
 from engage.errors import InvalidInput
 from engage.events import PresenceChanged, publish
 from engage.models import Channel, Membership, RoutingQueue
+
+logger = logging.getLogger(__name__)
 
 POSITION_CACHE_PREFIX = "parley:queue-position:"
 POSITION_CACHE_SECONDS = 24 * 3600
@@ -106,25 +116,64 @@ def _waiting(tenant_id: int) -> QuerySet[Contact]:
     )
 
 
+ROUTE_RETRIES = 4  # passes after the first while waiting contacts are locked by others
+ROUTE_RETRY_PAUSE = 0.025  # seconds before the first of them, doubled for each next one (375 ms in all)
+
+
+def _route_pause(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 def tenant_route(*, tenant_id: int) -> list[Contact]:
     """Assigns as many waiting contacts of the tenant as free capacity allows.
 
     Oldest waiting first; each to the available agent of its queue with the
-    most free capacity, round robin on ties. Returns the contacts it assigned
+    most free capacity, round robin on ties. A pass that skipped a contact
+    another transaction had locked while an agent could have taken it is run
+    again after a pause (module docstring). Returns the contacts it assigned
     (in assignment order), then publishes queue positions.
     """
+    assigned, skipped = _route_pass(tenant_id)
+    for attempt in range(ROUTE_RETRIES):
+        if not skipped:
+            break
+        _route_pause(ROUTE_RETRY_PAUSE * 2**attempt)
+        more, skipped = _route_pass(tenant_id)
+        assigned += more
+    if skipped:
+        logger.warning(
+            "tenant %s: waiting contacts were locked by other transactions through %d routing passes; "
+            "they wait for the next routing event",
+            tenant_id,
+            ROUTE_RETRIES + 1,
+        )
+    _positions_forget(contact.pk for contact in assigned)
+    queue_positions_publish(tenant_id=tenant_id)
+    return assigned
+
+
+def _route_pass(tenant_id: int) -> tuple[list[Contact], bool]:
+    """One routing transaction: the contacts it assigned, and whether it skipped a locked one that
+    a seat left free could have taken.
+
+    Contacts are read oldest first in batches, each only of the queues that still have a free seat,
+    so a long line in one queue never hides the contacts of another queue whose agent is free. Each
+    batch assigns at least its first contact, so there are at most as many batches as free seats."""
     assigned: list[Contact] = []
     with transaction.atomic():
         seats = _seats(tenant_id)
-        queue_ids = set().union(*(seat.queue_ids for seat in seats)) if seats else set()
-        if queue_ids:
+        while free_queue_ids := set().union(*(seat.queue_ids for seat in seats if seat.free > 0)):
             capacity = sum(seat.free for seat in seats)
             candidates = list(
                 _waiting(tenant_id)
-                .filter(queue_id__in=queue_ids)
+                .filter(queue_id__in=free_queue_ids)
                 .select_for_update(skip_locked=True, of=("self",))
                 .order_by("waiting_since", "pk")[: capacity * 20]
             )
+            if not candidates:
+                # Every waiting contact of these queues that was not locked is assigned: one still
+                # waiting is held by another transaction (or arrived since, and routes itself).
+                return assigned, _waiting(tenant_id).filter(queue_id__in=free_queue_ids).exists()
             for contact in candidates:
                 eligible = [seat for seat in seats if seat.free > 0 and contact.queue_id in seat.queue_ids]
                 if not eligible:
@@ -134,11 +183,7 @@ def tenant_route(*, tenant_id: int) -> list[Contact]:
                 seat.free -= 1
                 seat.agent.last_routed_at = timezone.now()
                 seat.agent.save(update_fields=["last_routed_at"])
-                if not any(seat.free for seat in seats):
-                    break
-    _positions_forget(contact.pk for contact in assigned)
-    queue_positions_publish(tenant_id=tenant_id)
-    return assigned
+    return assigned, False
 
 
 # --- Positions ------------------------------------------------------------------

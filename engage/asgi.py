@@ -2,8 +2,13 @@
 
 WebSocket routes live in ``chat/routing.py`` (visitor gateway, agent console;
 only the console's routes go through Django's session and auth middleware).
+The lifespan (uvicorn's; daphne has none) runs the gateway's listener for
+channel changes from startup to shutdown and writes the analytics' last
+batches at shutdown.
 """
 
+import asyncio
+import contextlib
 import gc
 import logging
 import math
@@ -25,17 +30,39 @@ django_asgi_app = ASGIHandler()  # Django's, without the reference cycles it lea
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from analytics.ingest import ASGIApp  # noqa: E402
+from analytics.ingest import ASGIApp, Receive, Scope, Send  # noqa: E402
 from analytics.ingest import lifespan as analytics_lifespan  # noqa: E402
 from analytics.ingest import mount as analytics_mount  # noqa: E402
+from chat.gateway.sessions import channels_changed_listen  # noqa: E402
 from chat.routing import websocket_application  # noqa: E402
+from engage.lib import loops  # noqa: E402
+
+
+async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
+    """The analytics' lifespan, with the gateway's channel-change listener running from the
+    startup message until the shutdown message (then cancelled, before the analytics' writes)."""
+    listener: asyncio.Task[None] | None = None
+
+    async def receive_and_follow() -> dict[str, Any]:
+        nonlocal listener
+        message = await receive()
+        if message["type"] == "lifespan.startup" and listener is None:
+            listener = loops.start(channels_changed_listen())
+        elif message["type"] == "lifespan.shutdown" and listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        return message
+
+    await analytics_lifespan(scope, receive_and_follow, send)
+
 
 application = ProtocolTypeRouter(
     {
         # /analytics/1.0/… (the hottest path) is answered by a lean ASGI app before Django.
         # Django's handler sends only dicts, though its stub asks for a ``send`` that takes any Mapping.
         "http": analytics_mount(cast(ASGIApp, django_asgi_app)),
-        "lifespan": analytics_lifespan,
+        "lifespan": lifespan,
         "websocket": websocket_application,
     }
 )

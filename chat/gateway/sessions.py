@@ -11,22 +11,34 @@ Identity rules (docs/visitor-protocol.md §Identity):
 
 The upgrade of a socket with a transaction token does no database work: the
 channel comes from a per-process cache (``channel_cached``: at most
-``PARLEY_GATEWAY_CHANNEL_CACHE_SECONDS``, default 10, old; emptied when a
-channel, brand or tenant is saved or deleted in this process; refreshed by every
+``PARLEY_GATEWAY_CHANNEL_CACHE_SECONDS``, default 10, old; refreshed by every
 visitor HTTP request, which reads the row; ``handshake_accept``) and the customer is the one the
 signed token names, read on first use (``customer_from_token``).
+
+A channel, brand or tenant saved or deleted empties the cache of its own process
+at once and, once committed, of every ASGI process: it is announced to the
+channel layer's ``gateway.channels`` group, which each process's
+``channels_changed_listen`` (started by the ASGI lifespan, engage.asgi) has
+joined. An origin taken off a channel's list, or a channel disabled, is refused
+by the next upgrade everywhere; the cache's age limit bounds what a lost
+announcement (Redis down, a server without lifespan) leaves stale.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import logging
 import threading
 import time
 import uuid
 from typing import Any
 
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from chat import selectors, services
@@ -34,8 +46,11 @@ from chat.gateway.identity import IdentityRefused, VerifiedIdentity, identity_ve
 from chat.gateway.tokens import token_issue, token_read
 from chat.models import Customer
 from engage.errors import InvalidInput, NotFound, ParleyError, PermissionDenied
+from engage.lib.loops import run_soon
 from engage.models import Brand, Channel, Tenant
 from engage.selectors import channel_get_public
+
+logger = logging.getLogger(__name__)
 
 COOKIE_SALT = "parley.gateway.cookie"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -100,16 +115,75 @@ def channel_cached(*, brand_id: Any, channel_id: Any) -> Channel | None:
 
 
 def channel_cache_clear(**_: Any) -> None:
-    """Forgets every cached channel (on save or delete of a channel, brand or tenant in this process)."""
+    """Forgets every cached channel of this process."""
     global _channels_generation
     with _channels_lock:
         _channels_generation += 1
         _channels.clear()
 
 
+CHANNELS_CHANGED_GROUP = "gateway.channels"
+CHANNELS_CHANGED = {"type": "gateway.channels.changed"}
+
+
+def _channel_changed(**_: Any) -> None:
+    """A channel, brand or tenant was saved or deleted: this process forgets its copies now, the
+    others once the change committed (before, they could read the old row again)."""
+    channel_cache_clear()
+    transaction.on_commit(channels_changed_announce)
+
+
+def channels_changed_announce() -> None:
+    """Tells every process's ``channels_changed_listen`` to forget its cached channels."""
+    layer = get_channel_layer()
+    if layer is not None:
+        run_soon(lambda: _announce(layer))
+
+
+async def _announce(layer: BaseChannelLayer) -> None:
+    try:
+        await layer.group_send(CHANNELS_CHANGED_GROUP, CHANNELS_CHANGED)
+    except Exception:
+        logger.warning(
+            "gateway: other processes were not told of a channel change; their copies expire within %s s",
+            _channel_cache_seconds(),
+            exc_info=True,
+        )
+
+
+async def channels_changed_listen(
+    layer: BaseChannelLayer | None = None, *, listening: asyncio.Event | None = None
+) -> None:
+    """Empties this process's channel cache whenever another process announces a change, for as
+    long as it runs (the ASGI lifespan runs it until shutdown). Once in the group it empties the
+    cache too, since what was read before could be stale, and sets ``listening``. Any message
+    empties it: a layer that lost messages tells its channels so (``layer.overflow``), and a
+    missed announcement is as good as one. A failing layer is retried every second."""
+    layer = layer or get_channel_layer()
+    if layer is None:
+        return
+    while True:
+        channel = None
+        try:
+            channel = await layer.new_channel("gateway-channels.")
+            await layer.group_add(CHANNELS_CHANGED_GROUP, channel)
+            channel_cache_clear()
+            if listening is not None:
+                listening.set()
+            while True:
+                await layer.receive(channel)
+                channel_cache_clear()
+        except Exception:
+            logger.warning("gateway: listening for channel changes failed; retrying in 1 s", exc_info=True)
+            if channel is not None:
+                with contextlib.suppress(Exception):
+                    await layer.group_discard(CHANNELS_CHANGED_GROUP, channel)
+            await asyncio.sleep(1)
+
+
 for _model in (Channel, Brand, Tenant):
-    post_save.connect(channel_cache_clear, sender=_model, dispatch_uid=f"gateway-channels-{_model.__name__}-save")
-    post_delete.connect(channel_cache_clear, sender=_model, dispatch_uid=f"gateway-channels-{_model.__name__}-delete")
+    post_save.connect(_channel_changed, sender=_model, dispatch_uid=f"gateway-channels-{_model.__name__}-save")
+    post_delete.connect(_channel_changed, sender=_model, dispatch_uid=f"gateway-channels-{_model.__name__}-delete")
 
 
 def _channel_read(key: tuple[int, str]) -> Channel:

@@ -290,3 +290,26 @@ def test_presence_refuses_bad_input(acme, published, kwargs):
     acme.alice.refresh_from_db()
     assert (acme.alice.presence, acme.alice.max_concurrent_contacts) == (OFFLINE, 3)
     assert published == []
+
+
+def test_a_long_line_in_one_queue_never_hides_a_free_agent_of_another(acme):
+    """Contacts are read in batches of twenty per free seat: the oldest forty-five wait in the main
+    queue for its one free seat, behind them one waits in VIP, whose agent is free."""
+    vip = RoutingQueue.objects.create(tenant=acme.tenant, name="VIP")
+    acme.queue.agents.remove(acme.bob)
+    vip.agents.add(acme.bob)
+    Membership.objects.filter(tenant=acme.tenant).update(presence=OFFLINE)
+    line = [waiting_contact(acme, f"c{n}") for n in range(45)]
+    vip_contact = waiting_contact(acme, "vip")
+    Contact.objects.filter(pk=vip_contact.pk).update(queue=vip)
+    set_presence(acme.alice, AVAILABLE, capacity=1)
+    set_presence(acme.bob, AVAILABLE, capacity=1)
+
+    routed = assignment.tenant_route(tenant_id=acme.tenant.pk)
+
+    assert [(c.pk, c.assigned_agent_id) for c in routed] == [(line[0].pk, acme.alice.pk), (vip_contact.pk, acme.bob.pk)]
+    assert _waiting_count(acme) == 44
+
+
+def _waiting_count(cast) -> int:
+    return Contact.objects.filter(tenant=cast.tenant, assigned_agent__isnull=True, waiting_since__isnull=False).count()

@@ -152,3 +152,83 @@ def test_contact_writes_do_not_deadlock_with_a_message_being_written(acme, actio
     writer.join(30)
     assert errors == []
     assert Message.objects.filter(thread_id=contact.thread_id, client_id="racing").count() == 1
+
+
+def test_a_contact_locked_by_a_message_write_is_routed_once_the_write_commits(acme, published, monkeypatch):
+    """The router skips locked contacts (``SKIP LOCKED``); a message being written holds its open
+    contact's lock (chat._sql.open_contact_lock). A contact skipped that way while an agent was
+    free is routed by the same call once the write committed, not left waiting for another event."""
+    from chat import _sql
+
+    contact = waiting_contact(acme, "typing-while-routed")
+    Membership.objects.filter(pk__in=[acme.bob.pk, acme.admin.pk]).update(presence="offline")
+    published.clear()
+    locked, release, released = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def write_message() -> None:
+        try:
+            with transaction.atomic():
+                assert _sql.open_contact_lock(connection, contact.thread_id) == contact.pk
+                locked.set()
+                release.wait(10)
+        except BaseException as error:  # collected for the assertion
+            errors.append(error)
+        finally:
+            connection.close()
+            released.set()
+
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:  # the router waits for the lock's holder: it commits now
+        pauses.append(seconds)
+        release.set()
+        released.wait(10)
+
+    monkeypatch.setattr(assignment, "_route_pause", pause)
+    writer = threading.Thread(target=write_message)
+    writer.start()
+    assert locked.wait(10)
+    set_presence(acme.alice, "available", capacity=2)
+    routed = assignment.tenant_route(tenant_id=acme.tenant.pk)
+    release.set()
+    writer.join(10)
+
+    assert errors == []
+    assert [c.pk for c in routed] == [contact.pk]
+    assert pauses == [assignment.ROUTE_RETRY_PAUSE]
+    contact.refresh_from_db()
+    assert contact.assigned_agent_id == acme.alice.pk
+    assert _first_assignments(published) == Counter({contact.pk: 1})
+
+
+def test_a_contact_locked_for_longer_than_the_retries_stays_waiting_and_is_logged(acme, monkeypatch, caplog):
+    from chat import _sql
+
+    contact = waiting_contact(acme, "long-lock")
+    Membership.objects.filter(pk__in=[acme.bob.pk, acme.admin.pk]).update(presence="offline")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                _sql.open_contact_lock(connection, contact.thread_id)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    pauses: list[float] = []
+    monkeypatch.setattr(assignment, "_route_pause", pauses.append)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(10)
+    set_presence(acme.alice, "available", capacity=2)
+    try:
+        assert assignment.tenant_route(tenant_id=acme.tenant.pk) == []
+    finally:
+        release.set()
+        holder.join(10)
+    assert pauses == [assignment.ROUTE_RETRY_PAUSE * 2**n for n in range(assignment.ROUTE_RETRIES)]
+    assert Contact.objects.get(pk=contact.pk).assigned_agent_id is None
+    assert "waiting contacts were locked" in caplog.text
