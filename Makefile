@@ -43,6 +43,7 @@ test: setup build
 	  npm test --silent && \
 	  $(BIN)/ruff check --quiet . && $(BIN)/ruff format --check --quiet . && \
 	  $(BIN)/lint-imports && \
+	  $(BIN)/mypy . && npm run --silent typecheck && \
 	  DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run -v0 && \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
