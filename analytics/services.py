@@ -18,7 +18,7 @@ class CleanupResult:
     visitors: int
 
 
-def _delete_in_chunks(queryset, chunk: int) -> int:  # type: ignore[no-untyped-def]
+def _delete_in_chunks(queryset, chunk: int) -> int:
     deleted = 0
     while True:
         ids = list(queryset.values_list("pk", flat=True)[:chunk])

@@ -92,7 +92,7 @@ class PlainColumns:
         self.names = tuple(names)
         self.fields = tuple(model._meta.get_field(name) for name in self.names)
         self.sql = ", ".join(f'{alias}."{field.column}"' for field in self.fields)  # type: ignore[union-attr]
-        self._pk_index = self.fields.index(model._meta.pk)  # type: ignore[arg-type]
+        self._pk_index = self.fields.index(model._meta.pk)
         self._steps: dict[str, tuple[tuple[str, list[Any], Any, Any], ...]] = {}
 
     def __len__(self) -> int:

@@ -85,7 +85,7 @@ def agent_loads(*, agent_ids: Iterable[int]) -> dict[int, int]:
     return loads
 
 
-def _lock_agents(agents_query) -> list[Membership]:  # type: ignore[no-untyped-def]
+def _lock_agents(agents_query) -> list[Membership]:
     return list(agents_query.select_for_update(of=("self",), no_key=True).order_by("pk"))
 
 

@@ -19,7 +19,7 @@ MAX_HITS = 500
 logger = logging.getLogger(__name__)
 
 
-def message_search_query(*, tenant_id: int, text: str):  # type: ignore[no-untyped-def]
+def message_search_query(*, tenant_id: int, text: str):
     """The Elasticsearch query: the text in messages of this tenant only."""
     from chat.documents import MessageDocument
 

@@ -60,7 +60,7 @@ def with_attachments(messages: list[Message]) -> list[Message]:
     return messages
 
 
-_ATTACHMENTS = Message._meta.get_field("attachments").cache_name  # type: ignore[union-attr]
+_ATTACHMENTS = Message._meta.get_field("attachments").cache_name
 
 
 def first_with_attachments(messages: QuerySet[Message]) -> Message | None:

@@ -263,11 +263,11 @@ def _username_field(user_model_label: str) -> str | None:
 def membership_display_name(values: Mapping[str, Any]) -> str:
     """``Membership.display_name`` of a snapshot's membership (``author`` or ``assignee``)."""
     if values["nickname"]:
-        return values["nickname"]  # type: ignore[no-any-return]
+        return values["nickname"]
     username_field = _username_field(settings.AUTH_USER_MODEL)
     if username_field is not None:
         user = values["user"]
-        return f"{user['first_name']} {user['last_name']}".strip() or user[username_field]  # type: ignore[no-any-return]
+        return f"{user['first_name']} {user['last_name']}".strip() or user[username_field]
     membership = _load_membership(values)
     assert membership is not None
     return membership.display_name

@@ -57,7 +57,7 @@ def unsubscribe(event_type: type[Event], handler: Handler) -> None:
 def handlers_for(event: Event) -> list[Handler]:
     found: list[Handler] = []
     for event_type in type(event).__mro__:
-        found.extend(_subscribers.get(event_type, ()))  # type: ignore[call-overload]
+        found.extend(_subscribers.get(event_type, ()))
     return found
 
 

@@ -69,12 +69,12 @@ class AgentListView(AgentListAPIView):
     serializer_class = AgentSerializer
     pagination_class = None
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         agent = agent_for(self.request)
         return list(_with_loads(Membership.objects.filter(tenant_id=agent.tenant_id).select_related("user")))
 
 
-def _with_loads(members) -> list[Membership]:  # type: ignore[no-untyped-def]
+def _with_loads(members) -> list[Membership]:
     members = list(members)
     loads = assignment.agent_loads(agent_ids=[member.pk for member in members])
     for member in members:
@@ -86,7 +86,7 @@ class QueueListView(AgentListAPIView):
     serializer_class = QueueSerializer
     pagination_class = None
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         return RoutingQueue.objects.filter(tenant_id=agent_for(self.request).tenant_id).order_by("-priority", "name")
 
 
@@ -96,7 +96,7 @@ class CustomFieldListView(AgentListAPIView):
     serializer_class = CustomFieldDefinitionSerializer
     pagination_class = None
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         return CustomFieldDefinition.objects.filter(tenant_id=agent_for(self.request).tenant_id)
 
 
@@ -144,7 +144,7 @@ class CannedResponseListView(AgentAPIView):
         return Response(CannedResponseSerializer(response).data, status=status.HTTP_201_CREATED)
 
 
-def _mapping(data) -> dict:  # type: ignore[no-untyped-def]
+def _mapping(data) -> dict:
     if not hasattr(data, "keys"):
         raise InvalidInput("Send a JSON object.")
     return {key: data[key] for key in data}

@@ -66,10 +66,10 @@ class ContactListView(AgentListAPIView):
             OpenApiParameter("agent", int),
         ]
     )
-    def get(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+    def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         agent = agent_for(self.request)
         filters = inbox.InboxFilter(
             view=self.request.query_params.get("view") or "mine",

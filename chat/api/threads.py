@@ -46,7 +46,7 @@ def _int_param(
     return value
 
 
-def thread_detail_data(*, agent, thread: Thread) -> dict:  # type: ignore[no-untyped-def]
+def thread_detail_data(*, agent, thread: Thread) -> dict:
     contact = selectors.contact_current(thread=thread)
     if contact is not None:
         contact = Contact.objects.select_related("queue", "assigned_agent__user").get(pk=contact.pk)
@@ -60,10 +60,10 @@ class ThreadListView(AgentListAPIView):
     serializer_class = ThreadRefSerializer
 
     @extend_schema(parameters=[OpenApiParameter("q", str), OpenApiParameter("channel", int)])
-    def get(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+    def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         agent = agent_for(self.request)
         threads = Thread.objects.filter(tenant_id=agent.tenant_id, channel__in=inbox.readable_channel_ids(agent=agent))
         channel = _int_param(self.request, "channel", None)

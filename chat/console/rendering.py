@@ -48,7 +48,7 @@ def _datetime(text: str | None, utc: bool) -> str | None:
         return None
     if utc and text.endswith("+00:00"):
         return text[:-6] + "Z"
-    return _DATETIME.to_representation(datetime.datetime.fromisoformat(text))  # type: ignore[no-any-return]
+    return _DATETIME.to_representation(datetime.datetime.fromisoformat(text))
 
 
 def _agent_ref(agent: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -104,7 +104,7 @@ def rendered_message_data(snapshot: Mapping[str, Any], tenant_id: int, *, utc: b
     if data is None:
         data = message_data_from_snapshot(snapshot, utc=utc)
         RENDERED.put(key, data)
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def console_dumps(frame: Mapping[str, Any]) -> str:

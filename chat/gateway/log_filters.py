@@ -21,7 +21,7 @@ def redact(text: str) -> str:
 class RedactVisitorTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
-            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)  # type: ignore[assignment]
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         return True

@@ -153,7 +153,7 @@ class PumpedConsumerMixin:
 
     async def send_text(self, text: str) -> None:
         """``send(text_data=text)`` in one call: the frame straight to the server."""
-        await self.base_send({"type": "websocket.send", "text": text})  # type: ignore[attr-defined]
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.scope = scope

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 class Command(BaseCommand):
     help = "Create (or show) the personal API token of a user and print it. Use it as 'Authorization: Token <key>'."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("username")
         parser.add_argument("--rotate", action="store_true", help="Replace an existing token with a new one.")
 

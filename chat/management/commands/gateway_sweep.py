@@ -14,7 +14,7 @@ from chat.tasks import gateway_sweep
 class Command(BaseCommand):
     help = "Delete expired large-event objects and uploads no message used within a day."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--unclaimed-hours", type=int, default=24, help="Keep unclaimed uploads this long.")
 
     def handle(self, *args: object, **options: object) -> None:

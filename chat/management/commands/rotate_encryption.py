@@ -10,7 +10,7 @@ from chat.models import Message
 class Command(BaseCommand):
     help = "Re-encrypt every message with the current (first) encryption key."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--batch-size", type=int, default=500)
 
     def handle(self, *args: object, **options: object) -> None:

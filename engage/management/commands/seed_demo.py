@@ -124,7 +124,7 @@ def seed_globex() -> None:
 class Command(BaseCommand):
     help = "Create or refresh the demo tenants Acme (brand 1001) and Globex (brand 2002)."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--force", action="store_true", help="Allow seeding with DEBUG off.")
 
     def handle(self, *args: object, **options: object) -> None:
