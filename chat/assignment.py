@@ -17,15 +17,15 @@ Correct with several processes, on PostgreSQL:
   always taken agents first, in the same order, so there is no deadlock, and
   an agent's load is counted while nobody else can add to it: no agent goes
   over capacity;
-- the router takes waiting contacts with ``FOR UPDATE SKIP LOCKED`` and the
-  assignment re-checks the locked row, so a contact is never given to two
-  agents. A contact skipped that way is one another transaction holds: a
-  message being written to it (chat._sql.open_contact_lock), a close, a pick.
-  When a pass leaves an agent with free capacity and a waiting contact of one
-  of their queues, it ran into such a lock, and the router passes again after
-  a short pause (``ROUTE_RETRIES``, doubling from ``ROUTE_RETRY_PAUSE``), so a
-  visitor typing while an agent frees up is not left waiting for the next
-  routing event.
+- the router locks each waiting contact it assigns with ``FOR UPDATE SKIP
+  LOCKED`` and re-checks the locked row, so a contact is never given to two
+  agents, and it locks no contact it does not assign. A contact skipped that
+  way is one another transaction holds: a message being written to it
+  (chat._sql.open_contact_lock), a close, a pick. When a free seat could have
+  taken such a contact, the router passes again after a short pause
+  (``ROUTE_RETRIES``, doubling from ``ROUTE_RETRY_PAUSE``), so a visitor
+  writing while an agent frees up is not left waiting for the next routing
+  event.
 
 Every change goes through ``chat.services.contact_assign``; events are
 published after commit. Waiting live-chat visitors receive
@@ -153,37 +153,53 @@ def tenant_route(*, tenant_id: int) -> list[Contact]:
 
 
 def _route_pass(tenant_id: int) -> tuple[list[Contact], bool]:
-    """One routing transaction: the contacts it assigned, and whether it skipped a locked one that
-    a seat left free could have taken.
+    """One routing transaction: the contacts it assigned, and whether a seat left free could have
+    taken a contact that another transaction held.
 
-    Contacts are read oldest first in batches, each only of the queues that still have a free seat,
-    so a long line in one queue never hides the contacts of another queue whose agent is free. Each
-    batch assigns at least its first contact, so there are at most as many batches as free seats."""
+    Waiting contacts are read oldest first, without a lock, in batches of the queues that still
+    have a free seat, so a long line in one queue never hides another queue's contact from its
+    free agent. Each is locked (``SKIP LOCKED``) only when a seat takes it and checked again
+    under the lock, so the pass holds no contact it does not assign. A batch that assigns nothing
+    ends the pass."""
     assigned: list[Contact] = []
+    skipped = False
     with transaction.atomic():
         seats = _seats(tenant_id)
+        passed: set[int] = set()  # read, and held by another transaction or changed since
         while free_queue_ids := set().union(*(seat.queue_ids for seat in seats if seat.free > 0)):
             capacity = sum(seat.free for seat in seats)
             candidates = list(
                 _waiting(tenant_id)
                 .filter(queue_id__in=free_queue_ids)
-                .select_for_update(skip_locked=True, of=("self",))
-                .order_by("waiting_since", "pk")[: capacity * 20]
+                .exclude(pk__in=passed)
+                .order_by("waiting_since", "pk")
+                .values_list("pk", "queue_id")[: capacity * 20]
             )
-            if not candidates:
-                # Every waiting contact of these queues that was not locked is assigned: one still
-                # waiting is held by another transaction (or arrived since, and routes itself).
-                return assigned, _waiting(tenant_id).filter(queue_id__in=free_queue_ids).exists()
-            for contact in candidates:
-                eligible = [seat for seat in seats if seat.free > 0 and contact.queue_id in seat.queue_ids]
+            progress = False
+            for contact_id, queue_id in candidates:
+                eligible = [seat for seat in seats if seat.free > 0 and queue_id in seat.queue_ids]
                 if not eligible:
+                    continue  # its queue's seats filled in this batch: the next one leaves it out
+                contact = Contact.objects.select_for_update(skip_locked=True).filter(pk=contact_id).first()
+                if contact is None:
+                    skipped = True  # a message being written to it, a close, a pick
+                    passed.add(contact_id)
+                    continue
+                if not (contact.is_open and contact.waiting_since and contact.assigned_agent_id is None):
+                    passed.add(contact_id)
+                    continue
+                if contact.queue_id != queue_id:
+                    passed.add(contact_id)  # moved meanwhile: the change routes it again
                     continue
                 seat = min(eligible, key=_Seat.sort_key)
                 assigned.append(services.contact_assign(contact=contact, agent=seat.agent))
                 seat.free -= 1
                 seat.agent.last_routed_at = timezone.now()
                 seat.agent.save(update_fields=["last_routed_at"])
-    return assigned, False
+                progress = True
+            if not progress:
+                break
+    return assigned, skipped
 
 
 # --- Positions ------------------------------------------------------------------

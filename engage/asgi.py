@@ -8,7 +8,6 @@ batches at shutdown.
 """
 
 import asyncio
-import contextlib
 import gc
 import logging
 import math
@@ -50,8 +49,7 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
             listener = loops.start(channels_changed_listen())
         elif message["type"] == "lifespan.shutdown" and listener is not None:
             listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await asyncio.gather(listener, return_exceptions=True)  # its end, whatever it was
         return message
 
     await analytics_lifespan(scope, receive_and_follow, send)

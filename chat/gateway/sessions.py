@@ -130,6 +130,9 @@ def _channel_changed(**_: Any) -> None:
     """A channel, brand or tenant was saved or deleted: this process forgets its copies now, the
     others once the change committed (before, they could read the old row again)."""
     channel_cache_clear()
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(entry[1] is channels_changed_announce for entry in connection.run_on_commit):
+        return  # one announcement for the transaction (a tenant's delete cascades over its channels)
     transaction.on_commit(channels_changed_announce)
 
 
@@ -159,12 +162,12 @@ async def channels_changed_listen(
     cache too, since what was read before could be stale, and sets ``listening``. Any message
     empties it: a layer that lost messages tells its channels so (``layer.overflow``), and a
     missed announcement is as good as one. A failing layer is retried every second."""
-    layer = layer or get_channel_layer()
-    if layer is None:
-        return
     while True:
         channel = None
         try:
+            layer = layer or get_channel_layer()
+            if layer is None:
+                return
             channel = await layer.new_channel("gateway-channels.")
             await layer.group_add(CHANNELS_CHANGED_GROUP, channel)
             channel_cache_clear()
@@ -173,9 +176,14 @@ async def channels_changed_listen(
             while True:
                 await layer.receive(channel)
                 channel_cache_clear()
+        except asyncio.CancelledError:  # the process stops listening: the group forgets it
+            if layer is not None and channel is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(layer.group_discard(CHANNELS_CHANGED_GROUP, channel), 1)
+            raise
         except Exception:
             logger.warning("gateway: listening for channel changes failed; retrying in 1 s", exc_info=True)
-            if channel is not None:
+            if layer is not None and channel is not None:
                 with contextlib.suppress(Exception):
                     await layer.group_discard(CHANNELS_CHANGED_GROUP, channel)
             await asyncio.sleep(1)
