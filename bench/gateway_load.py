@@ -1723,9 +1723,11 @@ async def large_events(server: Server, conversations: list[Conversation], plan: 
 
 # --- Runs ---------------------------------------------------------------------------------
 
+BARE_RELAYS: dict[str, type[BareRelay]] = {"bare": BareRelay, "bare-deflate": DeflateBareRelay}
+
 
 async def run_bare(plan: Plan, name: str = "bare") -> dict[str, Any]:
-    server = {"bare": BareRelay(), "bare-deflate": DeflateBareRelay()}.get(name) or StackRelay(name)
+    server = BARE_RELAYS[name]() if name in BARE_RELAYS else StackRelay(name)
     await server.start()
     try:
         conversations: list[Conversation] = []

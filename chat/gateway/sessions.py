@@ -176,17 +176,13 @@ async def channels_changed_listen(
             while True:
                 await layer.receive(channel)
                 channel_cache_clear()
-        except asyncio.CancelledError:  # the process stops listening: the group forgets it
+        except Exception:
+            logger.warning("gateway: listening for channel changes failed; retrying in 1 s", exc_info=True)
+        finally:  # failed or cancelled (the process stops listening): the group forgets this channel
             if layer is not None and channel is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(layer.group_discard(CHANNELS_CHANGED_GROUP, channel), 1)
-            raise
-        except Exception:
-            logger.warning("gateway: listening for channel changes failed; retrying in 1 s", exc_info=True)
-            if layer is not None and channel is not None:
-                with contextlib.suppress(Exception):
-                    await layer.group_discard(CHANNELS_CHANGED_GROUP, channel)
-            await asyncio.sleep(1)
+        await asyncio.sleep(1)
 
 
 for _model in (Channel, Brand, Tenant):
