@@ -523,8 +523,11 @@ class Parley(Server):
             return [self.pid]
         workers = []
         for pid in process_tree(self.pid):
+            fields = _stat(pid)
+            if fields is None or int(fields[1]) != self.pid:
+                continue  # a worker's own children (its render processes) are not workers
             with contextlib.suppress(OSError):
-                if pid != self.pid and b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     workers.append(pid)
         return sorted(workers)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Length
 
 from chat.errors import ThreadNotFound
 from chat.models import Attachment, Contact, Customer, Message, Thread
@@ -88,6 +88,20 @@ def messages_before(
         messages = messages.filter(is_internal=False)
     page = list(messages.select_related("author_agent__user").order_by("-sequence")[:limit])
     return with_attachments(page[::-1])
+
+
+def messages_stored_size(*, thread: Thread, after_sequence: int | None, before_sequence: int | None, limit: int) -> int:
+    """The stored size of the content of the messages a customer's read returns (``messages_after``
+    with ``after_sequence``, else ``messages_before``), in characters: what rendering them will
+    cost, known without reading or decrypting them. One query of ``limit`` numbers."""
+    messages = Message.objects.filter(thread=thread, is_internal=False)
+    if after_sequence is not None:
+        messages = messages.filter(sequence__gt=after_sequence).order_by("sequence")
+    else:
+        if before_sequence is not None:
+            messages = messages.filter(sequence__lt=before_sequence)
+        messages = messages.order_by("-sequence")
+    return sum(messages.values_list(Length("content"), flat=True)[:limit])
 
 
 def contact_current(*, thread: Thread) -> Contact | None:

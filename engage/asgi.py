@@ -3,8 +3,8 @@
 WebSocket routes live in ``chat/routing.py`` (visitor gateway, agent console;
 only the console's routes go through Django's session and auth middleware).
 The lifespan (uvicorn's; daphne has none) runs the gateway's listener for
-channel changes from startup to shutdown and writes the analytics' last
-batches at shutdown.
+channel changes from startup to shutdown, starts the render processes
+(engage.lib.processes) and writes the analytics' last batches at shutdown.
 """
 
 import asyncio
@@ -34,7 +34,7 @@ from analytics.ingest import lifespan as analytics_lifespan  # noqa: E402
 from analytics.ingest import mount as analytics_mount  # noqa: E402
 from chat.gateway.sessions import channels_changed_listen  # noqa: E402
 from chat.routing import websocket_application  # noqa: E402
-from engage.lib import loops  # noqa: E402
+from engage.lib import loops, processes  # noqa: E402
 
 
 async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,9 +47,11 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup" and listener is None:
             listener = loops.start(channels_changed_listen())
+            loops.start(processes.warm_all())  # in the background: startup does not wait for it
         elif message["type"] == "lifespan.shutdown" and listener is not None:
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)  # its end, whatever it was
+            processes.shutdown_all()
         return message
 
     await analytics_lifespan(scope, receive_and_follow, send)

@@ -131,6 +131,12 @@ PARLEY_LOOP_DATABASE = env_bool("DATABASE_LOOP_WRITES", True)
 PARLEY_LOOP_DATABASE_POOL = int(env("DATABASE_LOOP_POOL_MAX", "8"))
 PARLEY_LOOP_DATABASE_PREPARE = env_bool("DATABASE_LOOP_PREPARE", True)
 
+# Visitor answers whose messages are large (more stored content than PARLEY_GATEWAY_RENDER_CHARS)
+# are read and rendered by this many spawned processes per server process, apart from the
+# sockets' loop (docs/visitor-protocol.md, "Large events"); 0 renders them in the socket's worker.
+PARLEY_GATEWAY_RENDER_PROCESSES = int(env("PARLEY_GATEWAY_RENDER_PROCESSES", "1"))
+PARLEY_GATEWAY_RENDER_CHARS = int(env("PARLEY_GATEWAY_RENDER_CHARS", str(64 * 1024)))
+
 # Presence follows the agent console (docs/console.md, "Presence, capacity and routing"): an
 # agent whose console sockets all closed goes offline after this many seconds without one; each
 # process touches its open sockets' rows at this interval (three missed: the process stopped).

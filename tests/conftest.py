@@ -85,6 +85,13 @@ def _fresh_render_caches():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def _render_in_the_test_process(settings):  # type: ignore[no-untyped-def]
+    """Large visitor answers are rendered in the socket's worker: a render process would not see a
+    test's uncommitted data. tests/gateway/test_large_answers.py turns the processes on."""
+    settings.PARLEY_GATEWAY_RENDER_PROCESSES = 0
+
+
+@pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {

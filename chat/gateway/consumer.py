@@ -21,6 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat.gateway.handlers import HANDLERS, IN_LOOP, customer_bind
+from chat.gateway.handlers.large import RENDERERS, LargeAnswer, large_answer_text
 from chat.gateway.large_events import large_event_store
 from chat.gateway.protocol import (
     MAX_OUTBOUND_FRAME_BYTES,
@@ -145,9 +146,13 @@ class VisitorConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
             await self.send_frame(cxone_error(frame.event_id, frame.event_type, message, reason="rate_limited"))
             return
         for answer in await self._answer(frame):
-            await self.send_frame(answer)
+            if isinstance(answer, str):
+                await self.send_text(answer)
+            else:
+                await self.send_frame(answer)
 
-    async def _answer(self, frame: ClientFrame) -> list[dict[str, Any]]:
+    async def _answer(self, frame: ClientFrame) -> list[dict[str, Any] | str]:
+        """The request's answers: frames, and the text of frames rendered apart (``LargeAnswer``)."""
         handler = HANDLERS.get(frame.event_type)
         if handler is None:
             message = f"Unknown event type {frame.event_type!r}."
@@ -159,12 +164,24 @@ class VisitorConsumer(PumpedConsumerMixin, WorkerDatabaseMixin, AsyncWebsocketCo
             if answers is None:
                 answers = await in_worker(handler)(self.state, frame)
             await self.state.flush_joins()
-            return answers
+            return [await self._rendered(answer) if isinstance(answer, LargeAnswer) else answer for answer in answers]
         except ParleyError as error:
             return [cxone_error(frame.event_id, frame.event_type, error.message, reason=error.code)]
         except Exception:
             logger.exception("visitor gateway: %s failed", frame.event_type)
             return [cxone_error(frame.event_id, frame.event_type, "Internal error.", reason="server_error")]
+
+    async def _rendered(self, answer: LargeAnswer) -> dict[str, Any] | str:
+        """A large answer rendered by a render process (its text), else here in a worker (its frame)."""
+        assert self.state is not None
+        if RENDERERS.enabled:
+            try:
+                return await RENDERERS.run(large_answer_text, answer, self.state.base_url)
+            except Exception:
+                logger.warning(
+                    "visitor gateway: %s not rendered apart; rendering it here", answer.event_type, exc_info=True
+                )
+        return await in_worker(answer.frame)()
 
     async def chat_event(self, message: dict[str, Any]) -> None:
         """A domain event from a realtime group; mapped to zero or more push frames."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -19,6 +20,12 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 
+from chat.gateway.protocol import (
+    MAX_OUTBOUND_FRAME_BYTES,
+    cxone_dumps,
+    cxone_event_in_s3,
+    cxone_frame_type,
+)
 from engage.lib.signing import sign_value, unsign_value
 
 PURPOSE = "large-event"
@@ -31,6 +38,16 @@ def large_event_store(text: str, *, base_url: str) -> str:
     stored = default_storage.save(name, ContentFile(text.encode()))
     token = sign_value(stored, purpose=PURPOSE)
     return f"{base_url.rstrip('/')}{reverse('gateway-large-event', kwargs={'token': token})}"
+
+
+def frame_text(frame: dict[str, Any], *, base_url: str) -> str:
+    """The text a socket sends for a server frame: the frame, or past the limit an ``EventInS3``
+    frame with the URL of the frame stored (``large_event_store``)."""
+    text = cxone_dumps(frame)
+    if len(text) > MAX_OUTBOUND_FRAME_BYTES // 4 and len(text.encode()) > MAX_OUTBOUND_FRAME_BYTES:
+        url = large_event_store(text, base_url=base_url)
+        text = cxone_dumps(cxone_event_in_s3(url, cxone_frame_type(frame)))
+    return text
 
 
 def large_event_read(token: str) -> bytes | None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -18,8 +18,12 @@ from chat.gateway.state import ConnectionState
 from chat.models import Contact, Customer, Message, Thread
 from engage.errors import Conflict, InvalidInput, PermissionDenied
 
+if TYPE_CHECKING:
+    from chat.gateway.handlers.large import LargeAnswer
+
 Frames = list[dict[str, Any]]
-Handler = Callable[[ConnectionState, ClientFrame], Frames]
+# What a handler answers: frames, and ``LargeAnswer``s the consumer has rendered apart (handlers/large.py).
+Handler = Callable[[ConnectionState, ClientFrame], "Sequence[dict[str, Any] | LargeAnswer]"]
 
 MAX_THREADS_LISTED = 100
 MAX_PAGE_VIEWS = 20
@@ -87,14 +91,30 @@ def render_message(state: ConnectionState, message: Message, thread: Thread) -> 
     return cxone_message(message, thread=thread, customer=customer_of(state), bot_name=state.bot_name)
 
 
+def messages_rendered(
+    thread: Thread, customer: Customer, bot_name: str, *, since: int | None = None, before: int | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """Messages newest first, and the scroll token of the page older than them ("" at the start).
+
+    With ``since``: the messages after that sequence (a resync, up to five pages); else the
+    page before ``before`` (the newest page if None).
+    """
+    size = page_size()
+    if since is not None:
+        page = selectors.messages_after(thread=thread, after_sequence=since, limit=size * 5, for_customer=True)
+        token = str(page[0].sequence) if page and page[0].sequence > 1 else ""
+    else:
+        page = selectors.messages_before(thread=thread, before_sequence=before, limit=size + 1, for_customer=True)
+        has_more = len(page) > size
+        page = page[1:] if has_more else page
+        token = str(page[0].sequence) if has_more and page else ""
+    rendered = [cxone_message(message, thread=thread, customer=customer, bot_name=bot_name) for message in page]
+    return rendered[::-1], token
+
+
 def messages_page(state: ConnectionState, thread: Thread, before: int | None) -> tuple[list[dict[str, Any]], str]:
     """A page of messages newest first, and the scroll token of the next older page ("" at the start)."""
-    size = page_size()
-    page = selectors.messages_before(thread=thread, before_sequence=before, limit=size + 1, for_customer=True)
-    has_more = len(page) > size
-    page = page[1:] if has_more else page
-    token = str(page[0].sequence) if has_more and page else ""
-    return [render_message(state, message, thread) for message in reversed(page)], token
+    return messages_rendered(thread, customer_of(state), state.bot_name, before=before)
 
 
 def agent_user(contact: Contact | None) -> dict[str, Any] | None:

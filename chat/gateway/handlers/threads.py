@@ -19,12 +19,11 @@ from chat.gateway.handlers.common import (
     fields_of,
     fresh_customer,
     fresh_thread,
-    messages_page,
-    page_size,
     render_message,
     text_of,
     thread_of,
 )
+from chat.gateway.handlers.large import Answers, with_messages
 from chat.gateway.protocol import (
     ClientFrame,
     cxone_ack,
@@ -38,35 +37,31 @@ from chat.models import Contact, Thread
 from engage.errors import Conflict, InvalidInput
 
 
-def _recovered(state: ConnectionState, frame: ClientFrame, thread: Thread, event_type: str) -> Frames:
+def _recovered(state: ConnectionState, frame: ClientFrame, thread: Thread, event_type: str) -> Answers:
     contact = selectors.contact_current(thread=thread)
     if contact is None:
         raise ThreadNotFound("The thread has no conversation yet.")
     since = frame.data.get("sinceSequence")
-    if isinstance(since, int) and not isinstance(since, bool) and since >= 0:
-        newer = selectors.messages_after(thread=thread, after_sequence=since, limit=page_size() * 5, for_customer=True)
-        messages = [render_message(state, message, thread) for message in reversed(newer)]
-        token = str(newer[0].sequence) if newer and newer[0].sequence > 1 else ""
-    else:
-        messages, token = messages_page(state, thread, None)
+    if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+        since = None
     agent = agent_user(contact)
     state.saw(thread.pk, fresh_thread(thread).last_sequence)
     state.contact_queues[contact.pk] = contact.queue_id
-    data = {
+    data: dict[str, Any] = {
         "thread": cxone_thread_view(thread, state.channel.channel_id),
         "contact": cxone_contact(contact, thread),
-        "messages": messages,
-        "messagesScrollToken": token,
+        "messages": [],
+        "messagesScrollToken": "",
         "inboxAssignee": agent,
         "ownerAssignee": agent,
         "contactHistory": [],
         "customer": customer_summary(fresh_customer(state)),
         "lastSequence": thread.last_sequence,
     }
-    return [cxone_postback(frame.event_id, event_type, data)]
+    return [with_messages(state, frame, event_type, data, thread=thread, token_key="messagesScrollToken", since=since)]
 
 
-def recover_thread(state: ConnectionState, frame: ClientFrame) -> Frames:
+def recover_thread(state: ConnectionState, frame: ClientFrame) -> Answers:
     thread = thread_of(state, frame, required=False)
     if thread is None:
         thread = selectors.thread_latest_for_customer(channel=state.channel, customer=customer_of(state))
@@ -76,7 +71,7 @@ def recover_thread(state: ConnectionState, frame: ClientFrame) -> Frames:
     return _recovered(state, frame, thread, "ThreadRecovered")
 
 
-def recover_livechat(state: ConnectionState, frame: ClientFrame) -> Frames:
+def recover_livechat(state: ConnectionState, frame: ClientFrame) -> Answers:
     thread = thread_of(state, frame, required=False)
     if thread is None:
         thread = selectors.thread_latest_for_customer(channel=state.channel, customer=customer_of(state))
@@ -93,18 +88,16 @@ def fetch_thread_list(state: ConnectionState, frame: ClientFrame) -> Frames:
     return [cxone_postback(frame.event_id, "ThreadListFetched", {"threads": views_})]
 
 
-def load_more_messages(state: ConnectionState, frame: ClientFrame) -> Frames:
+def load_more_messages(state: ConnectionState, frame: ClientFrame) -> Answers:
     thread = thread_of(state, frame)
     assert thread is not None
     token = frame.data.get("scrollToken")
     if not isinstance(token, str) or not re.fullmatch(r"[1-9][0-9]{0,17}", token):
         raise InvalidInput("scrollToken is the token of a previous page.")
-    messages, next_token = messages_page(state, thread, int(token))
+    data = {"messages": [], "scrollToken": "", "contactHistory": []}
     return [
-        cxone_postback(
-            frame.event_id,
-            "MoreMessagesLoaded",
-            {"messages": messages, "scrollToken": next_token, "contactHistory": []},
+        with_messages(
+            state, frame, "MoreMessagesLoaded", data, thread=thread, token_key="scrollToken", before=int(token)
         )
     ]
 
