@@ -21,6 +21,7 @@ Size 0 turns the pool off.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import multiprocessing
 import os
@@ -53,8 +54,9 @@ SHARED_SETTINGS = (
 _pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
 
 
-def _start(overrides: dict[str, Any]) -> None:
-    """A child's initializer: Django set up, the parent's settings over the module's."""
+def _start(overrides: dict[str, Any], preload: tuple[str, ...]) -> None:
+    """A child's initializer: Django set up, the parent's settings over the module's, and the
+    modules its calls need imported now rather than by the first call."""
     # The parent's terminal sends Ctrl-C to the whole process group; the parent stops its children.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engage.settings")
@@ -64,6 +66,8 @@ def _start(overrides: dict[str, Any]) -> None:
     for name, value in overrides.items():  # before setup: nothing has read them yet
         setattr(child_settings, name, value)
     django.setup(set_prefix=False)
+    for module in preload:
+        importlib.import_module(module)
 
 
 def _call(function: Callable[..., T], *args: Any) -> T:
@@ -82,10 +86,12 @@ def _ready() -> int:
 
 
 class ProcessPool:
-    """Spawned Django processes, as many as the setting ``size_setting`` says (0: none)."""
+    """Spawned Django processes, as many as the setting ``size_setting`` says (0: none), each
+    importing the modules ``preload`` names when it starts."""
 
-    def __init__(self, size_setting: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, size_setting: str, *, preload: tuple[str, ...] = (), timeout: float = 30.0) -> None:
         self.size_setting = size_setting
+        self.preload = preload
         self.timeout = timeout
         self._executor: ProcessPoolExecutor | None = None
         _pools.add(self)
@@ -110,7 +116,7 @@ class ProcessPool:
                 max_workers=self.size,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start,
-                initargs=(overrides,),
+                initargs=(overrides, self.preload),
             )
         return self._executor
 

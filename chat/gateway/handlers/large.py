@@ -33,7 +33,7 @@ from engage.errors import ParleyError
 from engage.lib.cached_settings import setting
 from engage.lib.processes import ProcessPool
 
-RENDERERS = ProcessPool("PARLEY_GATEWAY_RENDER_PROCESSES")
+RENDERERS = ProcessPool("PARLEY_GATEWAY_RENDER_PROCESSES", preload=(__name__,))
 
 
 @dataclasses.dataclass(frozen=True)
