@@ -21,7 +21,6 @@ Size 0 turns the pool off.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import multiprocessing
 import os
@@ -54,9 +53,9 @@ SHARED_SETTINGS = (
 _pools: weakref.WeakSet[ProcessPool] = weakref.WeakSet()
 
 
-def _start(overrides: dict[str, Any], preload: tuple[str, ...]) -> None:
-    """A child's initializer: Django set up, the parent's settings over the module's, and the
-    modules its calls need imported now rather than by the first call."""
+def _start(overrides: dict[str, Any], prepare: str | None) -> None:
+    """A child's initializer: Django set up, the parent's settings over the module's, then
+    ``prepare`` (a function's dotted path) called, so that the first call pays no cold start."""
     # The parent's terminal sends Ctrl-C to the whole process group; the parent stops its children.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engage.settings")
@@ -66,8 +65,10 @@ def _start(overrides: dict[str, Any], preload: tuple[str, ...]) -> None:
     for name, value in overrides.items():  # before setup: nothing has read them yet
         setattr(child_settings, name, value)
     django.setup(set_prefix=False)
-    for module in preload:
-        importlib.import_module(module)
+    if prepare is not None:
+        from django.utils.module_loading import import_string
+
+        import_string(prepare)()
 
 
 def _call(function: Callable[..., T], *args: Any) -> T:
@@ -87,11 +88,12 @@ def _ready() -> int:
 
 class ProcessPool:
     """Spawned Django processes, as many as the setting ``size_setting`` says (0: none), each
-    importing the modules ``preload`` names when it starts."""
+    calling the function ``prepare`` names (a dotted path: imported once Django is set up) when it
+    starts: what the calls need that a first call would otherwise pay for (imports, the URLconf)."""
 
-    def __init__(self, size_setting: str, *, preload: tuple[str, ...] = (), timeout: float = 30.0) -> None:
+    def __init__(self, size_setting: str, *, prepare: str | None = None, timeout: float = 30.0) -> None:
         self.size_setting = size_setting
-        self.preload = preload
+        self.prepare = prepare
         self.timeout = timeout
         self._executor: ProcessPoolExecutor | None = None
         _pools.add(self)
@@ -116,7 +118,7 @@ class ProcessPool:
                 max_workers=self.size,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start,
-                initargs=(overrides, self.preload),
+                initargs=(overrides, self.prepare),
             )
         return self._executor
 
